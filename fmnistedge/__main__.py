@@ -1,0 +1,5 @@
+"""``python -m fmnistedge`` runs the CLI."""
+
+from fmnistedge.cli import main
+
+main()

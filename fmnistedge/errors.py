@@ -1,0 +1,47 @@
+"""Exceptions that carry the CLI exit code they map to (see DESIGN.md, "CLI").
+
+Library code raises these; only ``fmnistedge.cli`` turns them into exit codes,
+so nothing deep inside the library calls ``sys.exit``.
+"""
+
+EXIT_OK = 0
+EXIT_INPUT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_VERIFY_FAILED = 3
+EXIT_INTERRUPTED = 130
+
+
+class FmnistEdgeError(Exception):
+    """Base class: a user-facing error with a one-line message and an exit code."""
+
+    exit_code = EXIT_INPUT_FAILED
+
+
+class DatasetError(FmnistEdgeError):
+    """The Fashion-MNIST files are missing, truncated or corrupt."""
+
+
+class UsageError(FmnistEdgeError):
+    """The user asked for something that does not exist (e.g. an unknown architecture)."""
+
+    exit_code = EXIT_USAGE
+
+
+class MissingExtraError(FmnistEdgeError):
+    """An optional dependency (an install extra) is not installed."""
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        super().__init__(
+            f"{purpose} needs {package}, which is not installed. "
+            f"Install the '{extra}' extra: pip install 'fmnistedge[{extra}]'"
+        )
+
+
+class ModelError(FmnistEdgeError):
+    """A model file is missing, unreadable, tampered with or of the wrong shape."""
+
+
+class VerificationError(FmnistEdgeError):
+    """A model missed its verification or accuracy bar."""
+
+    exit_code = EXIT_VERIFY_FAILED

@@ -1,0 +1,46 @@
+"""Progress display on stderr (rich), so stdout stays clean for --json results."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+
+stderr = Console(stderr=True)
+
+
+def make_progress(transient: bool = False) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=stderr, transient=transient,
+    )
+
+
+def keras_progress_callback(progress: Progress, arch: str):
+    """A Keras callback that drives two bars: epochs, and batches of the current epoch."""
+    import keras
+
+    class RichProgress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.epochs = progress.add_task(f"{arch} epochs", total=self.params["epochs"], status="")
+            self.batches = progress.add_task("  batches", total=self.params["steps"], status="")
+
+        def on_epoch_begin(self, epoch, logs=None):
+            progress.reset(self.batches, total=self.params["steps"], status="")
+
+        def on_train_batch_end(self, batch, logs=None):
+            logs = logs or {}
+            progress.update(self.batches, completed=batch + 1,
+                            status=f"loss {logs.get('loss', 0):.4f} acc {logs.get('accuracy', 0):.4f}")
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            progress.update(self.epochs, advance=1,
+                            status=f"val_acc {logs.get('val_accuracy', 0):.4f}")
+
+        def on_train_end(self, logs=None):
+            progress.remove_task(self.batches)
+
+    return RichProgress()

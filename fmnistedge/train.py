@@ -1,0 +1,186 @@
+"""Train zoo architectures on the real Fashion-MNIST and record every fact of the run.
+
+``train_arch`` is what ``fmnistedge train`` calls. It writes
+``OUT/<arch>/model.keras`` and ``OUT/<arch>/train.json`` (schema in
+``docs/train-json.md``), both atomically. Keras and TensorFlow are imported
+lazily so the rest of the package works without the ``train`` extra.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fmnistedge import data, fileio, provenance, zoo
+from fmnistedge.errors import MissingExtraError
+from fmnistedge.labels import LABELS, NUM_CLASSES
+from fmnistedge.runtime.preprocess import to_model_input
+
+TRAIN_SCHEMA_VERSION = 1
+DEFAULT_OUT = Path("artifacts")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    epochs: int | None = None  # None: the source's epochs
+    batch_size: int | None = None  # None: the source's batch size
+    limit: int | None = None  # train on a stratified subset of this many images
+    seed: int = 0
+    out: Path = DEFAULT_OUT
+    data_dir: Path | None = None
+    val_fraction: float = 0.1
+
+
+def require_keras():
+    """Import Keras, or say which extra to install."""
+    try:
+        import keras  # noqa: F401
+        import tensorflow as tf
+    except ImportError:
+        raise MissingExtraError("TensorFlow", "train", "Training") from None
+    return tf
+
+
+def _optimizer(recipe: zoo.Recipe):
+    import keras
+
+    kinds = {"adam": keras.optimizers.Adam, "nadam": keras.optimizers.Nadam,
+             "sgd": keras.optimizers.SGD}
+    return kinds[recipe.optimizer](learning_rate=recipe.learning_rate)
+
+
+def _dataset(x: np.ndarray, y: np.ndarray, batch: int, seed: int, augment: str | None):
+    import keras
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed)
+    ds = ds.batch(batch)
+    if augment == "flip-zoom":
+        aug = keras.Sequential([keras.layers.RandomFlip("horizontal", seed=seed),
+                                keras.layers.RandomZoom(0.1, seed=seed + 1)])
+        ds = ds.map(lambda a, b: (aug(a, training=True), b), num_parallel_calls=1)
+    return ds.prefetch(2)
+
+
+def evaluate_probs(labels: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
+    """Accuracy, per-class accuracy and confusion matrix (rows: true, columns: predicted)."""
+    pred = probs.argmax(axis=1)
+    cm = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+    np.add.at(cm, (labels.astype(np.int64), pred), 1)
+    per_class = cm.diagonal() / np.maximum(cm.sum(axis=1), 1)
+    return {
+        "test_accuracy": float((pred == labels).mean()),
+        "per_class_accuracy": {LABELS[i]: float(a) for i, a in enumerate(per_class)},
+        "confusion_matrix": cm.tolist(),
+    }
+
+
+def _epoch_timer():
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds: list[float] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._start)
+
+    return EpochTimer()
+
+
+def train_arch(
+    name: str,
+    options: TrainOptions = TrainOptions(),
+    callbacks: list | None = None,
+) -> dict[str, Any]:
+    """Train ``name`` and write ``model.keras`` and ``train.json``; return the record."""
+    spec = zoo.get(name)
+    tf = require_keras()
+    import keras
+
+    recipe = spec.recipe
+    epochs = options.epochs if options.epochs is not None else recipe.epochs
+    batch = options.batch_size if options.batch_size is not None else recipe.batch_size
+    keras.utils.set_random_seed(options.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    x_all, y_all = data.load_split("train", options.data_dir)
+    if options.limit is not None:
+        keep = data.stratified_sample(y_all, options.limit, seed=options.seed)
+        x_all, y_all = x_all[keep], y_all[keep]
+    x_tr, y_tr, x_val, y_val = data.train_val_split(x_all, y_all, options.val_fraction, options.seed)
+    x_test, y_test = data.load_split("test", options.data_dir)
+
+    model = zoo.build(name)
+    model.compile(optimizer=_optimizer(recipe), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    timer = _epoch_timer()
+    cbs = [timer, *(callbacks or [])]
+    if recipe.early_stopping:
+        cbs.append(keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", patience=recipe.early_stopping, restore_best_weights=True))
+    started = time.perf_counter()
+    history = model.fit(
+        _dataset(to_model_input(x_tr), y_tr, batch, options.seed, recipe.augment),
+        validation_data=(to_model_input(x_val), y_val),
+        epochs=epochs, callbacks=cbs, verbose=0, shuffle=False,  # the dataset shuffles
+    )
+    train_seconds = time.perf_counter() - started
+    probs = model.predict(to_model_input(x_test), batch_size=1000, verbose=0)
+    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    from fmnistedge.zoo.stats import count_macs
+
+    record = {
+        "schema_version": TRAIN_SCHEMA_VERSION,
+        "arch": name,
+        "family": spec.family,
+        "source": spec.source,
+        "reported_accuracy": spec.reported_accuracy,
+        "reported_epochs": spec.reported_epochs,
+        "recipe": {**asdict(replace(recipe, epochs=epochs, batch_size=batch))},
+        "epochs_requested": epochs,
+        "epochs_run": len(hist.get("loss", [])),
+        "best_epoch": int(np.argmax(hist["val_accuracy"])) + 1 if hist.get("val_accuracy") else None,
+        "history": hist,
+        **evaluate_probs(y_test, probs),
+        "test_items": int(len(y_test)),
+        "train_items": int(len(y_tr)),
+        "val_items": int(len(y_val)),
+        "limit": options.limit,
+        "params": int(model.count_params()),
+        "macs": count_macs(model),
+        "seconds_per_epoch": [round(s, 3) for s in timer.seconds],
+        "train_seconds": round(train_seconds, 2),
+        "seed": options.seed,
+        "notes": spec.notes,
+        "environment": provenance.environment(),
+    }
+    out_dir = Path(options.out) / name
+    with fileio.atomic_path(out_dir / "model.keras") as tmp:
+        model.save(tmp)
+    fileio.write_json(out_dir / "train.json", record)
+    return record
+
+
+def load_record(path: Path) -> dict[str, Any]:
+    """Read a train.json, checking its schema version."""
+    import json
+
+    rec = json.loads(Path(path).read_text())
+    if rec.get("schema_version") != TRAIN_SCHEMA_VERSION:
+        from fmnistedge.errors import FmnistEdgeError
+
+        raise FmnistEdgeError(
+            f"{path} has train.json schema {rec.get('schema_version')!r}, expected "
+            f"{TRAIN_SCHEMA_VERSION}; retrain with 'fmnistedge train {rec.get('arch', 'ARCH')}'"
+        )
+    return rec
+

@@ -1,0 +1,55 @@
+"""Shared fixtures: tiny synthetic IDX datasets the tests write themselves."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from fmnistedge import data  # noqa: E402
+
+
+def idx_bytes(arr: np.ndarray) -> bytes:
+    magic = data.IMAGES_MAGIC if arr.ndim == 3 else data.LABELS_MAGIC
+    header = struct.pack(">I", magic) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    return header + arr.astype(np.uint8).tobytes()
+
+
+def write_dataset(directory: Path, n_train: int = 200, n_test: int = 50, gz: bool = True,
+                  seed: int = 0) -> Path:
+    """Write the four IDX files with random images and balanced labels."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", n_train), ("test", n_test)):
+        spec = data.SPLITS[split]
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        for stem, arr in ((spec.images, images), (spec.labels, labels)):
+            raw = idx_bytes(arr)
+            if gz:
+                (directory / f"{stem}.gz").write_bytes(gzip.compress(raw))
+            else:
+                (directory / stem).write_bytes(raw)
+    return directory
+
+
+@pytest.fixture
+def synthetic_data(tmp_path: Path) -> Path:
+    return write_dataset(tmp_path / "fmnist")
+
+
+@pytest.fixture
+def real_data() -> data.DatasetLocation:
+    """The real dataset; CI installs it, so there it must be found rather than skipped."""
+    try:
+        return data.find_dataset(download=False)
+    except data.DatasetError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("real Fashion-MNIST not installed (apt install dataset-fashion-mnist)")

@@ -1,0 +1,80 @@
+"""CLI behaviour: exact exit codes, one-line errors, parseable --json."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from fmnistedge.cli import app
+
+runner = CliRunner()
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real entry point in a subprocess, as a user would."""
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "fmnistedge", *args], capture_output=True,
+                          text=True, env=full_env, timeout=300)
+
+
+def test_unknown_architecture_exits_2_and_names_close_matches():
+    proc = run_cli("train", "cnn-finl")
+    assert proc.returncode == 2
+    assert "cnn-final" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_missing_dataset_exits_1_with_one_clear_message(tmp_path):
+    proc = run_cli("train", "tiny", "--data-dir", str(tmp_path / "nothing-here"))
+    assert proc.returncode == 1
+    assert "apt install dataset-fashion-mnist" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_data_command_on_synthetic_files_reports_count_mismatch(synthetic_data):
+    result = runner.invoke(app, ["data", "--data-dir", str(synthetic_data)])
+    assert result.exit_code == 1
+    assert "expected 60000" in result.output
+
+
+def test_no_architecture_is_a_usage_error():
+    result = runner.invoke(app, ["train"])
+    assert result.exit_code == 2
+
+
+def test_all_and_names_together_is_a_usage_error():
+    result = runner.invoke(app, ["train", "cnn1", "--all"])
+    assert result.exit_code == 2
+
+
+def test_bad_option_value_is_a_usage_error():
+    result = runner.invoke(app, ["train", "tiny", "--epochs", "zero"])
+    assert result.exit_code == 2
+
+
+def test_archs_json_lists_every_architecture():
+    from fmnistedge import zoo
+
+    result = runner.invoke(app, ["archs", "--json"])
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    assert [r["name"] for r in rows] == zoo.names()
+    assert all(r["params"] > 0 and r["macs"] > 0 for r in rows)
+
+
+def test_data_json_on_real_data(real_data):
+    result = runner.invoke(app, ["data", "--json"])
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["source"] in ("debian-package", "keras-cache", "environment", "argument")
+    assert all(f["matches_reference"] for f in doc["files"])
+
+
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["archs", "--help"]])
+def test_help_works(args):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0 and "Usage" in result.output

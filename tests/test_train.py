@@ -1,0 +1,72 @@
+"""A few-step training run on a small slice of the real data, and its records."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fmnistedge.train import TrainOptions, train_arch
+
+REQUIRED = {
+    "arch", "epochs_run", "history", "test_accuracy", "per_class_accuracy", "confusion_matrix",
+    "params", "macs", "seconds_per_epoch", "seed", "environment", "schema_version",
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from fmnistedge import data
+
+    try:
+        data.find_dataset(download=False)
+    except data.DatasetError:
+        pytest.skip("real Fashion-MNIST not installed")
+    out = tmp_path_factory.mktemp("art")
+    rec = train_arch("tiny", TrainOptions(epochs=3, limit=2000, seed=7, out=out))
+    return out, rec
+
+
+def test_writes_model_and_train_json(tiny_run):
+    out, rec = tiny_run
+    on_disk = json.loads((out / "tiny" / "train.json").read_text())
+    assert REQUIRED <= set(on_disk)
+    assert on_disk["test_accuracy"] == rec["test_accuracy"]
+    assert on_disk["epochs_run"] == 3 and len(on_disk["history"]["val_accuracy"]) == 3
+    cm = np.array(on_disk["confusion_matrix"])
+    assert cm.shape == (10, 10) and cm.sum() == 10_000  # always the full test set
+    assert np.isclose(np.trace(cm) / cm.sum(), on_disk["test_accuracy"])
+    assert on_disk["train_items"] == 1800 and on_disk["val_items"] == 200
+    assert on_disk["environment"]["packages"]["tensorflow"]
+    assert not list((out / "tiny").glob(".*partial*")), "no temporary files left behind"
+
+
+def test_trained_model_learned_something_and_reloads_safely(tiny_run):
+    import keras
+
+    from fmnistedge import data
+    from fmnistedge.runtime.preprocess import to_model_input
+
+    out, rec = tiny_run
+    assert rec["test_accuracy"] > 0.4  # chance is 0.1
+    model = keras.models.load_model(out / "tiny" / "model.keras", safe_mode=True)
+    x, y = data.load_split("test")
+    acc = (model.predict(to_model_input(x), verbose=0, batch_size=1000).argmax(1) == y).mean()
+    assert acc == pytest.approx(rec["test_accuracy"], abs=1e-9)
+
+
+def test_same_seed_same_model(tiny_run, tmp_path):
+    _, rec = tiny_run
+    again = train_arch("tiny", TrainOptions(epochs=3, limit=2000, seed=7, out=tmp_path))
+    assert again["history"]["loss"] == rec["history"]["loss"]
+    assert again["confusion_matrix"] == rec["confusion_matrix"]
+
+
+def test_lenet_rbf_model_trains_and_reloads(tmp_path, real_data):
+    import keras
+
+    rec = train_arch("lenet5", TrainOptions(epochs=1, limit=300, out=tmp_path))
+    assert rec["test_accuracy"] > 0.2
+    model = keras.models.load_model(tmp_path / "lenet5" / "model.keras", safe_mode=True)
+    assert model.get_layer("rbf").__class__.__name__ == "RBF"

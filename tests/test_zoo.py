@@ -1,0 +1,65 @@
+"""Every registered architecture builds and outputs probabilities (parametrized over the registry)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fmnistedge import zoo
+from fmnistedge.errors import UsageError
+
+
+@pytest.mark.parametrize("name", zoo.names(include_test=True))
+def test_builds_and_outputs_probabilities(name):
+    model = zoo.build(name)
+    assert model.name == name
+    assert tuple(model.input_shape) == (None, 28, 28, 1)
+    x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
+    probs = np.asarray(model(x, training=False))
+    assert probs.shape == (4, 10)
+    assert not np.isnan(probs).any()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    # Auto-generated names change between builds (conv2d, conv2d_1, ...); explicit ones don't.
+    again = [layer.name for layer in zoo.build(name).layers]
+    assert again == [layer.name for layer in model.layers], "every layer needs an explicit name"
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_source_architectures_record_their_source(name):
+    spec = zoo.get(name)
+    assert spec.source and spec.reported_accuracy and spec.reported_epochs
+    assert spec.recipe.epochs == spec.reported_epochs
+    assert spec.builder_fn().__doc__, "every builder documents its reading of the source"
+
+
+def test_parameter_counts_match_the_sources():
+    # The write-ups give these counts; a different count means a different network.
+    assert zoo.build("cnn-basic").count_params() == 54_410
+    assert zoo.build("cnn-standard").count_params() == 121_930
+    assert 0.85e6 < zoo.build("cnn-final").count_params() < 0.95e6
+
+
+def test_macs_of_a_known_network():
+    from fmnistedge.zoo.stats import count_macs
+
+    # conv1: 26*26*3*3*1*32 = 194,688; probs: 5408*10 = 54,080
+    assert count_macs(zoo.build("cnn-basic")) == 194_688 + 54_080
+
+
+def test_unknown_name_suggests_close_matches():
+    with pytest.raises(UsageError, match="cnn-final"):
+        zoo.get("cnn-finl")
+    with pytest.raises(UsageError, match="fmnistedge archs"):
+        zoo.build("resnet-9000")
+
+
+def test_rbf_layer_is_negative_squared_distance():
+    from fmnistedge.zoo.layers import RBF
+
+    layer = RBF(10)
+    x = np.random.default_rng(1).standard_normal((3, 84)).astype("float32")
+    out = np.asarray(layer(x))
+    codes = np.asarray(layer.codes)
+    expected = -((x[:, :, None] - codes[None]) ** 2).sum(axis=1)
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-3)
+    assert set(np.unique(codes).tolist()) == {-1.0, 1.0}
