@@ -161,6 +161,92 @@ def table(
         typer.echo(f"updated the seed-table block in {readme}")
 
 
+@app.command("export")
+def export_cmd(
+    arch_names: Annotated[Optional[list[str]], typer.Argument(
+        metavar="[ARCH]...", help="Architectures to export (default: every trained model in --artifacts).")] = None,
+    all_archs: Annotated[bool, typer.Option("--all", help="Export every trained model in --artifacts.")] = False,
+    int8: Annotated[bool, typer.Option("--int8", help="Also write full-integer TFLite and static QDQ ONNX int8 files.")] = False,
+    fp16: Annotated[bool, typer.Option("--fp16", help="Also write fp16-weight TFLite.")] = False,
+    formats: Annotated[str, typer.Option(help="Comma-separated engines: tflite, onnx.")] = "tflite,onnx",
+    calibration_samples: Annotated[int, typer.Option(
+        min=10, help="Training images (class-stratified) used to calibrate int8.")] = 500,
+    artifacts: Annotated[Path, typer.Option(help="Folder of trained models (OUT of 'train').")] = Path("artifacts"),
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip verification (files are marked unverified).")] = False,
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Convert trained Keras models to TFLite and ONNX and verify every file.
+
+    fp32 files must agree with Keras on >= 99.9% of the 10k test images with
+    max |dp| <= 1e-4; int8 files must stay within 1.0 point of Keras' accuracy.
+    Each file runs in the engine that will run it on a device (LiteRT, ONNX
+    Runtime). Exit code 3 if any file misses its bar.
+    """
+    engines = [e.strip() for e in formats.split(",") if e.strip()]
+    unknown = sorted(set(engines) - {"tflite", "onnx"})
+    if unknown or not engines:
+        raise errors.UsageError(f"--formats takes tflite and/or onnx. Received: {formats!r}")
+    dirs = _export_targets(arch_names, all_archs, artifacts)
+    from fmnistedge.train import require_keras
+
+    require_keras()
+    from fmnistedge.export.formats import select
+    from fmnistedge.export.pipeline import ExportOptions, export_arch, summary_rows
+    from fmnistedge.progress import make_progress
+
+    chosen = select(engines, int8=int8, fp16=fp16)
+    options = ExportOptions(calibration_samples=calibration_samples, verify=not no_verify,
+                            data_dir=data_dir)
+    rows = []
+    with make_progress() as progress:
+        per_arch = 2 + len(chosen) * (1 if no_verify else 2)
+        task = progress.add_task("export", total=per_arch * len(dirs), status="")
+        for arch_dir in dirs:
+            def step(msg: str) -> None:
+                progress.update(task, advance=1, status=msg)
+
+            doc = export_arch(arch_dir, chosen, options, step=step)
+            rows.extend(summary_rows(doc, chosen))
+    _print_export_summary(rows, as_json)
+    if any(r["status"] == "verify_failed" for r in rows):
+        raise typer.Exit(errors.EXIT_VERIFY_FAILED)
+
+
+def _export_targets(arch_names: list[str] | None, all_archs: bool, artifacts: Path) -> list[Path]:
+    from fmnistedge.export.pipeline import trained_arch_dirs
+
+    if arch_names:
+        names = _arch_selection(arch_names, all_archs)
+        dirs = [artifacts / n for n in names]
+        missing = [d.name for d in dirs if not (d / "model.keras").is_file()]
+        if missing:
+            raise errors.FmnistEdgeError(
+                f"No trained model for {', '.join(missing)} in {artifacts}; "
+                f"run 'fmnistedge train {' '.join(missing)}' first")
+        return dirs
+    dirs = trained_arch_dirs(artifacts)
+    if not dirs:
+        raise errors.FmnistEdgeError(f"No trained models in {artifacts}; run 'fmnistedge train ARCH' first")
+    return dirs
+
+
+def _print_export_summary(rows: list[dict], as_json: bool) -> None:
+    if as_json:
+        _print_json(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("arch", "format", "size", "accuracy", "Δ vs Keras", "status")
+    for r in rows:
+        acc = f"{100 * r['test_accuracy']:.2f}%" if r["test_accuracy"] is not None else "-"
+        delta = f"{r['delta_points']:+.2f}" if r["delta_points"] is not None else "-"
+        status = r["status"] + (f" ({'; '.join(r['failures'])})" if r["failures"] else "")
+        table.add_row(r["arch"], r["format"], f"{r['bytes'] / 1024:.1f} KiB", acc, delta, status)
+    Console().print(table)
+
+
 def _arch_selection(arch_names: list[str] | None, all_archs: bool) -> list[str]:
     from fmnistedge import zoo
 

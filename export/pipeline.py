@@ -1,0 +1,186 @@
+"""Export one trained architecture to every requested format, verify, and write the manifest.
+
+Nothing half-written: every file is converted, verified and staged under a
+temporary name first; only when all are done are they renamed into place and
+the manifest rewritten. Ctrl-C, a crash or a full disk at any earlier point
+leaves the previous files and manifest untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from fmnistedge import data, fileio, manifest, provenance
+from fmnistedge.errors import ModelError
+from fmnistedge.export import keras2onnx, keras2tflite, metadata, onnx2int8
+from fmnistedge.export.formats import Format
+from fmnistedge.export.verify import same_outputs, verify
+from fmnistedge.labels import INPUT_SHAPE, LABELS
+from fmnistedge.runtime.modelmeta import sha256_file
+from fmnistedge.runtime.preprocess import to_model_input
+
+CALIBRATION_SEED = 0
+EXPORT_PACKAGES = ("fmnistedge", "tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime",
+                   "ai-edge-litert", "numpy")
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    calibration_samples: int = 500
+    verify: bool = True
+    data_dir: Path | None = None
+
+
+def load_keras(path: Path) -> Any:
+    """Load a .keras file safely (no unpickling) and check it is a Fashion-MNIST model."""
+    import keras
+
+    import fmnistedge.zoo.layers  # noqa: F401  registers the custom layers
+
+    try:
+        model = keras.models.load_model(path, safe_mode=True, compile=False)
+    except Exception as exc:  # Keras raises many types for a bad file
+        raise ModelError(f"{path} is not a loadable Keras model: {str(exc).splitlines()[0][:200]}") from None
+    if not hasattr(model, "input_shape") or tuple(model.input_shape[1:]) != INPUT_SHAPE:
+        shape = getattr(model, "input_shape", None)
+        raise ModelError(f"{path} takes input of shape {shape}; expected (None, 28, 28, 1)")
+    if tuple(model.output_shape[1:]) != (len(LABELS),):
+        raise ModelError(f"{path} outputs shape {model.output_shape}; expected (None, 10)")
+    return model
+
+
+def calibration_images(count: int, data_dir: Path | None) -> tuple[np.ndarray, dict]:
+    """Calibration inputs: a class-stratified sample of the *training* set."""
+    x, y = data.load_split("train", data_dir)
+    idx = data.stratified_sample(y, count, seed=CALIBRATION_SEED)
+    info = {"source": "training set", "samples": int(len(idx)),
+            "selection": f"stratified by class, seed {CALIBRATION_SEED}",
+            "per_class": np.bincount(y[idx], minlength=len(LABELS)).tolist()}
+    return to_model_input(x[idx]), info
+
+
+def _convert(fmt: Format, model: Any, workdir: Path, calib: np.ndarray | None,
+             cache: dict[str, bytes]) -> bytes:
+    if fmt.engine == "tflite":
+        saved = workdir / "saved_model"
+        if not saved.exists():
+            keras2tflite.export_saved_model(model, saved)
+        return keras2tflite.convert(saved, fmt.precision, calib)
+    if "onnx-fp32" not in cache:
+        cache["onnx-fp32"] = keras2onnx.convert(model)
+    if fmt.precision == "fp32":
+        return cache["onnx-fp32"]
+    return onnx2int8.convert(cache["onnx-fp32"], calib)
+
+
+def _embed(fmt: Format, raw: bytes, meta: dict) -> bytes:
+    return metadata.embed_tflite(raw, meta) if fmt.engine == "tflite" else metadata.embed_onnx(raw, meta)
+
+
+def export_arch(
+    arch_dir: Path,
+    formats: list[Format],
+    options: ExportOptions = ExportOptions(),
+    step: Callable[[str], None] = lambda _: None,
+) -> dict:
+    """Export ``arch_dir/model.keras``; returns the new manifest. Raises ModelError on bad input."""
+    arch_dir = Path(arch_dir)
+    keras_path = arch_dir / "model.keras"
+    if not keras_path.is_file():
+        raise ModelError(f"No trained model at {keras_path}; run 'fmnistedge train {arch_dir.name}' first")
+    step("loading Keras model and test set")
+    model = load_keras(keras_path)
+    arch = model.name
+    x_test_u8, y_test = data.load_split("test", options.data_dir)
+    x_test = to_model_input(x_test_u8)
+    keras_probs = np.asarray(model.predict(x_test, batch_size=1000, verbose=0), dtype=np.float32)
+    keras_acc = float((keras_probs.argmax(1) == y_test).mean())
+    keras_sha = sha256_file(keras_path)
+
+    needs_calib = any(f.precision == "int8" for f in formats)
+    calib, calib_info = (calibration_images(options.calibration_samples, options.data_dir)
+                         if needs_calib else (None, None))
+    tools = provenance.package_versions(EXPORT_PACKAGES)
+    command = provenance.command_line()
+    old = manifest.load(arch_dir)
+    doc = manifest.new_manifest(arch, keras_path.name, keras_sha, keras_acc)
+    if old and old.get("keras", {}).get("sha256") == keras_sha:
+        doc["files"] = {k: v for k, v in old["files"].items() if (arch_dir / k).is_file()}
+
+    staged: list[tuple[Path, Path]] = []
+    cache: dict[str, bytes] = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="fmnistedge-export-") as work:
+            for fmt in formats:
+                step(f"{arch}: converting {fmt.key}")
+                raw = _convert(fmt, model, Path(work), calib, cache)
+                meta = {
+                    "arch": arch, "labels": list(LABELS), "input": manifest.INPUT_CONTRACT,
+                    "format": fmt.engine, "precision": fmt.precision, "tool_versions": tools,
+                    "calibration": calib_info if fmt.precision == "int8" else None,
+                    "keras_sha256": keras_sha,
+                    "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                }
+                entry: dict[str, Any] = {"format": fmt.engine, "precision": fmt.precision,
+                                         "key": fmt.key, "status": "unverified", "verified": False}
+                final = _embed(fmt, raw, meta)
+                if options.verify:
+                    step(f"{arch}: verifying {fmt.key} on {len(y_test)} test images")
+                    result, probs = verify(fmt, final, x_test, y_test, keras_probs)
+                    entry.update(status=result.status, verified=result.status == "verified",
+                                 **{k: v for k, v in result.to_dict().items() if k != "status"})
+                    meta["verification"] = {k: entry[k] for k in (
+                        "status", "test_accuracy", "agreement_with_keras", "max_abs_prob_diff",
+                        "accuracy_delta_points", "test_items")}
+                    final = _embed(fmt, raw, meta)
+                    if not same_outputs(fmt, final, x_test[:500], probs[:500]):
+                        raise ModelError(f"{fmt.filename}: embedding metadata changed the outputs")
+                tmp = Path(work) / fmt.filename
+                tmp.write_bytes(final)
+                entry.update(bytes=len(final), sha256=sha256_file(tmp), calibration=meta["calibration"],
+                             tool_versions=tools, command=command, exported_at=meta["exported_at"])
+                doc["files"][fmt.filename] = entry
+                staged.append((tmp, arch_dir / fmt.filename))
+            step(f"{arch}: writing files")
+            _install(staged, arch_dir / manifest.MANIFEST_NAME, doc)
+    finally:
+        del model
+    return doc
+
+
+def _install(staged: list[tuple[Path, Path]], manifest_path: Path, doc: dict) -> None:
+    """Copy every staged file next to its destination under a hidden name, then rename
+    them all and write the manifest last: the window between old and new is a few renames."""
+    with contextlib.ExitStack() as stack:
+        for src, dest in staged:
+            tmp = stack.enter_context(fileio.atomic_path(dest))
+            tmp.write_bytes(src.read_bytes())
+        # Leaving the ExitStack renames each temp file over its destination in order.
+    fileio.write_json(manifest_path, doc)
+
+
+def trained_arch_dirs(artifacts: Path) -> list[Path]:
+    return sorted(p.parent for p in Path(artifacts).glob("*/model.keras"))
+
+
+def summary_rows(doc: dict, formats: list[Format]) -> list[dict]:
+    rows = []
+    for fmt in formats:
+        e = doc["files"].get(fmt.filename)
+        if e is None:
+            continue
+        rows.append({
+            "arch": doc["arch"], "format": fmt.key, "file": fmt.filename, "bytes": e["bytes"],
+            "test_accuracy": e.get("test_accuracy"), "keras_accuracy": doc["keras"]["test_accuracy"],
+            "delta_points": e.get("accuracy_delta_points"), "status": e["status"],
+            "failures": e.get("failures", []),
+        })
+    return rows
+

@@ -1,0 +1,53 @@
+"""The manifest contract (DESIGN.md): what every exported model directory says about itself.
+
+``ARCH_DIR/manifest.json`` lists each model file with its format, precision,
+size, sha256, verification results and tool versions. The runtime reads it (no
+TensorFlow here) and checks the sha256 before loading a file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fmnistedge.errors import ModelError
+from fmnistedge.labels import IMAGE_SIZE, LABELS
+
+MANIFEST_SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+INPUT_CONTRACT = {
+    "shape": [None, IMAGE_SIZE, IMAGE_SIZE, 1],
+    "layout": "NHWC",
+    "dtype": "float32",
+    "range": [0.0, 1.0],
+    "pixel_scale": 1.0 / 255.0,
+    "polarity": "light garment on a dark background (Fashion-MNIST)",
+    "note": "int8 TFLite files quantize this float input with the scale and zero point in 'io'",
+}
+
+
+def new_manifest(arch: str, keras_file: str, keras_sha256: str, keras_accuracy: float) -> dict:
+    return {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
+        "arch": arch,
+        "labels": list(LABELS),
+        "input": INPUT_CONTRACT,
+        "keras": {"file": keras_file, "sha256": keras_sha256, "test_accuracy": keras_accuracy},
+        "files": {},
+    }
+
+
+def load(directory: Path | str) -> dict | None:
+    """The manifest in ``directory``, or None if there is none."""
+    path = Path(directory) / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"Unreadable manifest {path}: {exc}") from None
+    if doc.get("schema_version") != MANIFEST_SCHEMA_VERSION:
+        raise ModelError(f"{path} has manifest schema {doc.get('schema_version')!r}, "
+                         f"expected {MANIFEST_SCHEMA_VERSION}; re-run 'fmnistedge export'")
+    return doc
