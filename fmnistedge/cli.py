@@ -10,6 +10,7 @@ commands start fast and without TensorFlow.
 from __future__ import annotations
 
 import json
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -245,6 +246,143 @@ def _print_export_summary(rows: list[dict], as_json: bool) -> None:
         status = r["status"] + (f" ({'; '.join(r['failures'])})" if r["failures"] else "")
         table.add_row(r["arch"], r["format"], f"{r['bytes'] / 1024:.1f} KiB", acc, delta, status)
     Console().print(table)
+
+
+class Engine(str, Enum):
+    onnx = "onnx"
+    tflite = "tflite"
+
+
+ModelOpt = Annotated[Optional[str], typer.Option(
+    "--model", help="Model name (shipped, then artifacts/) or a .onnx/.tflite file. Default: the shipped default.")]
+EngineOpt = Annotated[Optional[Engine], typer.Option(help="Inference engine (default: follows the file; int8 TFLite for names).")]
+ArtifactsOpt = Annotated[Path, typer.Option(help="Folder of trained and exported models.")]
+
+
+@app.command()
+def classify(
+    paths: Annotated[list[str], typer.Argument(
+        metavar="PATH...", help="Image files, folders (searched recursively) or glob patterns.")],
+    model: ModelOpt = None,
+    engine: EngineOpt = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=10, help="How many guesses to show.")] = 3,
+    threads: Annotated[int, typer.Option(min=1, help="Inference threads (1 is the Pi-like setting).")] = 1,
+    raw: Annotated[bool, typer.Option("--raw", help="Images are already 28x28 Fashion-MNIST style: skip garment segmentation.")] = False,
+    save_preprocessed: Annotated[Optional[Path], typer.Option(
+        help="Write the 28x28 image the model saw for each input into this folder.")] = None,
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    as_json: JsonFlag = False,
+) -> None:
+    """Classify photos of clothing with a TensorFlow-free engine.
+
+    Each photo is segmented (the garment is separated from its background),
+    cropped, negated and fitted into 28x28 like Fashion-MNIST. Exit code 1 if
+    any input failed (the others are still classified), 2 for usage errors.
+    """
+    from fmnistedge.runtime import imageio, models
+    from fmnistedge.runtime.classify import Failure, classify_files
+
+    ref = models.resolve(model, engine.value if engine else None, artifacts)
+    backend = models.load(ref, threads=threads)  # a bad model fails once, before any image
+    files, problems = imageio.find_images(paths)
+    failures = [Failure(str(p), msg) for p, msg in problems]
+    for f in failures:
+        stderr.print(f"[red]error[/red] {f.error}", highlight=False)
+
+    def show(r) -> None:
+        if isinstance(r, Failure):
+            stderr.print(f"[red]error[/red] {r.error}", highlight=False, soft_wrap=True)
+        elif not as_json:
+            alts = ", ".join(f"{t['label']} {100 * t['probability']:.1f}%" for t in r.top_k[1:])
+            typer.echo(f"{r.path}: {r.label} ({100 * r.confidence:.1f}%)" + (f"  [{alts}]" if alts else ""))
+
+    results = classify_files(files, backend, mode="raw" if raw else "photo", k=top_k,
+                             save_dir=save_preprocessed, on_result=show)
+    all_results = failures + results
+    if as_json:
+        _print_json({
+            "model": {"arch": ref.arch, "path": str(ref.path), "engine": ref.engine,
+                      "precision": ref.precision, "where": ref.where,
+                      "verified_accuracy": (ref.entry or {}).get("test_accuracy")},
+            "results": [r.to_dict() for r in all_results],
+        })
+    if any(isinstance(r, Failure) for r in all_results):
+        raise typer.Exit(errors.EXIT_INPUT_FAILED)
+
+
+@app.command()
+def models(artifacts: ArtifactsOpt = Path("artifacts"), as_json: JsonFlag = False) -> None:
+    """List the model files this install can use: shipped ones and those under artifacts/."""
+    from fmnistedge.runtime.models import default_arch, list_models
+
+    rows = list_models(artifacts)
+    if as_json:
+        _print_json({"default": default_arch(), "models": rows})
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("arch", "file", "format", "precision", "size", "verified accuracy", "status", "where")
+    for r in rows:
+        acc = f"{100 * r['test_accuracy']:.2f}%" if r["test_accuracy"] is not None else "-"
+        table.add_row(r["arch"], r["file"], r["format"], r["precision"], f"{r['bytes'] / 1024:.1f} KiB",
+                      acc, r["status"], r["where"])
+    Console().print(table)
+    if not rows:
+        stderr.print("No models found; train and export one ('fmnistedge train', 'fmnistedge export').")
+    else:
+        stderr.print(f"Default model: {default_arch() or 'none shipped'}")
+
+
+@app.command()
+def evaluate(
+    photos: Annotated[Path, typer.Option(help="Folder of labelled photos with a labels.csv (path,label_index,...).")],
+    labels: Annotated[Optional[Path], typer.Option(help="Labels CSV (default: PHOTOS/labels.csv).")] = None,
+    model: ModelOpt = None,
+    engine: EngineOpt = None,
+    modes: Annotated[str, typer.Option(help="Comma-separated preprocessing modes to compare: photo, naive, raw.")] = "photo,naive",
+    out: Annotated[Optional[Path], typer.Option(help="Write the full results (JSON) here.")] = None,
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    as_json: JsonFlag = False,
+) -> None:
+    """Measure a model on labelled real photos: top-1, top-3, per-class accuracy, confusion matrix.
+
+    'photo' is fmnistedge's garment segmentation; 'naive' is the plain
+    resize-and-negate baseline, reported beside it.
+    """
+    from fmnistedge import fileio, provenance
+    from fmnistedge.progress import make_progress
+    from fmnistedge.runtime import models
+    from fmnistedge.runtime.evaluate import evaluate_photos, read_labels
+    from fmnistedge.runtime.preprocess import PHOTO_MODES
+
+    wanted = [m.strip() for m in modes.split(",") if m.strip()]
+    if not wanted or set(wanted) - set(PHOTO_MODES):
+        raise errors.UsageError(f"--modes takes photo, naive and/or raw. Received: {modes!r}")
+    ref = models.resolve(model, engine.value if engine else None, artifacts)
+    backend = models.load(ref)
+    items = read_labels(photos, labels)
+    report = {"model": {"arch": ref.arch, "file": ref.path.name, "engine": ref.engine,
+                        "precision": ref.precision, "sha256": (ref.entry or {}).get("sha256"),
+                        "verified_test_accuracy": (ref.entry or {}).get("test_accuracy")},
+              "photos": str(photos), "results": {}, "environment": provenance.environment()}
+    with make_progress() as progress:
+        for mode in wanted:
+            task = progress.add_task(f"{mode}", total=len(items), status="")
+            report["results"][mode] = evaluate_photos(
+                items, backend, mode, tick=lambda: progress.advance(task))
+    if out is not None:
+        fileio.write_json(out, report)
+    if as_json:
+        _print_json(report)
+        return
+    for mode, r in report["results"].items():
+        typer.echo(f"{mode:>6}: top-1 {100 * r['macro_top1']:.1f}%  top-3 {100 * r['macro_top3']:.1f}% "
+                   f"(macro over {len(r['per_class_top1'])} classes; overall top-1 {100 * r['top1']:.1f}%, "
+                   f"{r['items']} photos, {len(r['failures'])} unreadable)")
+    first = report["results"][wanted[0]]
+    typer.echo("per class (top-1): " + ", ".join(
+        f"{k} {100 * v:.0f}%" for k, v in first["per_class_top1"].items()))
 
 
 def _arch_selection(arch_names: list[str] | None, all_archs: bool) -> list[str]:

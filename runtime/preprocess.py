@@ -27,3 +27,40 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr.astype(np.float32) * np.float32(INPUT_SCALE)
     return arr.astype(np.float32, copy=False)
+
+
+PHOTO_MODES = ("photo", "raw", "naive")
+
+
+def prepare_image(path, mode: str = "photo"):
+    """Decode an image file and bring it to a uint8 28x28 Fashion-MNIST-style image.
+
+    ``photo`` segments the garment (see :mod:`fmnistedge.runtime.photo`), ``raw``
+    takes an image that is already Fashion-MNIST style, ``naive`` is the plain
+    resize-and-negate baseline. Returns (image, info dict).
+    """
+    from fmnistedge.runtime import imageio, photo
+
+    if mode not in PHOTO_MODES:
+        raise ValueError(f"Unknown preprocessing mode. Received: mode={mode!r}")
+    decoded = imageio.decode(path)
+    if mode == "raw":
+        return photo.raw(decoded.rgb), {"mode": "raw"}
+    if mode == "naive":
+        return photo.naive(decoded.rgb), {"mode": "naive"}
+    img, info = photo.photo_to_fashion_mnist(decoded.rgb, decoded.alpha)
+    return img, {"mode": "photo", "method": info.method, "box": list(info.box),
+                 "area": round(info.area, 4)}
+
+
+def prepare_frame(rgb: np.ndarray, mode: str = "photo"):
+    """The same pipeline for an in-memory RGB frame (camera scan)."""
+    from fmnistedge.runtime import photo
+
+    if mode == "raw":
+        return photo.raw(rgb), {"mode": "raw"}
+    if mode == "naive":
+        return photo.naive(rgb), {"mode": "naive"}
+    img, info = photo.photo_to_fashion_mnist(rgb)
+    return img, {"mode": "photo", "method": info.method, "box": list(info.box),
+                 "area": round(info.area, 4)}

@@ -1,0 +1,88 @@
+"""Measure a model on labelled real photos (and on the Fashion-MNIST test set).
+
+Real photos are read where they live (e.g. ``../shared/realphotos-dev`` with its
+``labels.csv``: ``path,label_index,label_name,...``), run through the one
+preprocessing pipeline, and scored: top-1 and top-3 over all photos and
+macro-averaged over the classes present, per-class accuracy and a confusion
+matrix. The naive baseline (plain resize + negate) is scored beside it.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from fmnistedge.errors import FmnistEdgeError
+from fmnistedge.labels import LABELS, NUM_CLASSES
+from fmnistedge.runtime.preprocess import prepare_image, to_model_input
+
+
+def read_labels(photo_dir: Path, labels_csv: Path | None = None) -> list[tuple[Path, int]]:
+    photo_dir = Path(photo_dir)
+    labels_csv = Path(labels_csv) if labels_csv else photo_dir / "labels.csv"
+    if not labels_csv.is_file():
+        raise FmnistEdgeError(f"No labels file {labels_csv}; expected a CSV with columns path,label_index")
+    with open(labels_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or not {"path", "label_index"} <= set(rows[0]):
+        raise FmnistEdgeError(f"{labels_csv} needs the columns path,label_index")
+    return [(photo_dir / r["path"], int(r["label_index"])) for r in rows]
+
+
+def score(y_true: np.ndarray, probs: np.ndarray) -> dict:
+    """Top-1/top-3 (overall and macro over present classes), per-class accuracy, confusion matrix."""
+    pred = probs.argmax(1)
+    top3 = np.argsort(-probs, axis=1)[:, :3]
+    hit1 = pred == y_true
+    hit3 = (top3 == y_true[:, None]).any(axis=1)
+    cm = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+    np.add.at(cm, (y_true, pred), 1)
+    present = [c for c in range(NUM_CLASSES) if (y_true == c).any()]
+    per1 = {LABELS[c]: float(hit1[y_true == c].mean()) for c in present}
+    per3 = {LABELS[c]: float(hit3[y_true == c].mean()) for c in present}
+    return {
+        "items": int(len(y_true)),
+        "top1": float(hit1.mean()), "top3": float(hit3.mean()),
+        "macro_top1": float(np.mean(list(per1.values()))),
+        "macro_top3": float(np.mean(list(per3.values()))),
+        "per_class_top1": per1, "per_class_top3": per3,
+        "confusion_matrix": cm.tolist(),
+    }
+
+
+def evaluate_photos(
+    items: list[tuple[Path, int]], backend, mode: str = "photo",
+    tick: Callable[[], None] = lambda: None,
+) -> dict:
+    """Preprocess every photo with ``mode`` and score the model's guesses."""
+    images, labels, failures, paths = [], [], [], []
+    prep_ms = []
+    for path, label in items:
+        start = time.perf_counter()
+        try:
+            img, _ = prepare_image(path, mode)
+        except FmnistEdgeError as exc:
+            failures.append({"path": str(path), "error": str(exc)})
+            tick()
+            continue
+        prep_ms.append(1000 * (time.perf_counter() - start))
+        images.append(img)
+        labels.append(label)
+        paths.append(str(path))
+        tick()
+    if not images:
+        raise FmnistEdgeError("None of the photos could be read")
+    probs = backend.predict(to_model_input(np.stack(images)))
+    y = np.array(labels)
+    result = score(y, probs)
+    result.update(
+        mode=mode, failures=failures,
+        preprocess_ms_median=float(np.median(prep_ms)),
+        predictions=[{"path": p, "true": LABELS[t], "pred": LABELS[int(q.argmax())],
+                      "confidence": float(q.max())} for p, t, q in zip(paths, labels, probs)],
+    )
+    return result

@@ -1,0 +1,116 @@
+"""Decode user images safely into RGB (+ optional alpha) arrays.
+
+Pillow reads the header first, so dimensions are checked against
+:data:`MAX_PIXELS` *before* the pixels are decoded (a decompression-bomb
+guard); EXIF orientation is applied; 16-bit, palette, gray, CMYK and alpha
+images all come out as 8-bit RGB plus an alpha mask when there is one.
+Every failure is an :class:`ImageError` with a one-line message naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fmnistedge.errors import FmnistEdgeError
+
+# 64 megapixels: above any phone or Pi camera still (a Pi HQ camera is 12.3 MP),
+# and about 200 MB of RGB, which a 1 GB Pi can still hold.
+MAX_PIXELS = 64_000_000
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm"}
+SUPPORTED_FORMATS = {"JPEG", "PNG", "BMP", "WEBP", "TIFF", "GIF", "PPM", "MPO"}
+
+
+class ImageError(FmnistEdgeError):
+    """An input image is missing, unreadable, corrupt, unsupported or too large."""
+
+
+@dataclass
+class Decoded:
+    rgb: np.ndarray  # uint8 (H, W, 3)
+    alpha: np.ndarray | None  # uint8 (H, W) or None
+    format: str
+
+
+def decode(path: Path | str, max_pixels: int = MAX_PIXELS) -> Decoded:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"No such file: {path}")
+    if path.is_dir():
+        raise ImageError(f"Is a directory with no images: {path}")
+    if not os.access(path, os.R_OK):
+        raise ImageError(f"Permission denied: {path}")
+    if path.stat().st_size == 0:
+        raise ImageError(f"Empty file (0 bytes): {path}")
+    Image.MAX_IMAGE_PIXELS = None  # our own, documented limit below replaces Pillow's
+    try:
+        with Image.open(path) as im:
+            if im.format not in SUPPORTED_FORMATS:
+                raise ImageError(f"Unsupported image format {im.format}: {path}")
+            width, height = im.size
+            if width * height > max_pixels or width <= 0 or height <= 0:
+                raise ImageError(f"Image too large: {width}x{height} pixels exceeds the limit of "
+                                 f"{max_pixels:,} pixels: {path}")
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            return _to_rgb(im)
+    except UnidentifiedImageError:
+        raise ImageError(f"Not an image (or an unsupported format): {path}") from None
+    except PermissionError:
+        raise ImageError(f"Permission denied: {path}") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"Corrupt or truncated image {path}: {exc}") from None
+
+
+def _to_rgb(im) -> Decoded:
+    fmt = im.format or "unknown"
+    alpha = None
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(im, dtype=np.float64)
+        hi = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        gray = np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Decoded(np.repeat(gray[..., None], 3, axis=2), None, fmt)
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA"):
+        rgba = np.asarray(im.convert("RGBA"))
+        alpha = np.ascontiguousarray(rgba[..., 3])
+        if alpha.min() == 255:
+            alpha = None  # an opaque alpha channel carries no mask
+        return Decoded(np.ascontiguousarray(rgba[..., :3]), alpha, fmt)
+    return Decoded(np.asarray(im.convert("RGB")), None, fmt)
+
+
+def find_images(paths: list[str]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Expand files, directories (recursive, images only) and globs.
+
+    Returns (image paths, problems) where a problem is a path that matched
+    nothing: a missing file, an empty glob or a directory without images.
+    """
+    import glob
+
+    found: list[Path] = []
+    problems: list[tuple[Path, str]] = []
+    for raw in paths:
+        p = Path(raw)
+        if any(ch in raw for ch in "*?[") and not p.exists():
+            matches = sorted(Path(m) for m in glob.glob(raw, recursive=True))
+            files = [m for m in matches if m.is_file()]
+            if not files:
+                problems.append((p, f"No files match the pattern: {raw}"))
+            found.extend(files)
+        elif p.is_dir():
+            images = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            if not images:
+                problems.append((p, f"Directory contains no images: {p}"))
+            found.extend(images)
+        elif not p.exists():
+            problems.append((p, f"No such file: {p}"))
+        else:
+            found.append(p)
+    return list(dict.fromkeys(found)), problems

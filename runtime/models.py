@@ -1,0 +1,118 @@
+"""Find model files: shipped inside the package, trained under ``artifacts/``, or a path.
+
+A model *name* resolves to a folder with a ``manifest.json`` (shipped models
+first, then ``artifacts/``); the file inside is chosen by engine and
+precision, preferring verified int8 (the fast one on a CPU). A *path* to a
+``.onnx`` / ``.tflite`` file is used as it is. Either way the sha256 is
+checked against the manifest before any engine loads the file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from fmnistedge import manifest
+from fmnistedge.errors import ModelError, UsageError
+from fmnistedge.runtime.backends import ENGINES, engine_for, open_backend
+from fmnistedge.runtime.integrity import check_file
+from fmnistedge.runtime.modelmeta import read_embedded
+
+DEFAULT_FILE = "default.json"  # {"arch": ..., "why": ...} beside the shipped models
+ARTIFACTS_DIR = Path("artifacts")
+PRECISION_ORDER = ("int8", "fp16", "fp32")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    path: Path
+    arch: str
+    engine: str
+    precision: str
+    entry: dict | None  # the manifest entry (None for a lone file without manifest)
+    where: str  # "shipped", "artifacts" or "file"
+
+
+def shipped_dir() -> Path:
+    """Where the wheel carries its models (``fmnistedge/models`` in the package)."""
+    from fmnistedge import __file__ as pkg
+
+    return Path(pkg).resolve().parent / "models"
+
+
+def default_arch() -> str | None:
+    path = shipped_dir() / DEFAULT_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())["arch"]
+
+
+def _search_dirs(artifacts: Path) -> list[tuple[Path, str]]:
+    return [(shipped_dir(), "shipped"), (Path(artifacts), "artifacts")]
+
+
+def list_models(artifacts: Path = ARTIFACTS_DIR) -> list[dict]:
+    """Every model file with a manifest entry in the shipped folder and in ``artifacts``."""
+    rows = []
+    for base, where in _search_dirs(artifacts):
+        if not base.is_dir():
+            continue
+        for arch_dir in sorted(p for p in base.iterdir() if p.is_dir()):
+            doc = manifest.load(arch_dir)
+            if not doc:
+                continue
+            for name, e in doc["files"].items():
+                if (arch_dir / name).is_file():
+                    rows.append({"arch": doc["arch"], "file": name, "format": e["format"],
+                                 "precision": e["precision"], "bytes": e["bytes"],
+                                 "status": e["status"], "test_accuracy": e.get("test_accuracy"),
+                                 "where": where, "path": str(arch_dir / name)})
+    return rows
+
+
+def _pick(arch_dir: Path, doc: dict, engine: str | None) -> tuple[str, dict]:
+    candidates = [(n, e) for n, e in doc["files"].items()
+                  if (engine is None or e["format"] == engine) and (arch_dir / n).is_file()]
+    if not candidates:
+        raise ModelError(f"No {engine or ''} model file for {doc['arch']} in {arch_dir}; "
+                         f"run 'fmnistedge export {doc['arch']}'".replace("  ", " "))
+    # Verified first, then int8 before fp16 before fp32, then TFLite before ONNX.
+    def rank(item):
+        _, e = item
+        return (not e.get("verified"), PRECISION_ORDER.index(e["precision"]), e["format"] != "tflite")
+
+    return sorted(candidates, key=rank)[0]
+
+
+def resolve(model: str | None, engine: str | None = None, artifacts: Path = ARTIFACTS_DIR) -> ModelRef:
+    """Turn ``--model`` (name, file or None for the default) into a checked file reference."""
+    if engine is not None and engine not in ENGINES.values():
+        raise UsageError(f"Unknown engine {engine!r}; expected onnx or tflite")
+    if model is None:
+        model = default_arch()
+        if model is None:
+            raise ModelError("No default model is shipped with this install; pass --model NAME_OR_FILE "
+                             "(see 'fmnistedge models')")
+    as_path = Path(model)
+    if as_path.suffix.lower() in ENGINES:
+        if engine is not None and engine_for(as_path) != engine:
+            raise UsageError(f"--engine {engine} does not match the file type of {as_path}")
+        entry = check_file(as_path)
+        meta = entry or read_embedded(as_path) or {}
+        return ModelRef(as_path, meta.get("arch", as_path.stem), engine_for(as_path),
+                        meta.get("precision", "unknown"), entry, "file")
+    for base, where in _search_dirs(artifacts):
+        arch_dir = base / model
+        doc = manifest.load(arch_dir) if arch_dir.is_dir() else None
+        if doc:
+            name, entry = _pick(arch_dir, doc, engine)
+            check_file(arch_dir / name)
+            return ModelRef(arch_dir / name, doc["arch"], entry["format"], entry["precision"], entry, where)
+    known = sorted({r["arch"] for r in list_models(artifacts)})
+    raise ModelError(f"Unknown model {model!r}: not a .onnx/.tflite file and not an exported model "
+                     f"(known: {', '.join(known) or 'none'}). Run 'fmnistedge models'.")
+
+
+def load(ref: ModelRef, threads: int = 1):
+    return open_backend(ref.path, threads=threads)

@@ -1,0 +1,182 @@
+"""Bring a real photo of a garment into the Fashion-MNIST domain.
+
+Fashion-MNIST items are product photos trimmed to the garment, resized so the
+longest edge is 28 px, centered on the shorter edge, converted to gray and
+negated: a light garment on a black background. A user's photo shows a garment
+on a bed, a floor, a hanger or a table, so before any of that the garment must
+be separated from its background:
+
+1. work at a small size (speed on a Pi);
+2. mask: the alpha channel when the image has one; otherwise GrabCut seeded
+   with the image border as background, checked against a border-colour
+   distance mask, with morphological clean-up and the largest blob kept;
+3. crop to the mask, gray, negate, zero the background, stretch contrast;
+4. fit the longest edge to 28 px (keeping the aspect ratio) and center.
+
+Each step is a small function so tests can check crop boxes and polarity on
+synthetic scenes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from fmnistedge.labels import IMAGE_SIZE
+
+WORK_SIDE = 160  # segmentation resolution (longest side)
+BORDER = 0.04  # fraction of each side treated as background seed for GrabCut
+MIN_AREA, MAX_AREA = 0.02, 0.97  # plausible garment area fractions
+GRABCUT_ITERS = 4
+
+
+@dataclass
+class PhotoInfo:
+    method: str  # "alpha", "grabcut", "border-distance" or "whole-image"
+    box: tuple[int, int, int, int]  # x, y, w, h of the garment in the original image
+    area: float  # mask area as a fraction of the image
+    notes: list[str] = field(default_factory=list)
+
+
+def _resize_longest(img: np.ndarray, side: int, interp=cv2.INTER_AREA) -> np.ndarray:
+    h, w = img.shape[:2]
+    s = side / max(h, w)
+    if s >= 1:
+        return img
+    return cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
+
+
+def _clean(mask: np.ndarray) -> np.ndarray:
+    """Close small gaps, drop specks, keep the largest connected blob, fill its holes."""
+    k = max(3, (max(mask.shape) // 40) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 1:
+        return mask
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    blob = np.where(labels == largest, 255, 0).astype(np.uint8)
+    contours, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    filled = np.zeros_like(blob)
+    cv2.drawContours(filled, contours, -1, 255, thickness=cv2.FILLED)
+    return filled
+
+
+def border_distance_mask(rgb: np.ndarray) -> np.ndarray:
+    """Foreground = pixels far (in Lab) from every colour seen on the image border."""
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    h, w = lab.shape[:2]
+    b = max(2, int(round(BORDER * min(h, w))))
+    ring = np.concatenate([lab[:b].reshape(-1, 3), lab[-b:].reshape(-1, 3),
+                           lab[:, :b].reshape(-1, 3), lab[:, -b:].reshape(-1, 3)])
+    k = min(4, len(ring))
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
+    _, _, centers = cv2.kmeans(ring, k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
+    dist = np.min(np.linalg.norm(lab[:, :, None, :] - centers[None, None], axis=3), axis=2)
+    dist8 = cv2.normalize(dist, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    dist8 = cv2.GaussianBlur(dist8, (5, 5), 0)
+    _, mask = cv2.threshold(dist8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return _clean(mask)
+
+
+def grabcut_mask(rgb: np.ndarray, seed: np.ndarray | None = None) -> np.ndarray:
+    """GrabCut with the border as sure background (and ``seed`` as probable foreground)."""
+    h, w = rgb.shape[:2]
+    b = max(2, int(round(BORDER * min(h, w))))
+    gc = np.full((h, w), cv2.GC_PR_BGD, np.uint8)
+    if seed is not None:
+        gc[seed > 0] = cv2.GC_PR_FGD
+    else:
+        gc[b:h - b, b:w - b] = cv2.GC_PR_FGD
+    gc[:b], gc[-b:], gc[:, :b], gc[:, -b:] = cv2.GC_BGD, cv2.GC_BGD, cv2.GC_BGD, cv2.GC_BGD
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    cv2.setRNGSeed(0)  # GrabCut's GMM init is random; a photo must always give the same answer
+    cv2.grabCut(bgr, gc, None, bgd, fgd, GRABCUT_ITERS, cv2.GC_INIT_WITH_MASK)
+    mask = np.where((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD), 255, 0).astype(np.uint8)
+    return _clean(mask)
+
+
+def _plausible(mask: np.ndarray) -> bool:
+    area = float(mask.mean()) / 255.0
+    return MIN_AREA <= area <= MAX_AREA
+
+
+def segment(rgb: np.ndarray, alpha: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """A 0/255 garment mask at the resolution of ``rgb`` and the method that produced it."""
+    if alpha is not None:
+        mask = _clean(np.where(alpha > 127, 255, 0).astype(np.uint8))
+        if _plausible(mask):
+            return mask, "alpha"
+    small = _resize_longest(rgb, WORK_SIDE)
+    coarse = border_distance_mask(small)
+    method = "border-distance"
+    mask = coarse
+    try:
+        refined = grabcut_mask(small, coarse if _plausible(coarse) else None)
+        if _plausible(refined):
+            mask, method = refined, "grabcut"
+    except cv2.error:
+        pass  # e.g. a single-colour image: GrabCut has nothing to model
+    if not _plausible(mask):
+        return np.full(rgb.shape[:2], 255, np.uint8), "whole-image"
+    full = cv2.resize(mask, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return np.where(full > 127, 255, 0).astype(np.uint8), method
+
+
+def _gray(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+def fit_to_square(img: np.ndarray, size: int = IMAGE_SIZE, margin: int = 0) -> np.ndarray:
+    """Resize so the longest edge is ``size - 2*margin`` (aspect kept) and center on black."""
+    h, w = img.shape[:2]
+    inner = size - 2 * margin
+    s = inner / max(h, w)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    small = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    out = np.zeros((size, size), dtype=img.dtype)
+    y, x = (size - nh) // 2, (size - nw) // 2
+    out[y:y + nh, x:x + nw] = small
+    return out
+
+
+def render(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Crop to the mask, negate, zero the background, stretch, fit into 28x28 (uint8)."""
+    x, y, w, h = cv2.boundingRect(mask)
+    if w == 0 or h == 0:
+        x, y, h, w = 0, 0, *mask.shape[:2]
+    crop = _gray(rgb[y:y + h, x:x + w])
+    m = mask[y:y + h, x:x + w].astype(np.float32) / 255.0
+    m = cv2.GaussianBlur(m, (0, 0), sigmaX=max(0.5, max(w, h) / 200))  # soft edge like FM
+    neg = 255.0 - crop.astype(np.float32)
+    inside = neg[m > 0.5]
+    if inside.size:
+        lo, hi = np.percentile(inside, 1), np.percentile(inside, 99)
+        # Keep the garment visible even when it is white (negated close to black):
+        # stretch its range to [48, 255] as Fashion-MNIST garments mostly span.
+        neg = 48.0 + (neg - lo) * (207.0 / max(hi - lo, 1.0))
+    img = np.clip(neg * m, 0, 255).astype(np.uint8)
+    return fit_to_square(img), (int(x), int(y), int(w), int(h))
+
+
+def photo_to_fashion_mnist(rgb: np.ndarray, alpha: np.ndarray | None = None) -> tuple[np.ndarray, PhotoInfo]:
+    mask, method = segment(rgb, alpha)
+    img, box = render(rgb, mask)
+    return img, PhotoInfo(method, box, float(mask.mean()) / 255.0)
+
+
+def naive(rgb: np.ndarray) -> np.ndarray:
+    """The baseline: plain resize to 28x28 and negate (what tutorials do)."""
+    return 255 - cv2.resize(_gray(rgb), (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+
+
+def raw(rgb: np.ndarray) -> np.ndarray:
+    """An image already in Fashion-MNIST style: gray, resized to 28x28 if needed, as is."""
+    g = _gray(rgb)
+    if g.shape != (IMAGE_SIZE, IMAGE_SIZE):
+        g = cv2.resize(g, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+    return g
