@@ -30,6 +30,8 @@ WORK_SIDE = 160  # segmentation resolution (longest side)
 BORDER = 0.04  # fraction of each side treated as background seed for GrabCut
 MIN_AREA, MAX_AREA = 0.02, 0.97  # plausible garment area fractions
 GRABCUT_ITERS = 4
+MAX_GAIN = 4.0
+GARMENT_FLOOR = 48.0
 
 
 @dataclass
@@ -155,10 +157,11 @@ def render(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, tuple[int, in
     neg = 255.0 - crop.astype(np.float32)
     inside = neg[m > 0.5]
     if inside.size:
-        lo, hi = np.percentile(inside, 1), np.percentile(inside, 99)
-        # Keep the garment visible even when it is white (negated close to black):
-        # stretch its range to [48, 255] as Fashion-MNIST garments mostly span.
-        neg = 48.0 + (neg - lo) * (207.0 / max(hi - lo, 1.0))
+        # Brighten dim garments (light clothes negate to near black) so the brightest
+        # part reaches 255, at most 4x; keep every garment pixel at least GARMENT_FLOOR
+        # so a white garment is still a visible shape, as in Fashion-MNIST.
+        gain = min(MAX_GAIN, 255.0 / max(float(np.percentile(inside, 99)), 1.0))
+        neg = np.maximum(neg * gain, GARMENT_FLOOR)
     img = np.clip(neg * m, 0, 255).astype(np.uint8)
     return fit_to_square(img), (int(x), int(y), int(w), int(h))
 

@@ -53,3 +53,33 @@ def real_data() -> data.DatasetLocation:
         if os.environ.get("CI"):
             raise
         pytest.skip("real Fashion-MNIST not installed (apt install dataset-fashion-mnist)")
+
+
+@pytest.fixture(scope="session")
+def trained_tiny(tmp_path_factory) -> Path:
+    """The tiny test architecture trained for a few steps on a slice of the real data."""
+    from fmnistedge.train import TrainOptions, train_arch
+
+    try:
+        data.find_dataset(download=False)
+    except data.DatasetError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("real Fashion-MNIST not installed")
+    out = tmp_path_factory.mktemp("art")
+    train_arch("tiny", TrainOptions(epochs=2, limit=2000, seed=1, out=out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def exported_tiny(trained_tiny, tmp_path_factory) -> tuple[Path, dict]:
+    """``trained_tiny`` exported in every format: (arch dir, manifest)."""
+    import shutil
+
+    from fmnistedge.export.formats import FORMATS
+    from fmnistedge.export.pipeline import export_arch
+
+    out = tmp_path_factory.mktemp("exp")
+    shutil.copytree(trained_tiny / "tiny", out / "tiny")
+    doc = export_arch(out / "tiny", list(FORMATS.values()))
+    return out / "tiny", doc

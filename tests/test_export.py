@@ -21,25 +21,9 @@ from fmnistedge.train import TrainOptions, train_arch
 ALL = list(FORMATS.values())
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from fmnistedge import data
-
-    try:
-        data.find_dataset(download=False)
-    except data.DatasetError:
-        pytest.skip("real Fashion-MNIST not installed")
-    out = tmp_path_factory.mktemp("art")
-    train_arch("tiny", TrainOptions(epochs=2, limit=2000, seed=1, out=out))
-    return out
-
-
-@pytest.fixture(scope="module")
-def exported(trained, tmp_path_factory):
-    out = tmp_path_factory.mktemp("exp")
-    shutil.copytree(trained / "tiny", out / "tiny")
-    doc = export_arch(out / "tiny", ALL)
-    return out / "tiny", doc
+@pytest.fixture
+def exported(exported_tiny):
+    return exported_tiny
 
 
 def test_every_format_is_written_and_verified(exported):

@@ -1,0 +1,207 @@
+"""`fmnistedge classify`: every kind of bad input gets one line and an exact exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from fmnistedge.cli import app
+from fmnistedge.runtime import imageio
+
+runner = CliRunner()
+
+
+def _png_with_size(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` (valid CRCs, no real pixels)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b"")
+
+
+@pytest.fixture
+def good_jpeg(tmp_path) -> Path:
+    img = np.full((120, 90, 3), 230, np.uint8)
+    img[20:100, 20:70] = (30, 30, 120)
+    path = tmp_path / "good.jpg"
+    Image.fromarray(img).save(path, quality=90)
+    return path
+
+
+@pytest.fixture
+def bad_corpus(tmp_path, good_jpeg) -> dict[str, tuple[Path, str]]:
+    """name -> (path, expected message fragment)."""
+    d = tmp_path / "bad"
+    d.mkdir()
+    (d / "empty-dir").mkdir()
+    (d / "notes.jpg").write_text("this is not an image")
+    (d / "zero.png").write_bytes(b"")
+    raw = good_jpeg.read_bytes()
+    (d / "truncated.jpg").write_bytes(raw[: len(raw) // 2])
+    (d / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(200))
+    Image.new("RGB", (32, 32)).save(d / "icon.ico")
+    (d / "bomb.png").write_bytes(_png_with_size(100_000, 100_000))
+    return {
+        "missing": (d / "missing.jpg", "No such file"),
+        "empty-dir": (d / "empty-dir", "contains no images"),
+        "not-image": (d / "notes.jpg", "Not an image"),
+        "zero": (d / "zero.png", "Empty file"),
+        "truncated": (d / "truncated.jpg", "Corrupt or truncated"),
+        "corrupt": (d / "corrupt.png", "image"),
+        "unsupported": (d / "icon.ico", "Unsupported image format ICO"),
+        "bomb": (d / "bomb.png", "exceeds the limit"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "not-image", "zero", "truncated", "corrupt",
+                                  "unsupported", "bomb"])
+def test_decode_errors_are_one_line_and_name_the_file(bad_corpus, case):
+    path, fragment = bad_corpus[case]
+    with pytest.raises(imageio.ImageError) as err:
+        imageio.decode(path)
+    msg = str(err.value)
+    assert fragment in msg and str(path) in msg and "\n" not in msg
+
+
+def test_unreadable_file_is_reported(good_jpeg, monkeypatch):
+    monkeypatch.setattr(os, "access", lambda *_: False)  # root ignores chmod, so simulate it
+    with pytest.raises(imageio.ImageError, match="Permission denied"):
+        imageio.decode(good_jpeg)
+
+
+@pytest.mark.parametrize("mode, fmt, suffix", [
+    ("RGB", "JPEG", ".jpg"), ("RGBA", "PNG", ".png"), ("I;16", "PNG", ".png"),
+    ("L", "BMP", ".bmp"), ("RGB", "WEBP", ".webp"), ("RGB", "TIFF", ".tif"), ("P", "PNG", ".png"),
+])
+def test_common_formats_decode_to_rgb(tmp_path, mode, fmt, suffix):
+    path = tmp_path / f"img-{mode.replace(';', '')}{suffix}"
+    im = Image.new(mode, (40, 30), 1000 if mode == "I;16" else 128)
+    im.save(path, format=fmt)
+    dec = imageio.decode(path)
+    assert dec.rgb.shape == (30, 40, 3) and dec.rgb.dtype == np.uint8
+
+
+def test_alpha_and_exif_orientation(tmp_path):
+    rgba = np.zeros((30, 40, 4), np.uint8)
+    rgba[5:25, 10:30] = (200, 50, 50, 255)
+    Image.fromarray(rgba).save(tmp_path / "a.png")
+    dec = imageio.decode(tmp_path / "a.png")
+    assert dec.alpha is not None and dec.alpha[15, 20] == 255 and dec.alpha[0, 0] == 0
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise when displayed
+    Image.new("RGB", (40, 30), (90, 90, 90)).save(tmp_path / "r.jpg", exif=exif.tobytes())
+    assert imageio.decode(tmp_path / "r.jpg").rgb.shape == (40, 30, 3)
+
+
+def _model_file(exported_tiny) -> Path:
+    return exported_tiny[0] / "model_int8.tflite"
+
+
+def test_batch_continues_past_bad_files_and_exits_1(exported_tiny, bad_corpus, good_jpeg):
+    args = [str(p) for p, _ in bad_corpus.values()] + [str(good_jpeg)]
+    result = runner.invoke(app, ["classify", *args, "--model", str(_model_file(exported_tiny)), "--json"])
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    by_path = {r["path"]: r for r in doc["results"]}
+    assert by_path[str(good_jpeg)]["label"] and "error" not in by_path[str(good_jpeg)]
+    for path, fragment in bad_corpus.values():
+        assert fragment in by_path[str(path)]["error"], path
+    assert doc["model"]["precision"] == "int8"
+
+
+def test_all_good_exits_0_with_timings_and_top_k(exported_tiny, good_jpeg, tmp_path):
+    save = tmp_path / "seen"
+    result = runner.invoke(app, ["classify", str(good_jpeg), str(good_jpeg.parent / "*.jpg"),
+                                 "--model", str(exported_tiny[0] / "model_fp32.onnx"),
+                                 "--top-k", "5", "--json", "--save-preprocessed", str(save)])
+    assert result.exit_code == 0, result.output
+    r = json.loads(result.stdout)["results"][0]
+    assert len(r["top_k"]) == 5 and r["preprocess_ms"] > 0 and r["inference_ms"] > 0
+    assert abs(sum(t["probability"] for t in r["top_k"]) - 1) < 0.2
+    seen = np.asarray(Image.open(r["saved"]))
+    assert seen.shape == (28, 28) and seen[0, 0] == 0  # black background, as the model saw it
+
+
+def test_human_output_is_one_line_per_image(exported_tiny, good_jpeg):
+    result = runner.invoke(app, ["classify", str(good_jpeg), "--model", str(_model_file(exported_tiny))])
+    assert result.exit_code == 0
+    assert result.stdout.count("\n") == 1 and str(good_jpeg) in result.stdout
+
+
+def test_raw_mode_on_fashion_mnist_items_matches_the_test_set(exported_tiny, tmp_path, real_data):
+    from fmnistedge import data
+
+    x, y = data.load_split("test")
+    paths = []
+    for i in range(20):
+        p = tmp_path / f"fm{i:02d}.png"
+        Image.fromarray(x[i]).save(p)
+        paths.append(str(p))
+    result = runner.invoke(app, ["classify", *paths, "--raw", "--json",
+                                 "--model", str(exported_tiny[0] / "model_fp32.tflite")])
+    assert result.exit_code == 0
+    from fmnistedge.runtime.backends import open_backend
+    from fmnistedge.runtime.preprocess import to_model_input
+
+    expected = open_backend(exported_tiny[0] / "model_fp32.tflite").predict(to_model_input(x[:20])).argmax(1)
+    got = [r["class_index"] for r in json.loads(result.stdout)["results"]]
+    assert got == expected.tolist()
+
+
+def test_usage_errors_exit_2(good_jpeg):
+    assert runner.invoke(app, ["classify", str(good_jpeg), "--top-k", "0"]).exit_code == 2
+    assert runner.invoke(app, ["classify", str(good_jpeg), "--engine", "tensorflow"]).exit_code == 2
+    assert runner.invoke(app, ["classify"]).exit_code == 2
+
+
+def test_tampered_model_fails_once_before_reading_images(exported_tiny, tmp_path, good_jpeg):
+    copy = tmp_path / "tiny"
+    shutil.copytree(exported_tiny[0], copy)
+    target = copy / "model_int8.tflite"
+    raw = bytearray(target.read_bytes())
+    raw[64] ^= 0x01
+    target.write_bytes(bytes(raw))
+    result = runner.invoke(app, ["classify", str(good_jpeg), "missing.jpg", "--model", str(target)])
+    assert result.exit_code == 1
+    assert "sha256" in result.output and "missing.jpg" not in result.output
+
+
+def test_lone_truncated_model_and_wrong_shape_fail_clearly(exported_tiny, tmp_path, good_jpeg):
+    lone = tmp_path / "lone.tflite"
+    lone.write_bytes(_model_file(exported_tiny).read_bytes()[:2000])
+    result = runner.invoke(app, ["classify", str(good_jpeg), "--model", str(lone)])
+    assert result.exit_code == 1 and "cannot load" in result.output
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "odd",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 32, 32, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 32, 32, 3])])
+    odd = tmp_path / "odd.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), odd)
+    result = runner.invoke(app, ["classify", str(good_jpeg), "--model", str(odd)])
+    assert result.exit_code == 1 and "expected (N, 28, 28, 1)" in result.output
+
+
+def test_unknown_model_name_lists_what_exists(good_jpeg):
+    result = runner.invoke(app, ["classify", str(good_jpeg), "--model", "no-such-model"])
+    assert result.exit_code == 1 and "fmnistedge models" in result.output
+
+
+def test_models_json_lists_files(exported_tiny):
+    result = runner.invoke(app, ["models", "--artifacts", str(exported_tiny[0].parent), "--json"])
+    assert result.exit_code == 0
+    rows = [r for r in json.loads(result.stdout)["models"] if r["where"] == "artifacts"]
+    assert {r["file"] for r in rows} == set(exported_tiny[1]["files"])
+    assert all(r["status"] == "verified" for r in rows)

@@ -1,0 +1,108 @@
+"""Photo preprocessing on synthetic scenes the tests draw: crop box and polarity."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from fmnistedge.runtime import photo
+from fmnistedge.runtime.preprocess import to_model_input
+
+H, W = 300, 400
+BOX = (120, 60, 160, 190)  # x, y, w, h of the garment
+
+
+def _garment_mask() -> np.ndarray:
+    """A T-shirt-like blob: body plus two sleeves, inside BOX."""
+    m = np.zeros((H, W), np.uint8)
+    x, y, w, h = BOX
+    cv2.rectangle(m, (x + 35, y + 20), (x + w - 35, y + h - 1), 255, -1)
+    pts = np.array([[x, y + 70], [x + 35, y], [x + w - 35, y], [x + w - 1, y + 70],
+                    [x + w - 1, y + 90], [x + 35, y + 60], [x + w - 35, y + 60], [x, y + 90]])
+    cv2.fillPoly(m, [pts[:4]], 255)
+    cv2.fillPoly(m, [np.array([[x, y + 70], [x + 35, y + 20], [x + 35, y + 60], [x, y + 90]])], 255)
+    cv2.fillPoly(m, [np.array([[x + w - 1, y + 70], [x + w - 36, y + 20], [x + w - 36, y + 60],
+                               [x + w - 1, y + 90]])], 255)
+    return m
+
+
+def _scene(background: str, garment_rgb=(40, 60, 150)) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    if background == "light":
+        bg = np.full((H, W, 3), 235, np.uint8)
+    elif background == "dark":
+        bg = np.full((H, W, 3), 25, np.uint8)
+    elif background == "textured":  # carpet-like noise around a mid tone
+        bg = np.clip(rng.normal(170, 25, (H, W, 3)), 0, 255).astype(np.uint8)
+        bg = cv2.GaussianBlur(bg, (3, 3), 0)
+    else:  # cluttered: a wooden-floor gradient with stripes
+        ramp = np.linspace(120, 200, W, dtype=np.float32)[None, :, None]
+        bg = np.repeat(np.repeat(ramp, H, 0), 3, 2).astype(np.uint8)
+        bg[::25] = (90, 70, 50)
+    mask = _garment_mask()
+    img = bg.copy()
+    img[mask > 0] = garment_rgb
+    return img, mask
+
+
+@pytest.mark.parametrize("background", ["light", "dark", "textured", "cluttered"])
+def test_segmentation_finds_the_garment_box(background):
+    img, mask = _scene(background)
+    found, method = photo.segment(img)
+    x, y, w, h = cv2.boundingRect(found)
+    bx, by, bw, bh = BOX
+    assert method in ("grabcut", "border-distance")
+    assert abs(x - bx) <= 8 and abs(y - by) <= 8 and abs(w - bw) <= 12 and abs(h - bh) <= 12, (x, y, w, h)
+    iou = ((found > 0) & (mask > 0)).sum() / ((found > 0) | (mask > 0)).sum()
+    assert iou > 0.85
+
+
+@pytest.mark.parametrize("background", ["light", "dark", "textured"])
+def test_output_is_a_light_garment_on_black_filling_the_frame(background):
+    img, _ = _scene(background)
+    out, info = photo.photo_to_fashion_mnist(img)
+    assert out.shape == (28, 28) and out.dtype == np.uint8
+    assert info.box[2] > 0
+    # Polarity: background corners black, garment bright (Fashion-MNIST style).
+    assert out[:3, :3].max() < 10 and out[-3:, -3:].max() < 10
+    assert out[10:22, 10:18].mean() > 100
+    # Longest edge (height here) spans the full 28 px; aspect ratio is kept.
+    rows = np.flatnonzero(out.max(axis=1) > 20)
+    cols = np.flatnonzero(out.max(axis=0) > 20)
+    assert rows[-1] - rows[0] + 1 >= 26
+    assert 20 <= cols[-1] - cols[0] + 1 <= 26
+
+
+def test_alpha_channel_is_used_as_the_mask():
+    img, mask = _scene("cluttered")
+    found, method = photo.segment(img, alpha=mask)
+    assert method == "alpha" and cv2.boundingRect(found) == cv2.boundingRect(mask)
+
+
+def test_white_garment_stays_visible():
+    img, _ = _scene("dark", garment_rgb=(250, 250, 250))
+    out, _ = photo.photo_to_fashion_mnist(img)
+    assert out[10:22, 10:18].mean() > 40
+
+
+def test_plain_image_falls_back_to_whole_image():
+    flat = np.full((100, 80, 3), 128, np.uint8)
+    out, info = photo.photo_to_fashion_mnist(flat)
+    assert info.method == "whole-image" and out.shape == (28, 28)
+
+
+def test_naive_and_raw_modes():
+    img, _ = _scene("light")
+    naive = photo.naive(img)
+    assert naive.shape == (28, 28) and naive[0, 0] < 30  # light background -> dark
+    fm = np.zeros((28, 28, 3), np.uint8)
+    fm[5:20, 8:20] = 200
+    assert np.array_equal(photo.raw(fm), fm[..., 0])
+
+
+def test_to_model_input_contract():
+    x = to_model_input(np.full((2, 28, 28), 255, np.uint8))
+    assert x.shape == (2, 28, 28, 1) and x.dtype == np.float32 and x.max() == 1.0
+    with pytest.raises(ValueError, match="Received"):
+        to_model_input(np.zeros((2, 32, 32), np.uint8))
