@@ -30,6 +30,7 @@ WORK_SIDE = 160  # segmentation resolution (longest side)
 BORDER = 0.04  # fraction of each side treated as background seed for GrabCut
 MIN_AREA, MAX_AREA = 0.02, 0.97  # plausible garment area fractions
 GRABCUT_ITERS = 4
+HYSTERESIS_NOISE_FACTOR = 1.5
 MAX_GAIN = 4.0
 GARMENT_FLOOR = 48.0
 
@@ -80,7 +81,18 @@ def border_distance_mask(rgb: np.ndarray) -> np.ndarray:
     dist = np.min(np.linalg.norm(lab[:, :, None, :] - centers[None, None], axis=3), axis=2)
     dist8 = cv2.normalize(dist, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
     dist8 = cv2.GaussianBlur(dist8, (5, 5), 0)
-    _, mask = cv2.threshold(dist8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    _, strong = cv2.threshold(dist8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    # Hysteresis: pale parts of a garment are only a little farther from the
+    # background colours than the background's own noise, which the border ring
+    # measures. Weak pixels above that noise join the mask where they touch strong ones.
+    ring_mask = np.zeros((h, w), bool)
+    ring_mask[:b], ring_mask[-b:], ring_mask[:, :b], ring_mask[:, -b:] = True, True, True, True
+    noise = float(np.percentile(dist8[ring_mask], 99))
+    weak = np.where(dist8 > min(noise * HYSTERESIS_NOISE_FACTOR + 2, 254), 255, 0).astype(np.uint8)
+    n, labels = cv2.connectedComponents(weak, connectivity=8)
+    keep = np.unique(labels[(strong > 0) & (weak > 0)])
+    grown = np.where(np.isin(labels, keep[keep > 0]), 255, 0).astype(np.uint8)
+    mask = cv2.bitwise_or(strong, grown)
     return _clean(mask)
 
 

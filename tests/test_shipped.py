@@ -1,0 +1,88 @@
+"""The models shipped inside the package: integrity, exact accuracy, samples, wheel budget."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from fmnistedge import manifest
+from fmnistedge.cli import app
+from fmnistedge.runtime.backends import open_backend, predict_all
+from fmnistedge.runtime.integrity import check_file
+from fmnistedge.runtime.models import default_arch, resolve, shipped_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = [
+    (arch_dir.name, name)
+    for arch_dir in sorted(p for p in shipped_dir().iterdir() if p.is_dir())
+    for name in json.loads((arch_dir / "manifest.json").read_text())["files"]
+]
+WHEEL_BUDGET = 15 * 1024 * 1024  # all shipped models; see docs/shipped-models.md
+
+
+def test_a_default_model_is_shipped():
+    arch = default_arch()
+    assert arch is not None
+    ref = resolve(None)
+    assert ref.arch == arch and ref.where == "shipped" and ref.entry["verified"]
+
+
+@pytest.mark.parametrize("arch, name", SHIPPED)
+def test_shipped_file_matches_manifest_and_its_accuracy_to_the_last_digit(arch, name, real_data):
+    from fmnistedge import data
+    from fmnistedge.runtime.preprocess import to_model_input
+
+    path = shipped_dir() / arch / name
+    entry = check_file(path)  # sha256 and size
+    assert entry["verified"] and entry["status"] == "verified"
+    x, y = data.load_split("test")
+    probs = predict_all(open_backend(path), to_model_input(x))
+    assert float((probs.argmax(1) == y).mean()) == entry["test_accuracy"]
+    train_log = json.loads((shipped_dir() / arch / "train.json").read_text())
+    assert train_log["environment"]["command"] and train_log["seed"] is not None
+    assert manifest.load(shipped_dir() / arch)["keras"]["test_accuracy"] == train_log["test_accuracy"]
+
+
+def _expected() -> list[dict]:
+    with open(ROOT / "samples" / "expected.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_golden_samples_with_the_default_model():
+    rows = _expected()
+    assert len({r["label_index"] for r in rows}) == 10  # one per class at least
+    result = CliRunner().invoke(app, ["classify", str(ROOT / "samples"), "--json"])
+    got = {Path(r["path"]).name: r["label"] for r in json.loads(result.stdout)["results"]}
+    wrong = {r["file"]: got.get(r["file"]) for r in rows if got.get(r["file"]) != r["label"]}
+    assert not wrong, f"misclassified samples: {wrong}"
+    assert result.exit_code == 0
+
+
+@pytest.mark.parametrize("engine", ["onnx", "tflite"])
+def test_default_model_runs_in_both_engines(engine):
+    ref = resolve(None, engine)
+    assert ref.engine == engine
+    assert open_backend(ref.path).predict(np.zeros((2, 28, 28, 1), np.float32)).shape == (2, 10)
+
+
+def test_wheel_carries_the_models_within_budget(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path), str(ROOT)], check=True, timeout=600)
+    wheel = next(tmp_path.glob("fmnistedge-*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        model_bytes = sum(i.file_size for i in zf.infolist() if i.filename.startswith("fmnistedge/models/"))
+    for arch, name in SHIPPED:
+        assert f"fmnistedge/models/{arch}/{name}" in names
+    assert "fmnistedge/models/default.json" in names
+    assert {"fmnistedge/export/pipeline.py", "fmnistedge/runtime/backends.py"} <= names
+    print(f"shipped model bytes in the wheel: {model_bytes}")
+    assert 0 < model_bytes <= WHEEL_BUDGET
