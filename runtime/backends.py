@@ -8,8 +8,11 @@ The engine is chosen by file suffix. No TensorFlow anywhere.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from pathlib import Path
-from typing import Protocol
+from typing import Iterator, Protocol
 
 import numpy as np
 
@@ -66,6 +69,27 @@ class OnnxBackend:
         return np.asarray(out[0], dtype=np.float32)
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence C++ log lines (LiteRT prints "INFO: Created ... XNNPACK delegate")
+    so stderr carries only fmnistedge's own messages."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, ValueError, OSError):  # captured streams in tests
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
 class LiteRTBackend:
     engine = "tflite"
 
@@ -92,7 +116,8 @@ class LiteRTBackend:
     def _resize(self, n: int) -> None:
         if self._batch != n:
             self.interp.resize_tensor_input(self.inp["index"], [n, *INPUT_SHAPE])
-            self.interp.allocate_tensors()
+            with _quiet_native_stderr():
+                self.interp.allocate_tensors()
             self.inp = self.interp.get_input_details()[0]
             self.out = self.interp.get_output_details()[0]
             self._batch = n

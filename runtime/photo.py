@@ -26,6 +26,9 @@ import numpy as np
 
 from fmnistedge.labels import IMAGE_SIZE
 
+# OpenCL probing costs ~0.1 s on the first OpenCV call and buys nothing at these sizes.
+cv2.ocl.setUseOpenCL(False)
+
 WORK_SIDE = 160  # segmentation resolution (longest side)
 BORDER = 0.04  # fraction of each side treated as background seed for GrabCut
 MIN_AREA, MAX_AREA = 0.02, 0.97  # plausible garment area fractions
@@ -68,9 +71,31 @@ def _clean(mask: np.ndarray) -> np.ndarray:
     return filled
 
 
+_SRGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423],
+                         [0.212671, 0.715160, 0.072169],
+                         [0.019334, 0.119193, 0.950227]], np.float32)
+_D65_WHITE = np.array([0.950456, 1.0, 1.088754], np.float32)
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """CIE L*a*b* (D65) in OpenCV's 8-bit scaling (L*255/100, a+128, b+128), as float32.
+
+    Same formula as ``cv2.cvtColor(..., COLOR_RGB2LAB)``, whose first call builds
+    lookup tables for 0.1-0.2 s: too much for every cold start on a Pi.
+    """
+    c = rgb.astype(np.float32) / 255.0
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = lin @ _SRGB_TO_XYZ.T / _D65_WHITE
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0)
+    lum = np.where(xyz[..., 1] > 0.008856, 116.0 * f[..., 1] - 16.0, 903.3 * xyz[..., 1])
+    a = 500.0 * (f[..., 0] - f[..., 1])
+    b = 200.0 * (f[..., 1] - f[..., 2])
+    return np.stack([lum * 255.0 / 100.0, a + 128.0, b + 128.0], axis=-1).astype(np.float32)
+
+
 def border_distance_mask(rgb: np.ndarray) -> np.ndarray:
     """Foreground = pixels far (in Lab) from every colour seen on the image border."""
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab = rgb_to_lab(rgb)
     h, w = lab.shape[:2]
     b = max(2, int(round(BORDER * min(h, w))))
     ring = np.concatenate([lab[:b].reshape(-1, 3), lab[-b:].reshape(-1, 3),

@@ -106,3 +106,10 @@ def test_to_model_input_contract():
     assert x.shape == (2, 28, 28, 1) and x.dtype == np.float32 and x.max() == 1.0
     with pytest.raises(ValueError, match="Received"):
         to_model_input(np.zeros((2, 32, 32), np.uint8))
+
+
+def test_numpy_lab_matches_opencv():
+    rgb = np.random.default_rng(0).integers(0, 256, (50, 60, 3)).astype(np.uint8)
+    ours = photo.rgb_to_lab(rgb)
+    ref = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    assert np.abs(ours - ref).max() < 3.0  # OpenCV's 8-bit path rounds through tables
