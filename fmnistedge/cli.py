@@ -146,20 +146,38 @@ def train(
 
 @app.command()
 def table(
-    artifacts: Annotated[Path, typer.Option(help="Folder of trained models (OUT of 'train').")] = Path("artifacts"),
-    csv_path: Annotated[Path, typer.Option("--csv", help="CSV file to write.")] = Path("results/seed-archs.csv"),
+    artifacts: Annotated[Path, typer.Option(help="Folder of trained and exported models.")] = Path("artifacts"),
+    results: Annotated[Path, typer.Option(help="Folder of result files to write and read.")] = Path("results"),
     readme: Annotated[Optional[Path], typer.Option(
-        help="Markdown file whose seed-table block to regenerate from the CSV.")] = None,
+        help="Markdown file whose generated blocks to regenerate from the result files.")] = None,
 ) -> None:
-    """Collect every train.json into a results CSV and regenerate the README table from it."""
-    from fmnistedge.results import collect_training, render_markdown, update_block, write_csv
+    """Collect train.json and manifest.json files into result CSVs; regenerate README tables from them.
 
-    rows = collect_training(artifacts)
-    write_csv(rows, csv_path)
-    typer.echo(f"wrote {csv_path} ({len(rows)} architectures)")
-    if readme is not None:
-        update_block(readme, "seed-table", render_markdown(csv_path))
-        typer.echo(f"updated the seed-table block in {readme}")
+    Writes RESULTS/seed-archs.csv (training) and RESULTS/exports.csv (every
+    exported file). With --readme, rewrites the blocks between
+    <!-- NAME:start --> and <!-- NAME:end --> markers from those files and from
+    RESULTS/realphotos-dev.json and RESULTS/coldstart.json when present.
+    """
+    from fmnistedge import results as res
+
+    seed_csv, export_csv = results / "seed-archs.csv", results / "exports.csv"
+    train_rows = res.collect_training(artifacts)
+    res.write_csv(train_rows, seed_csv)
+    typer.echo(f"wrote {seed_csv} ({len(train_rows)} architectures)")
+    export_rows = res.collect_exports(artifacts)
+    if export_rows:
+        res.write_csv(export_rows, export_csv, res.EXPORT_COLUMNS)
+        typer.echo(f"wrote {export_csv} ({len(export_rows)} files)")
+    if readme is None:
+        return
+    blocks = {"seed-table": (seed_csv, res.render_markdown),
+              "export-table": (export_csv, res.render_export_markdown),
+              "photo-table": (results / "realphotos-dev.json", res.render_photo_markdown),
+              "coldstart": (results / "coldstart.json", res.render_coldstart_markdown)}
+    for name, (source, render) in blocks.items():
+        if source.is_file():
+            res.update_block(readme, name, render(source))
+            typer.echo(f"updated the {name} block in {readme} from {source}")
 
 
 @app.command("export")

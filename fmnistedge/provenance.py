@@ -54,7 +54,16 @@ def git_commit() -> str | None:
 
 
 def command_line() -> str:
-    return " ".join(shlex.quote(a) for a in ["fmnistedge", *sys.argv[1:]]) if sys.argv else ""
+    """The command as a user would retype it: ``fmnistedge ...`` or ``python script.py ...``."""
+    if not sys.argv:
+        return ""
+    entry = Path(sys.argv[0]).name
+    if entry in ("fmnistedge", "__main__.py", "-m"):
+        words = ["fmnistedge", *sys.argv[1:]]
+    else:
+        words = ["python", os.path.relpath(sys.argv[0]) if os.path.isabs(sys.argv[0]) else sys.argv[0],
+                 *sys.argv[1:]]
+    return " ".join(shlex.quote(a) for a in words)
 
 
 def environment(packages: tuple[str, ...] = DEFAULT_PACKAGES) -> dict:

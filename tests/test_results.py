@@ -1,0 +1,62 @@
+"""Result tables are generated from files the commands wrote, never typed."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from fmnistedge import results
+from fmnistedge.cli import app
+
+
+@pytest.fixture
+def fake_artifacts(exported_tiny, tmp_path):
+    """The exported tiny model relabelled as a source architecture (cnn-basic)."""
+    art = tmp_path / "artifacts"
+    shutil.copytree(exported_tiny[0], art / "cnn-basic")
+    rec = json.loads((art / "cnn-basic" / "train.json").read_text())
+    rec.update(arch="cnn-basic", family="cnn", reported_accuracy=90.30, reported_epochs=8)
+    (art / "cnn-basic" / "train.json").write_text(json.dumps(rec))
+    doc = json.loads((art / "cnn-basic" / "manifest.json").read_text())
+    doc["arch"] = "cnn-basic"
+    (art / "cnn-basic" / "manifest.json").write_text(json.dumps(doc))
+    return art, rec, doc
+
+
+def test_table_writes_csvs_and_regenerates_readme_blocks(fake_artifacts, tmp_path):
+    art, rec, doc = fake_artifacts
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- seed-table:start -->\nold\n<!-- seed-table:end -->\n"
+                      "<!-- export-table:start -->\n<!-- export-table:end -->\nend\n")
+    out = tmp_path / "results"
+    result = CliRunner().invoke(app, ["table", "--artifacts", str(art), "--results", str(out),
+                                      "--readme", str(readme)])
+    assert result.exit_code == 0, result.output
+    with open(out / "seed-archs.csv", newline="") as fh:
+        row = next(csv.DictReader(fh))
+    assert row["arch"] == "cnn-basic" and row["test_accuracy"] == f"{100 * rec['test_accuracy']:.2f}"
+    assert row["cpu"] and row["tensorflow"]
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("intro\n") and text.endswith("end\n")
+    assert f"{100 * rec['test_accuracy']:.2f}%" in text and "| `cnn-basic` |" in text
+    with open(out / "exports.csv", newline="") as fh:
+        exports = list(csv.DictReader(fh))
+    assert {r["format"] for r in exports} == {e["key"] for e in doc["files"].values()}
+    int8 = next(r for r in exports if r["format"] == "tflite-int8")
+    assert int8["delta_points"] == f"{doc['files']['model_int8.tflite']['accuracy_delta_points']:+.2f}"
+
+
+def test_missing_block_is_a_clear_error(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n")
+    with pytest.raises(Exception, match="seed-table"):
+        results.update_block(readme, "seed-table", "x")
+
+
+def test_no_training_records_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(app, ["table", "--artifacts", str(tmp_path)])
+    assert result.exit_code == 1 and "fmnistedge train" in result.output
