@@ -37,8 +37,11 @@ def keras_progress_callback(progress: Progress, arch: str):
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
-            progress.update(self.epochs, advance=1,
-                            status=f"val_acc {logs.get('val_accuracy', 0):.4f}")
+            status = (f"loss {logs.get('loss', 0):.4f} acc {logs.get('accuracy', 0):.4f} "
+                      f"val_acc {logs.get('val_accuracy', 0):.4f}")
+            progress.update(self.epochs, advance=1, status=status)
+            if not progress.console.is_terminal:  # a log file: one line per epoch instead of bars
+                progress.console.print(f"{arch} epoch {epoch + 1}/{self.params['epochs']}: {status}")
 
         def on_train_end(self, logs=None):
             progress.remove_task(self.batches)

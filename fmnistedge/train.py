@@ -45,25 +45,50 @@ def require_keras():
     return tf
 
 
-def _optimizer(recipe: zoo.Recipe):
+def _optimizer(recipe: zoo.Recipe, steps_per_epoch: int, epochs: int):
     import keras
 
+    lr = recipe.learning_rate
+    if recipe.schedule == "cosine":
+        warmup = steps_per_epoch
+        lr = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=lr / 10, decay_steps=max(1, steps_per_epoch * epochs - warmup),
+            warmup_target=lr, warmup_steps=warmup)
+    if recipe.optimizer == "adamw":
+        opt = keras.optimizers.AdamW(learning_rate=lr, weight_decay=recipe.weight_decay)
+        opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+        return opt
     kinds = {"adam": keras.optimizers.Adam, "nadam": keras.optimizers.Nadam,
              "sgd": keras.optimizers.SGD}
-    return kinds[recipe.optimizer](learning_rate=recipe.learning_rate)
+    return kinds[recipe.optimizer](learning_rate=lr)
 
 
-def _dataset(x: np.ndarray, y: np.ndarray, batch: int, seed: int, augment: str | None):
-    import keras
+def _dataset(x: np.ndarray, y: np.ndarray, batch: int, seed: int, recipe: zoo.Recipe):
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed)
+    from fmnistedge.augment import make_augmenter
+
+    ds = tf.data.Dataset.from_tensor_slices((x, _targets(y, recipe))).shuffle(len(x), seed=seed)
     ds = ds.batch(batch)
-    if augment == "flip-zoom":
-        aug = keras.Sequential([keras.layers.RandomFlip("horizontal", seed=seed),
-                                keras.layers.RandomZoom(0.1, seed=seed + 1)])
-        ds = ds.map(lambda a, b: (aug(a, training=True), b), num_parallel_calls=1)
+    augment = make_augmenter(recipe.augment, seed)
+    if augment is not None:
+        ds = ds.map(lambda a, b: (augment(a), b), num_parallel_calls=1)
     return ds.prefetch(2)
+
+
+def _targets(y: np.ndarray, recipe: zoo.Recipe) -> np.ndarray:
+    """Integer labels, or one-hot ones when label smoothing needs them."""
+    if recipe.label_smoothing:
+        return np.eye(NUM_CLASSES, dtype=np.float32)[y]
+    return y
+
+
+def _loss(recipe: zoo.Recipe):
+    import keras
+
+    if recipe.label_smoothing:
+        return keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
+    return keras.losses.SparseCategoricalCrossentropy()
 
 
 def evaluate_probs(labels: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
@@ -120,8 +145,8 @@ def train_arch(
     x_test, y_test = data.load_split("test", options.data_dir)
 
     model = zoo.build(name)
-    model.compile(optimizer=_optimizer(recipe), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    steps = -(-len(x_tr) // batch)
+    model.compile(optimizer=_optimizer(recipe, steps, epochs), loss=_loss(recipe), metrics=["accuracy"])
     timer = _epoch_timer()
     cbs = [timer, *(callbacks or [])]
     if recipe.early_stopping:
@@ -129,8 +154,8 @@ def train_arch(
             monitor="val_accuracy", patience=recipe.early_stopping, restore_best_weights=True))
     started = time.perf_counter()
     history = model.fit(
-        _dataset(to_model_input(x_tr), y_tr, batch, options.seed, recipe.augment),
-        validation_data=(to_model_input(x_val), y_val),
+        _dataset(to_model_input(x_tr), y_tr, batch, options.seed, recipe),
+        validation_data=(to_model_input(x_val), _targets(y_val, recipe)),
         epochs=epochs, callbacks=cbs, verbose=0, shuffle=False,  # the dataset shuffles
     )
     train_seconds = time.perf_counter() - started

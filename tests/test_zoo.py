@@ -24,7 +24,7 @@ def test_builds_and_outputs_probabilities(name):
     assert again == [layer.name for layer in model.layers], "every layer needs an explicit name"
 
 
-@pytest.mark.parametrize("name", zoo.names())
+@pytest.mark.parametrize("name", [n for n in zoo.names() if zoo.is_source(n)])
 def test_source_architectures_record_their_source(name):
     spec = zoo.get(name)
     assert spec.source and spec.reported_accuracy and spec.reported_epochs
@@ -63,3 +63,22 @@ def test_rbf_layer_is_negative_squared_distance():
     expected = -((x[:, :, None] - codes[None]) ** 2).sum(axis=1)
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-3)
     assert set(np.unique(codes).tolist()) == {-1.0, 1.0}
+
+
+@pytest.mark.parametrize("name, budget", [("edge-s", 100_000), ("edge-m", 500_000)])
+def test_edge_models_fit_their_parameter_budgets(name, budget):
+    assert zoo.build(name).count_params() <= budget
+
+
+def test_augmentation_keeps_shape_and_erases_some_images():
+    import tensorflow as tf
+
+    from fmnistedge.augment import make_augmenter, random_erase
+
+    x = tf.ones((64, 28, 28, 1))
+    erased = random_erase(x, seed=3).numpy()
+    zeros_per_image = (erased == 0).reshape(64, -1).sum(axis=1)
+    assert 10 < (zeros_per_image > 0).sum() < 54  # about half the images, p=0.5
+    assert zeros_per_image.max() <= 0.25 * 784 + 60  # area bound (rounding of the sides)
+    out = make_augmenter("crop-flip-erase", 0)(x)
+    assert tuple(out.shape) == (64, 28, 28, 1)

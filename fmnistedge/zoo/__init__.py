@@ -19,18 +19,21 @@ from fmnistedge.errors import UsageError
 class Recipe:
     """How the source trained it (and so how ``fmnistedge train`` trains it)."""
 
-    optimizer: str = "adam"  # "adam", "nadam" or "sgd"
+    optimizer: str = "adam"  # "adam", "nadam", "sgd" or "adamw"
     learning_rate: float = 1e-3
     batch_size: int = 32
     epochs: int = 10
     early_stopping: int | None = None  # patience in epochs on validation accuracy
-    augment: str | None = None  # None or "flip-zoom" (light, no rotation or shift)
+    augment: str | None = None  # None, "flip-zoom" (light) or "crop-flip-erase" (edge recipe)
+    label_smoothing: float = 0.0
+    weight_decay: float = 0.0  # decoupled (AdamW)
+    schedule: str | None = None  # None (constant) or "cosine" (1 warm-up epoch, then cosine decay)
 
 
 @dataclass(frozen=True)
 class ArchSpec:
     name: str
-    family: str  # "dense", "cnn", "lenet", "study" or "test"
+    family: str  # "dense", "cnn", "lenet", "study", "edge" or "test"
     builder: str  # "module:function" inside fmnistedge.zoo
     source: str
     reported_accuracy: float | None  # percent, as the source reported it
@@ -51,6 +54,9 @@ _PHOTO = "Real-photo write-up (final optimized CNN)"
 _D512 = "Dense 512-512 write-up"
 _2CONV = "Two-conv CNN write-up (unnormalized pixels)"
 _STUDY = "Keras study (ANN and CNN families)"
+_EDGE = "fmnistedge edge family (our own design)"
+EDGE_RECIPE = dict(optimizer="adamw", learning_rate=3e-3, batch_size=128, augment="crop-flip-erase",
+                   label_smoothing=0.1, weight_decay=0.05, schedule="cosine")
 
 ARCHS: dict[str, ArchSpec] = {
     "dense-300-100": ArchSpec(
@@ -104,11 +110,24 @@ ARCHS: dict[str, ArchSpec] = {
         Recipe(batch_size=32, epochs=50, early_stopping=8, augment="flip-zoom"),
         notes="Source: about 93% after 50 epochs; trained here with early stopping (patience 8).",
     ),
+    "edge-s": ArchSpec(
+        "edge-s", "edge", "edge:edge_s", _EDGE, None, None, Recipe(epochs=30, **EDGE_RECIPE),
+        notes="Target: <= 100k parameters, >= 94.0% int8 (issue 7).",
+    ),
+    "edge-m": ArchSpec(
+        "edge-m", "edge", "edge:edge_m", _EDGE, None, None, Recipe(epochs=60, **EDGE_RECIPE),
+        notes="Target: <= 500k parameters, >= 95.0% int8 (issue 7).",
+    ),
     "tiny": ArchSpec(
         "tiny", "test", "cnn:tiny", "fmnistedge test model (not a source architecture)", None, None,
         Recipe(batch_size=64, epochs=1),
     ),
 }
+
+
+def is_source(name: str) -> bool:
+    """A seed architecture from the source write-ups (not edge, not test)."""
+    return ARCHS[name].family not in ("edge", "test")
 
 
 def names(include_test: bool = False) -> list[str]:
