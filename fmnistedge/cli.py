@@ -403,6 +403,78 @@ def evaluate(
         f"{k} {100 * v:.0f}%" for k, v in first["per_class_top1"].items()))
 
 
+@app.command()
+def bench(
+    arch_names: Annotated[Optional[list[str]], typer.Argument(
+        metavar="[ARCH]...", help="Architectures to measure (default with --all: every one found).")] = None,
+    all_archs: Annotated[bool, typer.Option("--all", help="Every architecture with models in --artifacts or shipped.")] = False,
+    formats: Annotated[str, typer.Option(help="Comma-separated: keras-predict, keras-call, tflite-fp32, "
+                                         "tflite-fp16, tflite-int8, onnx-fp32, onnx-int8.")] = ",".join(
+        ("keras-predict", "keras-call", "tflite-fp32", "tflite-fp16", "tflite-int8", "onnx-fp32", "onnx-int8")),
+    threads: Annotated[int, typer.Option(min=1, help="Threads for every engine (1 = the Pi-like setting).")] = 1,
+    runs: Annotated[int, typer.Option(min=10, help="Timed batch-1 runs per model (interleaved).")] = 300,
+    warmup: Annotated[int, typer.Option(min=0, help="Untimed warm-up runs per model.")] = 30,
+    batch_sizes: Annotated[str, typer.Option(help="Comma-separated batch sizes for throughput.")] = "1,32",
+    json_path: Annotated[Optional[str], typer.Option("--json", help="Write JSON here ('-' for stdout).")] = None,
+    csv_path: Annotated[Optional[Path], typer.Option("--csv", help="Write CSV here.")] = None,
+    plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG plot (needs the 'report' extra).")] = None,
+    markdown: Annotated[Optional[Path], typer.Option(help="Write a Markdown report here.")] = None,
+    min_accuracy: Annotated[Optional[float], typer.Option(
+        help="Exit 3 if any measured model is below this accuracy (percent).")] = None,
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    data_dir: DataDir = None,
+) -> None:
+    """Measure latency against accuracy for every architecture and format.
+
+    Each file is loaded in a fresh process (load time, accuracy on the 10k test
+    set, peak memory, throughput); batch-1 latency is timed with the formats
+    interleaved. A row that fails is recorded and the run goes on.
+    """
+    from fmnistedge import bench as b
+    from fmnistedge import benchreport, fileio, provenance, zoo
+    from fmnistedge.progress import make_progress
+
+    fmts = tuple(f.strip() for f in formats.split(",") if f.strip())
+    if not fmts or set(fmts) - set(b.ALL_FORMATS):
+        raise errors.UsageError(f"Unknown format in --formats {formats!r}; choose from {', '.join(b.ALL_FORMATS)}")
+    try:
+        sizes = tuple(int(v) for v in batch_sizes.split(","))
+    except ValueError:
+        raise errors.UsageError(f"--batch-sizes takes comma-separated integers. Received: {batch_sizes!r}") from None
+    names = _arch_selection(arch_names, all_archs) if arch_names else zoo.names()
+    if not arch_names and not all_archs:
+        raise errors.UsageError("Name architectures or pass --all.")
+    options = b.BenchOptions(fmts, threads, runs, warmup, sizes, artifacts, data_dir)
+    rows = b.discover(names, options)
+    if not rows:
+        raise errors.FmnistEdgeError(f"No models to measure in {artifacts} or the shipped models; "
+                                     "run 'fmnistedge train' and 'fmnistedge export' first")
+    with make_progress() as progress:
+        task = progress.add_task("bench", total=sum(r.status == "pending" for r in rows) + 2, status="")
+        b.run(rows, options, tick=lambda msg: progress.update(task, advance=1, status=msg))
+    doc = benchreport.to_document(rows, options, provenance.environment())
+    if json_path == "-":
+        _print_json(doc)
+    elif json_path:
+        fileio.write_json(Path(json_path), doc)
+    if csv_path:
+        benchreport.write_csv(doc, csv_path)
+    if plot_path:
+        benchreport.plot(doc, plot_path)
+    if markdown:
+        fileio.write_text(markdown, benchreport.markdown_report(doc, plot_path))
+    if json_path != "-":
+        from rich.console import Console
+
+        Console(width=200).print(benchreport.markdown_table(doc), soft_wrap=True, highlight=False)
+    below = [r for r in doc["rows"] if r["status"] == "ok" and min_accuracy is not None
+             and 100 * r["accuracy"] < min_accuracy]
+    for r in below:
+        stderr.print(f"{r['arch']} {r['format']}: accuracy {100 * r['accuracy']:.2f}% < --min-accuracy {min_accuracy}")
+    if below:
+        raise typer.Exit(errors.EXIT_VERIFY_FAILED)
+
+
 def _arch_selection(arch_names: list[str] | None, all_archs: bool) -> list[str]:
     from fmnistedge import zoo
 

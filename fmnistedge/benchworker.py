@@ -1,0 +1,162 @@
+"""Measurement worker for ``fmnistedge bench``, run as a fresh subprocess.
+
+``python -m fmnistedge.benchworker single SPEC_JSON`` measures one model file in
+this fresh process: load time, accuracy on the 10k test set, throughput at
+larger batches and the process's peak resident memory (what a user sees).
+
+``python -m fmnistedge.benchworker latency SPEC_JSON`` loads several models and
+times batch-1 inference *interleaved* (one call of each model per round), for
+the engine call through fmnistedge's classify path and for a bare engine call,
+so both see the same machine noise. Prints one JSON document on stdout.
+
+Engine rows never import TensorFlow; ``keras`` rows (the baseline) do, in their
+own process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _set_keras_threads(threads: int):
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+class KerasRunner:
+    """Keras called as the source write-ups call it (``predict``) or directly (``model(x)``)."""
+
+    def __init__(self, path: str, threads: int, style: str) -> None:
+        _set_keras_threads(threads)
+        import keras
+
+        import fmnistedge.zoo.layers  # noqa: F401  registers custom layers
+
+        self.model = keras.models.load_model(path, safe_mode=True, compile=False)
+        self.style = style
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        if self.style == "keras-predict":
+            return self.model.predict(x, verbose=0)
+        return np.asarray(self.model(x, training=False))
+
+
+def _open(spec: dict):
+    if spec["format"].startswith("keras"):
+        return KerasRunner(spec["path"], spec["threads"], spec["format"])
+    from fmnistedge.runtime.backends import open_backend
+
+    return open_backend(spec["path"], threads=spec["threads"])
+
+
+def single(spec: dict) -> dict:
+    from fmnistedge import data
+    from fmnistedge.runtime.backends import predict_all
+    from fmnistedge.runtime.preprocess import to_model_input
+
+    x_u8, y = data.load_split("test", spec.get("data_dir"))
+    x = to_model_input(x_u8)
+    rss_before = _rss_mb()
+    start = time.perf_counter()
+    runner = _open(spec)
+    runner.predict(x[:1])  # first call allocates; count it as part of loading
+    load_ms = 1000 * (time.perf_counter() - start)
+    if spec["format"] == "keras-predict":
+        probs = runner.model.predict(x, batch_size=500, verbose=0)
+    else:
+        probs = predict_all(runner, x, batch_size=500)
+    accuracy = float((np.asarray(probs).argmax(1) == y).mean())
+    throughput = {}
+    for bs in spec["batch_sizes"]:
+        if bs == 1:
+            continue
+        batch = x[:bs]
+        runner.predict(batch)
+        reps = max(3, 512 // bs)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            runner.predict(batch)
+        throughput[str(bs)] = bs * reps / (time.perf_counter() - t0)
+    return {"load_ms": load_ms, "accuracy": accuracy, "throughput_per_s": throughput,
+            "peak_rss_mb": _rss_mb(), "rss_before_load_mb": rss_before}
+
+
+def _bare_call(runner):
+    """A bare engine call on a prepared input: what the engine costs with nothing around it."""
+    from fmnistedge.runtime.backends import LiteRTBackend, OnnxBackend
+    from fmnistedge.runtime.quant import quantize
+
+    x = np.random.default_rng(0).random((1, 28, 28, 1), dtype=np.float32)
+    if isinstance(runner, OnnxBackend):
+        sess, feed, outs = runner.session, {runner.input_name: x}, [runner.output_name]
+        return lambda: sess.run(outs, feed)
+    if isinstance(runner, LiteRTBackend):
+        runner.predict(x)  # fixes the batch size at 1
+        interp, inp, out = runner.interp, runner.inp, runner.out
+        if np.dtype(inp["dtype"]) != np.float32:
+            x = quantize(x, *inp["quantization"], inp["dtype"])
+
+        def call():
+            interp.set_tensor(inp["index"], x)
+            interp.invoke()
+            return interp.get_tensor(out["index"])
+
+        return call
+    return None
+
+
+def latency(spec: dict) -> dict:
+    """Interleaved batch-1 timing of every model in ``spec['models']``."""
+    from fmnistedge.runtime.classify import top_k
+    from fmnistedge.runtime.preprocess import to_model_input
+
+    image = (np.random.default_rng(1).random((28, 28)) * 255).astype(np.uint8)
+    runners, timings, bare, bare_t = {}, {}, {}, {}
+    for m in spec["models"]:
+        runners[m["id"]] = _open({**m, "threads": spec["threads"]})
+        timings[m["id"]] = []
+        fn = _bare_call(runners[m["id"]]) if not m["format"].startswith("keras") else None
+        if fn is not None:
+            bare[m["id"]], bare_t[m["id"]] = fn, []
+
+    def classify_path(runner):
+        return top_k(runner.predict(to_model_input(image[None]))[0], 3)
+
+    for _ in range(spec["warmup"]):
+        for mid, r in runners.items():
+            classify_path(r)
+            if mid in bare:
+                bare[mid]()
+    for _ in range(spec["runs"]):
+        for mid, r in runners.items():
+            t0 = time.perf_counter()
+            classify_path(r)
+            timings[mid].append(1000 * (time.perf_counter() - t0))
+            if mid in bare:
+                t0 = time.perf_counter()
+                bare[mid]()
+                bare_t[mid].append(1000 * (time.perf_counter() - t0))
+    return {mid: {"latency_ms": timings[mid], "bare_latency_ms": bare_t.get(mid)} for mid in runners}
+
+
+def main() -> None:
+    mode, spec = sys.argv[1], json.loads(sys.argv[2])
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    result = single(spec) if mode == "single" else latency(spec)
+    sys.stdout.write(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

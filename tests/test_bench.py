@@ -1,0 +1,85 @@
+"""`fmnistedge bench` end to end on the tiny model (few runs), failures recorded, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import struct
+
+import pytest
+from typer.testing import CliRunner
+
+from fmnistedge.bench import pi_estimates_ms
+from fmnistedge.benchreport import COLUMNS, pareto
+from fmnistedge.cli import app
+
+runner = CliRunner()
+FAST = ["--runs", "20", "--warmup", "2", "--batch-sizes", "1,8"]
+
+
+@pytest.fixture
+def bench_artifacts(exported_tiny, tmp_path):
+    art = tmp_path / "artifacts"
+    shutil.copytree(exported_tiny[0], art / "tiny")
+    return art
+
+
+def test_bench_writes_json_csv_png_and_markdown(bench_artifacts, exported_tiny, tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["bench", "tiny", "--artifacts", str(bench_artifacts), *FAST,
+                                 "--json", str(out / "b.json"), "--csv", str(out / "b.csv"),
+                                 "--plot", str(out / "b.png"), "--markdown", str(out / "b.md")])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "b.json").read_text())
+    assert doc["schema_version"] == 1 and doc["settings"]["threads"] == 1
+    assert doc["environment"]["cpu"] and doc["environment"]["packages"]["onnxruntime"]
+    rows = {r["format"]: r for r in doc["rows"]}
+    assert {"keras-predict", "keras-call", "tflite-int8", "onnx-fp32", "onnx-int8"} <= set(rows)
+    manifest = exported_tiny[1]
+    for r in doc["rows"]:
+        assert r["status"] == "ok", r
+        assert r["latency_p50_ms"] <= r["latency_p95_ms"] <= r["latency_p99_ms"]
+        assert r["timed_runs"] == 20 and r["peak_rss_mb"] > 0 and r["load_ms"] > 0
+        assert r["throughput_per_s"]["8"] > 0 and r["pi5_lower_bound_ms"] > 0
+    # Accuracy through the runtime equals the verified accuracy in the manifest.
+    assert rows["tflite-int8"]["accuracy"] == manifest["files"]["model_int8.tflite"]["test_accuracy"]
+    assert rows["onnx-fp32"]["overhead_ratio"] > 0
+    with open(out / "b.csv", newline="") as fh:
+        assert list(csv.DictReader(fh).fieldnames) == COLUMNS
+    png = (out / "b.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24])[0] > 500
+    md = (out / "b.md").read_text()
+    assert "| `tiny` | tflite-int8 | ok |" in md and "b.png" in md and doc["environment"]["cpu"] in md
+
+
+def test_broken_file_is_recorded_and_the_rest_complete(bench_artifacts):
+    target = bench_artifacts / "tiny" / "model_fp32.onnx"
+    target.write_bytes(b"garbage" * 100)
+    result = runner.invoke(app, ["bench", "tiny", "--artifacts", str(bench_artifacts), *FAST,
+                                 "--formats", "onnx-fp32,tflite-int8,tflite-fp16", "--json", "-"])
+    assert result.exit_code == 0, result.output
+    rows = {r["format"]: r for r in json.loads(result.stdout)["rows"]}
+    assert rows["onnx-fp32"]["status"] == "run failed" and "sha256" in rows["onnx-fp32"]["error"] \
+        or "cannot load" in rows["onnx-fp32"]["error"]
+    assert rows["tflite-int8"]["status"] == "ok" and rows["tflite-fp16"]["status"] == "ok"
+
+
+def test_min_accuracy_exits_3(bench_artifacts):
+    result = runner.invoke(app, ["bench", "tiny", "--artifacts", str(bench_artifacts), *FAST,
+                                 "--formats", "tflite-int8", "--min-accuracy", "99.5"])
+    assert result.exit_code == 3
+    assert "min-accuracy" in result.output
+
+
+def test_usage_errors(bench_artifacts):
+    assert runner.invoke(app, ["bench", "tiny", "--formats", "tflite-int4"]).exit_code == 2
+    assert runner.invoke(app, ["bench", "tiny", "--batch-sizes", "x"]).exit_code == 2
+    assert runner.invoke(app, ["bench"]).exit_code == 2
+
+
+def test_pareto_and_pi_estimates():
+    assert pareto([(1.0, 90.0), (2.0, 95.0), (3.0, 94.0), (0.5, 80.0)]) == [3, 0, 1]
+    est = pi_estimates_ms(1_000_000, "int8")
+    assert est["pi5_lower_bound_ms"] == pytest.approx(1000 * 2e6 / 150e9)
+    assert est["pi4_lower_bound_ms"] == pytest.approx(1000 * 2e6 / 12e9)
