@@ -2,7 +2,7 @@
 
 ``train_arch`` is what ``fmnistedge train`` calls. It writes
 ``OUT/<arch>/model.keras`` and ``OUT/<arch>/train.json`` (schema in
-``docs/train-json.md``), both atomically. Keras and TensorFlow are imported
+``docs/training.md``), both atomically. Keras and TensorFlow are imported
 lazily so the rest of the package works without the ``train`` extra.
 """
 
