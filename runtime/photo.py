@@ -34,6 +34,10 @@ BORDER = 0.04  # fraction of each side treated as background seed for GrabCut
 MIN_AREA, MAX_AREA = 0.02, 0.97  # plausible garment area fractions
 GRABCUT_ITERS = 4
 HYSTERESIS_NOISE_FACTOR = 1.5
+# An "empty" view: no pixel is this much farther from the border colours than the
+# border's own noise, nor EMPTY_MIN_DISTANCE Lab units (x255/100 for L) away.
+EMPTY_CONTRAST_FACTOR = 2.0
+EMPTY_MIN_DISTANCE = 12.0
 MAX_GAIN = 4.0
 GARMENT_FLOOR = 48.0
 
@@ -93,8 +97,12 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return np.stack([lum * 255.0 / 100.0, a + 128.0, b + 128.0], axis=-1).astype(np.float32)
 
 
-def border_distance_mask(rgb: np.ndarray) -> np.ndarray:
-    """Foreground = pixels far (in Lab) from every colour seen on the image border."""
+def border_distance_mask(rgb: np.ndarray, detect_empty: bool = False) -> np.ndarray:
+    """Foreground = pixels far (in Lab) from every colour seen on the image border.
+
+    With ``detect_empty`` (camera frames), a view where nothing stands out from the
+    border's own noise gives an empty mask instead of the best split of the noise.
+    """
     lab = rgb_to_lab(rgb)
     h, w = lab.shape[:2]
     b = max(2, int(round(BORDER * min(h, w))))
@@ -104,14 +112,18 @@ def border_distance_mask(rgb: np.ndarray) -> np.ndarray:
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
     _, _, centers = cv2.kmeans(ring, k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
     dist = np.min(np.linalg.norm(lab[:, :, None, :] - centers[None, None], axis=3), axis=2)
+    ring_mask = np.zeros((h, w), bool)
+    ring_mask[:b], ring_mask[-b:], ring_mask[:, :b], ring_mask[:, -b:] = True, True, True, True
+    smooth = cv2.GaussianBlur(dist, (5, 5), 0)
+    ring_noise = float(np.percentile(smooth[ring_mask], 99))
+    if detect_empty and float(np.percentile(smooth, 99.5)) < max(EMPTY_CONTRAST_FACTOR * ring_noise, EMPTY_MIN_DISTANCE):
+        return np.zeros((h, w), np.uint8)  # nothing stands out from the background: empty view
     dist8 = cv2.normalize(dist, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
     dist8 = cv2.GaussianBlur(dist8, (5, 5), 0)
     _, strong = cv2.threshold(dist8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     # Hysteresis: pale parts of a garment are only a little farther from the
     # background colours than the background's own noise, which the border ring
     # measures. Weak pixels above that noise join the mask where they touch strong ones.
-    ring_mask = np.zeros((h, w), bool)
-    ring_mask[:b], ring_mask[-b:], ring_mask[:, :b], ring_mask[:, -b:] = True, True, True, True
     noise = float(np.percentile(dist8[ring_mask], 99))
     weak = np.where(dist8 > min(noise * HYSTERESIS_NOISE_FACTOR + 2, 254), 255, 0).astype(np.uint8)
     n, labels = cv2.connectedComponents(weak, connectivity=8)
@@ -144,14 +156,21 @@ def _plausible(mask: np.ndarray) -> bool:
     return MIN_AREA <= area <= MAX_AREA
 
 
-def segment(rgb: np.ndarray, alpha: np.ndarray | None = None) -> tuple[np.ndarray, str]:
-    """A 0/255 garment mask at the resolution of ``rgb`` and the method that produced it."""
+def segment(rgb: np.ndarray, alpha: np.ndarray | None = None,
+            detect_empty: bool = False) -> tuple[np.ndarray, str]:
+    """A 0/255 garment mask at the resolution of ``rgb`` and the method that produced it.
+
+    ``detect_empty`` (for camera frames) reports a view with nothing in it as
+    "whole-image" instead of segmenting noise; a photo is assumed to show a garment.
+    """
     if alpha is not None:
         mask = _clean(np.where(alpha > 127, 255, 0).astype(np.uint8))
         if _plausible(mask):
             return mask, "alpha"
     small = _resize_longest(rgb, WORK_SIDE)
-    coarse = border_distance_mask(small)
+    coarse = border_distance_mask(small, detect_empty)
+    if not coarse.any():
+        return np.full(rgb.shape[:2], 255, np.uint8), "whole-image"
     method = "border-distance"
     mask = coarse
     try:
@@ -203,8 +222,9 @@ def render(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, tuple[int, in
     return fit_to_square(img), (int(x), int(y), int(w), int(h))
 
 
-def photo_to_fashion_mnist(rgb: np.ndarray, alpha: np.ndarray | None = None) -> tuple[np.ndarray, PhotoInfo]:
-    mask, method = segment(rgb, alpha)
+def photo_to_fashion_mnist(rgb: np.ndarray, alpha: np.ndarray | None = None,
+                           detect_empty: bool = False) -> tuple[np.ndarray, PhotoInfo]:
+    mask, method = segment(rgb, alpha, detect_empty)
     img, box = render(rgb, mask)
     return img, PhotoInfo(method, box, float(mask.mean()) / 255.0)
 

@@ -54,13 +54,17 @@ def prepare_image(path, mode: str = "photo"):
 
 
 def prepare_frame(rgb: np.ndarray, mode: str = "photo"):
-    """The same pipeline for an in-memory RGB frame (camera scan)."""
+    """The same pipeline for an in-memory RGB frame (camera scan).
+
+    Unlike a photo, a frame may show nothing: such a view comes back with
+    ``method == "whole-image"`` so the scan can tell that the item was removed.
+    """
     from fmnistedge.runtime import photo
 
     if mode == "raw":
         return photo.raw(rgb), {"mode": "raw"}
     if mode == "naive":
         return photo.naive(rgb), {"mode": "naive"}
-    img, info = photo.photo_to_fashion_mnist(rgb)
+    img, info = photo.photo_to_fashion_mnist(rgb, detect_empty=True)
     return img, {"mode": "photo", "method": info.method, "box": list(info.box),
                  "area": round(info.area, 4)}

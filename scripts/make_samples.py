@@ -1,10 +1,15 @@
-"""Generate samples/: demo photos made from Fashion-MNIST test items, reproducibly.
+"""Generate samples/: demo photos and a scan clip made from Fashion-MNIST test items, reproducibly.
 
 For each class, the first N test items of that class are rendered as "photos":
 the 28x28 item is upscaled, turned back into a dark garment on a light
 background (Fashion-MNIST is negated), tinted, placed at a random scale and
 position on a light, slightly uneven background with noise, and saved as JPEG.
 ``samples/expected.csv`` lists each file with its true label and test index.
+
+``samples/scan.mp4`` is a short clip for ``fmnistedge scan --source``: a few of the
+same items, each held in view for 1.2 s with empty frames between, on a light
+surface with per-frame sensor noise and a little hand jitter;
+``samples/scan-expected.csv`` lists the items in the order they appear.
 
     python scripts/make_samples.py [--per-class 1] [--out samples]
 
@@ -34,24 +39,66 @@ def slug(label: str) -> str:
     return label.lower().replace("/", "-").replace(" ", "-")
 
 
+def surface(rng: np.random.Generator) -> np.ndarray:
+    """A light, slightly uneven and tinted surface (float RGB)."""
+    w, h = CANVAS
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    background = rng.uniform(205, 240) + 12 * (xx / w - 0.5) + 8 * (yy / h - 0.5)
+    return np.repeat(background[..., None], 3, axis=2) * rng.uniform(0.95, 1.0, size=3)
+
+
+def place(item: np.ndarray, canvas: np.ndarray, side: int, x0: int, y0: int, tint: np.ndarray) -> np.ndarray:
+    """Draw the item, un-negated (a dark garment on the light surface), at (x0, y0)."""
+    big = cv2.resize(item, (side, side), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255.0
+    alpha = np.clip(big * 4.0, 0, 1)[..., None]  # where the garment is
+    garment = (1.0 - big)[..., None] * tint[None, None] * 255.0
+    out = canvas.copy()
+    region = out[y0:y0 + side, x0:x0 + side]
+    out[y0:y0 + side, x0:x0 + side] = alpha * garment + (1 - alpha) * region
+    return out
+
+
+def finish(canvas: np.ndarray, rng: np.random.Generator, noise: float = 3.0) -> np.ndarray:
+    return np.clip(canvas + rng.normal(0, noise, canvas.shape), 0, 255).astype(np.uint8)
+
+
 def render_photo(item: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A Fashion-MNIST item as an RGB photo of a garment on a light surface."""
     w, h = CANVAS
     side = int(rng.uniform(0.55, 0.85) * h)
-    big = cv2.resize(item, (side, side), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255.0
-    alpha = np.clip(big * 4.0, 0, 1)  # where the garment is
     tint = rng.uniform(0.35, 1.0, size=3)
-    garment = (1.0 - big)[..., None] * tint[None, None] * 255.0  # un-negate: dark garment
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    base = rng.uniform(205, 240)
-    background = base + 12 * (xx / w - 0.5) + 8 * (yy / h - 0.5)
-    canvas = np.repeat(background[..., None], 3, axis=2) * rng.uniform(0.95, 1.0, size=3)
+    canvas = surface(rng)
     x0 = int(rng.integers(0, w - side + 1))
     y0 = int(rng.integers(0, h - side + 1))
-    region = canvas[y0:y0 + side, x0:x0 + side]
-    canvas[y0:y0 + side, x0:x0 + side] = alpha[..., None] * garment + (1 - alpha[..., None]) * region
-    canvas += rng.normal(0, 3.0, canvas.shape)
-    return np.clip(canvas, 0, 255).astype(np.uint8)
+    return finish(place(item, canvas, side, x0, y0, tint), rng)
+
+
+SCAN_CLASSES = (1, 7, 0, 9, 3)  # Trouser, Sneaker, T-shirt/top, Ankle boot, Dress
+SCAN_FPS, HOLD_FRAMES, EMPTY_FRAMES = 10, 12, 6
+
+
+def make_scan_clip(x: np.ndarray, y: np.ndarray, out: Path, rng: np.random.Generator) -> list[dict]:
+    """Each item held in the guide box for HOLD_FRAMES frames, EMPTY_FRAMES empty frames around."""
+    w, h = CANVAS
+    canvas = surface(rng)
+    frames: list[np.ndarray] = [finish(canvas, rng) for _ in range(EMPTY_FRAMES)]
+    rows = []
+    for order, cls in enumerate(SCAN_CLASSES, start=1):
+        index = int(np.flatnonzero(y == cls)[0])
+        side = int(0.7 * h)
+        tint = rng.uniform(0.35, 1.0, size=3)
+        for _ in range(HOLD_FRAMES):
+            dx, dy = (int(v) for v in rng.integers(-4, 5, size=2))  # a hand is never still
+            frames.append(finish(place(x[index], canvas, side, (w - side) // 2 + dx, (h - side) // 2 + dy, tint), rng))
+        frames.extend(finish(canvas, rng) for _ in range(EMPTY_FRAMES))
+        rows.append({"order": order, "label_index": cls, "label": LABELS[cls], "test_index": index})
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), SCAN_FPS, (w, h))
+    if not writer.isOpened():
+        raise SystemExit("OpenCV cannot write mp4v video here")
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return rows
 
 
 def main() -> None:
@@ -75,7 +122,13 @@ def main() -> None:
                                 lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    print(f"wrote {len(rows)} samples and expected.csv to {args.out}")
+    scan_rows = make_scan_clip(x, y, args.out / "scan.mp4", np.random.default_rng(SEED + 1))
+    with open(args.out / "scan-expected.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["order", "label_index", "label", "test_index"],
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(scan_rows)
+    print(f"wrote {len(rows)} samples, expected.csv, scan.mp4 ({len(scan_rows)} items) to {args.out}")
 
 
 if __name__ == "__main__":

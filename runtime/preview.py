@@ -1,0 +1,62 @@
+"""The scan preview window: guide box, current guess, rolling FPS and latency.
+
+Keys: ``q`` or Esc quits, ``u`` undoes the last record. Used only when a display
+is available; ``display_available`` decides.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from fmnistedge.labels import LABELS
+from fmnistedge.runtime.scan import Guess, ScanStats, roi_box
+
+WINDOW = "fmnistedge scan (q: quit, u: undo last)"
+
+
+def display_available() -> bool:
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    try:
+        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
+    except cv2.error:  # OpenCV built without a GUI backend
+        return False
+    return True
+
+
+class Preview:
+    def __init__(self, undo: Callable[[], str | None], fraction: float) -> None:
+        self.undo, self.fraction = undo, fraction
+        self.times: deque[float] = deque(maxlen=30)
+        self.message, self.message_until = "", 0.0
+
+    def __call__(self, rgb: np.ndarray, guess: Guess, stats: ScanStats) -> bool:
+        self.times.append(time.perf_counter())
+        fps = (len(self.times) - 1) / (self.times[-1] - self.times[0]) if len(self.times) > 1 else 0.0
+        frame = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        x, y, w, h = roi_box(rgb.shape, self.fraction)
+        cv2.rectangle(frame, (x, y), (x + w, y + h), (0, 200, 255), 2)
+        text = (f"{LABELS[guess.class_index]} {100 * guess.confidence:.0f}%"
+                if guess.class_index is not None else "no garment")
+        lines = [text, f"{fps:.1f} FPS  {guess.latency_ms:.1f} ms  items {len(stats.records)}"]
+        if time.monotonic() < self.message_until:
+            lines.append(self.message)
+        for i, line in enumerate(lines):
+            cv2.putText(frame, line, (10, 25 + 25 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 255, 0), 2)
+        cv2.imshow(WINDOW, frame)
+        key = cv2.waitKey(1) & 0xFF
+        if key in (ord("q"), 27):
+            return False
+        if key == ord("u"):
+            self.message = self.undo() or "nothing to undo"
+            self.message_until = time.monotonic() + 2.0
+        return True
+
+    def close(self) -> None:
+        cv2.destroyAllWindows()

@@ -1,0 +1,244 @@
+"""Camera scanning built from pure parts: frame source -> region of interest ->
+preprocess -> classify -> vote -> sinks (wardrobe, printer, preview).
+
+Nothing here calls ``sys.exit``; the loop stops when the source ends, a limit
+is reached, or ``should_stop()`` turns true (SIGTERM, the preview's quit key).
+Tests feed frames from a list or a video file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from fmnistedge.errors import FmnistEdgeError
+from fmnistedge.labels import LABELS
+from fmnistedge.runtime.preprocess import prepare_frame, to_model_input
+
+RECONNECT_SECONDS = 5.0  # how long a lost camera is retried before the scan ends cleanly
+ROI_FRACTION = 0.8  # the guide box: a centered square, this fraction of the shorter side
+THUMBNAIL_SIDE = 96
+
+
+class ScanError(FmnistEdgeError):
+    """A camera or video cannot be opened."""
+
+
+def to_rgb(frame: np.ndarray | None) -> np.ndarray | None:
+    """OpenCV frame (BGR, BGRA or gray) -> RGB uint8; None for an empty frame."""
+    if frame is None or frame.size == 0:
+        return None
+    if frame.dtype != np.uint8:
+        frame = cv2.normalize(frame, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    if frame.ndim == 2 or frame.shape[2] == 1:
+        return cv2.cvtColor(frame.reshape(frame.shape[:2]), cv2.COLOR_GRAY2RGB)
+    if frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+class OpenCVSource:
+    """USB webcams (index), video files and stream URLs through ``cv2.VideoCapture``."""
+
+    def __init__(self, target: int | str, reconnect_seconds: float = RECONNECT_SECONDS,
+                 capture_factory: Callable = cv2.VideoCapture) -> None:
+        self.target, self.reconnect_seconds, self._factory = target, reconnect_seconds, capture_factory
+        self.is_file = isinstance(target, str) and Path(target).is_file()
+        if isinstance(target, str) and not self.is_file and "://" not in target:
+            raise ScanError(f"No such video file: {target}")
+        self.cap = self._factory(target)
+        self.lost = False
+        if not self.cap.isOpened():
+            what = f"camera {target}" if isinstance(target, int) else f"video source {target}"
+            raise ScanError(f"Cannot open {what} with OpenCV VideoCapture (tried its default backends)"
+                            + ("; on a Raspberry Pi camera module try --picamera" if isinstance(target, int) else ""))
+
+    def __iter__(self) -> Iterator[np.ndarray | None]:
+        lost_at = None
+        while True:
+            ok, frame = self.cap.read()
+            if ok:
+                lost_at = None
+                yield to_rgb(frame)
+                continue
+            if self.is_file:
+                return  # end of the video
+            now = time.monotonic()
+            lost_at = lost_at or now
+            if now - lost_at > self.reconnect_seconds:
+                self.lost = True
+                return
+            time.sleep(0.2)
+            self.cap.release()
+            self.cap = self._factory(self.target)
+
+    def close(self) -> None:
+        self.cap.release()
+
+
+class PicameraSource:
+    """Raspberry Pi camera modules through Picamera2/libcamera (optional dependency)."""
+
+    def __init__(self, size: tuple[int, int] = (640, 480)) -> None:
+        try:
+            from picamera2 import Picamera2
+        except ImportError:
+            raise ScanError("--picamera needs Picamera2: on Raspberry Pi OS 'sudo apt install "
+                            "python3-picamera2' and create the venv with --system-site-packages") from None
+        self.cam = Picamera2()
+        self.cam.configure(self.cam.create_preview_configuration(main={"size": size, "format": "RGB888"}))
+        self.cam.start()
+        self.lost = False
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        while True:
+            # Picamera2's "RGB888" is BGR in memory, like OpenCV's frames.
+            yield to_rgb(self.cam.capture_array())
+
+    def close(self) -> None:
+        self.cam.stop()
+
+
+def roi_box(shape: tuple[int, ...], fraction: float = ROI_FRACTION) -> tuple[int, int, int, int]:
+    h, w = shape[:2]
+    side = max(1, int(min(h, w) * fraction))
+    return (w - side) // 2, (h - side) // 2, side, side
+
+
+@dataclass
+class Guess:
+    class_index: int | None  # None: no garment in view
+    confidence: float
+    latency_ms: float
+    roi: np.ndarray
+
+
+def classify_frame(rgb: np.ndarray, backend, fraction: float = ROI_FRACTION) -> Guess:
+    x, y, w, h = roi_box(rgb.shape, fraction)
+    roi = rgb[y:y + h, x:x + w]
+    start = time.perf_counter()
+    img, info = prepare_frame(roi)
+    if info.get("method") == "whole-image":  # nothing separable from the background
+        return Guess(None, 0.0, 1000 * (time.perf_counter() - start), roi)
+    probs = backend.predict(to_model_input(img[None]))[0]
+    best = int(np.argmax(probs))
+    return Guess(best, float(probs[best]), 1000 * (time.perf_counter() - start), roi)
+
+
+@dataclass
+class Voter:
+    """Turns a stream of guesses into record events.
+
+    An item is recorded when the same label stays at or above ``min_confidence``
+    for ``stable_frames`` frames in a row. It is not recorded again until the
+    scene changes: ``rearm_empty_frames`` frames in a row with no garment.
+    """
+
+    stable_frames: int = 5
+    min_confidence: float = 0.6
+    rearm_empty_frames: int = 3
+    armed: bool = True
+    _history: deque = field(default_factory=deque)
+    _empty_run: int = 0
+
+    def update(self, class_index: int | None, confidence: float) -> tuple[int, float] | None:
+        if class_index is None:
+            self._history.clear()
+            self._empty_run += 1
+            if self._empty_run >= self.rearm_empty_frames:
+                self.armed = True
+            return None
+        self._empty_run = 0
+        self._history.append((class_index, confidence))
+        while len(self._history) > self.stable_frames:
+            self._history.popleft()
+        if not self.armed or len(self._history) < self.stable_frames:
+            return None
+        if len({c for c, _ in self._history}) == 1 and min(p for _, p in self._history) >= self.min_confidence:
+            self.armed = False
+            return class_index, float(np.mean([p for _, p in self._history]))
+        return None
+
+
+@dataclass
+class Record:
+    label: str
+    class_index: int
+    confidence: float
+    frame: int
+    thumbnail: bytes
+
+
+@dataclass
+class ScanStats:
+    frames: int = 0
+    empty_frames: int = 0
+    records: list[Record] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    stopped: str = "source ended"
+
+    def summary(self) -> dict:
+        per_label: dict[str, int] = {}
+        for r in self.records:
+            per_label[r.label] = per_label.get(r.label, 0) + 1
+        return {"items": len(self.records), "per_label": per_label, "frames": self.frames,
+                "empty_frames": self.empty_frames, "seconds": round(self.seconds, 3),
+                "fps": round(self.frames / self.seconds, 2) if self.seconds else 0.0,
+                "latency_ms_mean": round(float(np.mean(self.latencies_ms)), 3) if self.latencies_ms else None,
+                "latency_ms_p50": round(float(np.median(self.latencies_ms)), 3) if self.latencies_ms else None,
+                "stopped": self.stopped}
+
+
+def thumbnail(roi: np.ndarray) -> bytes:
+    small = cv2.resize(roi, (THUMBNAIL_SIDE, THUMBNAIL_SIDE), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return buf.tobytes() if ok else b""
+
+
+def run_scan(
+    frames: Iterable[np.ndarray | None], guess: Callable[[np.ndarray], Guess], voter: Voter,
+    on_record: Callable[[Record], None], on_frame: Callable[[np.ndarray, Guess, ScanStats], bool] | None = None,
+    max_frames: int | None = None, max_seconds: float | None = None,
+    should_stop: Callable[[], bool] = lambda: False, stats: ScanStats | None = None,
+) -> ScanStats:
+    """The loop. ``on_frame`` returning False stops it (the preview's quit key).
+
+    ``stats`` may be passed in so a caller still holds the counts if a
+    KeyboardInterrupt escapes the loop.
+    """
+    stats = stats if stats is not None else ScanStats()
+    start = time.perf_counter()
+    for rgb in frames:
+        if should_stop():
+            stats.stopped = "stop requested"
+            break
+        if rgb is None:  # an empty frame from the source
+            stats.empty_frames += 1
+            continue
+        stats.frames += 1
+        g = guess(rgb)
+        stats.latencies_ms.append(g.latency_ms)
+        event = voter.update(g.class_index, g.confidence)
+        if event is not None:
+            record = Record(LABELS[event[0]], event[0], event[1], stats.frames, thumbnail(g.roi))
+            on_record(record)  # commits before the loop goes on
+            stats.records.append(record)
+        stats.seconds = time.perf_counter() - start
+        if on_frame is not None and on_frame(rgb, g, stats) is False:
+            stats.stopped = "quit key"
+            break
+        if max_frames is not None and stats.frames >= max_frames:
+            stats.stopped = "max frames"
+            break
+        if max_seconds is not None and stats.seconds >= max_seconds:
+            stats.stopped = "max seconds"
+            break
+    stats.seconds = time.perf_counter() - start
+    return stats

@@ -1,0 +1,150 @@
+"""The wardrobe inventory: an embedded SQLite database that scans append to.
+
+WAL mode (a reader never blocks the scanner), a busy timeout (a second scanner
+waits and retries instead of failing or corrupting), the schema version in
+``PRAGMA user_version`` with migrations, and ``PRAGMA application_id`` so a
+foreign or corrupt file is refused with a clear error and never overwritten.
+Each item is committed as soon as it is recorded, so an interrupted scan keeps
+everything it recorded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from fmnistedge.errors import FmnistEdgeError
+
+APPLICATION_ID = 0x464D4E45  # "FMNE"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30.0
+COLUMNS = ("id", "label", "class_index", "confidence", "first_seen", "model", "model_sha256", "source")
+
+MIGRATIONS = {
+    1: """
+    CREATE TABLE items (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        label TEXT NOT NULL,
+        class_index INTEGER NOT NULL CHECK (class_index BETWEEN 0 AND 9),
+        confidence REAL NOT NULL,
+        first_seen TEXT NOT NULL,
+        model TEXT NOT NULL,
+        model_sha256 TEXT,
+        source TEXT NOT NULL,
+        thumbnail BLOB
+    );
+    CREATE INDEX items_label ON items (label);
+    """,
+}
+
+
+class WardrobeError(FmnistEdgeError):
+    """The wardrobe database cannot be used (foreign, corrupt, newer schema, locked)."""
+
+
+def default_path() -> Path:
+    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "fmnistedge" / "wardrobe.db"
+
+
+@dataclass
+class Item:
+    label: str
+    class_index: int
+    confidence: float
+    model: str
+    model_sha256: str | None
+    source: str
+    thumbnail: bytes | None = None
+    first_seen: str | None = None
+    id: int | None = None
+
+
+class Wardrobe:
+    def __init__(self, path: Path | str | None = None, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
+            self._check_and_migrate()
+        except sqlite3.DatabaseError as exc:
+            raise WardrobeError(f"{self.path} is not a usable fmnistedge wardrobe ({exc}); "
+                                "it was left untouched. Use --wardrobe to pick another file.") from None
+
+    def _check_and_migrate(self) -> None:
+        app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if app_id != APPLICATION_ID and (tables or app_id):
+            raise WardrobeError(f"{self.path} is an SQLite database but not an fmnistedge wardrobe; "
+                                "it was left untouched. Use --wardrobe to pick another file.")
+        if version > SCHEMA_VERSION:
+            raise WardrobeError(f"{self.path} has wardrobe schema {version}, newer than this "
+                                f"fmnistedge knows ({SCHEMA_VERSION}); upgrade fmnistedge")
+        self.db.execute("PRAGMA journal_mode=WAL")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                self.db.execute(f"PRAGMA user_version={target}")
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def add(self, item: Item) -> int:
+        """Record one item and commit it at once."""
+        first_seen = item.first_seen or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        try:
+            cur = self._insert(item, first_seen)
+        except sqlite3.OperationalError as exc:  # locked past the busy timeout, disk full, ...
+            raise WardrobeError(f"Cannot write to {self.path}: {exc}") from None
+        return int(cur.lastrowid)
+
+    def _insert(self, item: Item, first_seen: str):
+        return self.db.execute(
+            "INSERT INTO items (label, class_index, confidence, first_seen, model, model_sha256, source, thumbnail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (item.label, item.class_index, item.confidence, first_seen, item.model, item.model_sha256,
+             item.source, item.thumbnail))
+
+    def items(self) -> list[dict]:
+        rows = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM items ORDER BY id").fetchall()
+        return [dict(zip(COLUMNS, r)) for r in rows]
+
+    def thumbnail(self, item_id: int) -> bytes | None:
+        row = self.db.execute("SELECT thumbnail FROM items WHERE id = ?", (item_id,)).fetchone()
+        return row[0] if row else None
+
+    def remove(self, item_id: int) -> bool:
+        return self.db.execute("DELETE FROM items WHERE id = ?", (item_id,)).rowcount > 0
+
+    def clear(self) -> int:
+        return self.db.execute("DELETE FROM items").rowcount
+
+    def stats(self) -> dict:
+        rows = self.db.execute("SELECT label, count(*) FROM items GROUP BY label ORDER BY count(*) DESC, label")
+        per_label = {label: n for label, n in rows.fetchall()}
+        return {"items": sum(per_label.values()), "per_label": per_label}
+
+    def export(self, fmt: str) -> str:
+        items = self.items()
+        if fmt == "json":
+            return json.dumps(items, indent=2) + "\n"
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(items)
+        return buf.getvalue()
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,245 @@
+"""Scanning: the pure loop parts, the sample clip end to end, signals, the wardrobe."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from fmnistedge.cli import app
+from fmnistedge.runtime.scan import Guess, OpenCVSource, ScanError, Voter, run_scan, to_rgb
+from fmnistedge.runtime.wardrobe import Item, Wardrobe, WardrobeError
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIP = ROOT / "samples" / "scan.mp4"
+runner = CliRunner()
+
+
+def _expected_labels() -> list[str]:
+    with open(ROOT / "samples" / "scan-expected.csv", newline="") as fh:
+        return [r["label"] for r in csv.DictReader(fh)]
+
+
+# --- the voter ---------------------------------------------------------------
+
+def test_voter_records_once_per_stable_item_and_rearms_on_empty_view():
+    v = Voter(stable_frames=3, min_confidence=0.6, rearm_empty_frames=2)
+    seq = [(1, .9), (1, .9), (1, .9), (1, .9), (1, .95), None, (1, .9), (1, .9), (1, .9),
+           None, None, (1, .9), (1, .8), (1, .9), None, None, (7, .5), (7, .9), (7, .9), (7, .9)]
+    events = [v.update(*(s if s else (None, 0.0))) for s in seq]
+    assert [(i, e[0]) for i, e in enumerate(events) if e] == [(2, 1), (13, 1), (19, 7)]
+
+
+def test_voter_needs_agreement_and_confidence():
+    v = Voter(stable_frames=3, min_confidence=0.7)
+    assert [v.update(c, p) for c, p in [(1, .9), (2, .9), (1, .9), (1, .65), (1, .9), (1, .9)]] == [None] * 6
+    assert v.update(1, .9) == (1, pytest.approx(.9))
+
+
+# --- frames and sources ------------------------------------------------------
+
+def test_to_rgb_handles_odd_frames():
+    assert to_rgb(None) is None and to_rgb(np.zeros((0, 0, 3), np.uint8)) is None
+    assert to_rgb(np.zeros((10, 12), np.uint8)).shape == (10, 12, 3)
+    assert to_rgb(np.zeros((10, 12, 4), np.uint8)).shape == (10, 12, 3)
+    assert to_rgb(np.zeros((5, 6, 3), np.uint16)).dtype == np.uint8
+    bgr = np.zeros((2, 2, 3), np.uint8)
+    bgr[..., 0] = 255
+    assert to_rgb(bgr)[0, 0].tolist() == [0, 0, 255]
+
+
+def test_loop_survives_odd_frames_and_stops_on_limits():
+    frames = [np.zeros((40, 50, 3), np.uint8), None, np.zeros((90, 30, 3), np.uint8),
+              np.full((64, 64, 3), 200, np.uint8)] * 5
+    guess = lambda rgb: Guess(None, 0.0, 1.0, rgb)  # noqa: E731
+    stats = run_scan(frames, guess, Voter(), on_record=lambda r: None, max_frames=7)
+    assert stats.frames == 7 and stats.empty_frames == 2 and stats.stopped == "max frames"
+    stats = run_scan(iter(frames), guess, Voter(), lambda r: None, should_stop=lambda: True)
+    assert stats.frames == 0 and stats.stopped == "stop requested"
+
+
+class FlakyCapture:
+    """A camera that delivers ``good`` frames, then stops delivering."""
+
+    opened = 0
+
+    def __init__(self, target, good: int = 3):
+        FlakyCapture.opened += 1
+        self.left = good if FlakyCapture.opened == 1 else 0
+
+    def isOpened(self):  # noqa: N802 (OpenCV's name)
+        return True
+
+    def read(self):
+        if self.left > 0:
+            self.left -= 1
+            return True, np.zeros((20, 20, 3), np.uint8)
+        return False, None
+
+    def release(self):
+        pass
+
+
+def test_camera_disconnect_retries_then_ends_cleanly():
+    FlakyCapture.opened = 0
+    src = OpenCVSource(0, reconnect_seconds=0.5, capture_factory=FlakyCapture)
+    start = time.monotonic()
+    frames = list(src)
+    assert len(frames) == 3 and src.lost
+    assert FlakyCapture.opened >= 2  # it tried to reopen the camera
+    assert 0.5 <= time.monotonic() - start < 3
+
+
+def test_camera_that_cannot_open_fails_clearly():
+    result = runner.invoke(app, ["scan", "--camera", "9", "--no-show", "--wardrobe", "/tmp/never.db"])
+    assert result.exit_code == 1 and "Cannot open camera 9" in result.output
+    result = runner.invoke(app, ["scan", "--source", "missing.mp4", "--no-show"])
+    assert result.exit_code == 1 and "No such video file: missing.mp4" in result.output
+    assert runner.invoke(app, ["scan", "--camera", "0", "--source", "x.mp4"]).exit_code == 2
+
+
+# --- end to end on the sample clip ------------------------------------------
+
+def test_sample_clip_builds_exactly_the_expected_wardrobe(tmp_path):
+    db = tmp_path / "w.db"
+    result = runner.invoke(app, ["scan", "--source", str(CLIP), "--no-show", "--json", "--wardrobe", str(db)])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    summary = lines[-1]["summary"]
+    assert summary["items"] == len(_expected_labels()) and summary["frames"] > 50 and summary["fps"] > 0
+    items = Wardrobe(db).items()
+    assert [it["label"] for it in items] == _expected_labels()
+    assert all(it["model"] and it["model_sha256"] and it["source"] == str(CLIP) for it in items)
+    thumb = Wardrobe(db).thumbnail(items[0]["id"])
+    assert cv2.imdecode(np.frombuffer(thumb, np.uint8), cv2.IMREAD_COLOR).shape == (96, 96, 3)
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory) -> Path:
+    """The sample clip repeated, long enough to interrupt mid-scan."""
+    cap = cv2.VideoCapture(str(CLIP))
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    path = tmp_path_factory.mktemp("clip") / "long.mp4"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, frames[0].shape[1::-1])
+    for _ in range(30):
+        for f in frames:
+            out.write(f)
+    out.release()
+    return path
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 0)])
+def test_signal_mid_scan_keeps_every_recorded_item(long_clip, tmp_path, sig, code):
+    db = tmp_path / "w.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fmnistedge", "scan", "--source", str(long_clip), "--no-show", "--json",
+         "--wardrobe", str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    recorded = []
+    deadline = time.monotonic() + 120
+    while len(recorded) < 3 and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        recorded.append(json.loads(line))
+    assert len(recorded) == 3, proc.stderr.read()
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 5
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    tail = [json.loads(line) for line in out.splitlines()]
+    recorded += [t for t in tail if "id" in t]
+    assert tail[-1]["summary"]["stopped"] in ("interrupted", "stop requested")
+    assert [it["id"] for it in Wardrobe(db).items()] == [r["id"] for r in recorded]
+
+
+# --- the wardrobe -----------------------------------------------------------
+
+def _item(label="Coat", idx=4) -> Item:
+    return Item(label, idx, 0.9, "cnn1", "abc", "test")
+
+
+def test_wardrobe_export_round_trip_and_commands(tmp_path):
+    db = tmp_path / "w.db"
+    w = Wardrobe(db)
+    ids = [w.add(_item()), w.add(_item("Bag", 8)), w.add(_item())]
+    w.close()
+    as_json = runner.invoke(app, ["wardrobe", "export", "--json", "--wardrobe", str(db)])
+    assert [r["id"] for r in json.loads(as_json.stdout)] == ids
+    out = tmp_path / "w.csv"
+    assert runner.invoke(app, ["wardrobe", "export", "--csv", "--out", str(out), "--wardrobe", str(db)]).exit_code == 0
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["label"] for r in rows] == ["Coat", "Bag", "Coat"] and rows[0]["confidence"] == "0.9"
+    stats = json.loads(runner.invoke(app, ["wardrobe", "stats", "--json", "--wardrobe", str(db)]).stdout)
+    assert stats == {"items": 3, "per_label": {"Coat": 2, "Bag": 1}}
+    assert runner.invoke(app, ["wardrobe", "remove", str(ids[1]), "--wardrobe", str(db)]).exit_code == 0
+    assert runner.invoke(app, ["wardrobe", "remove", "999", "--wardrobe", str(db)]).exit_code == 1
+    assert runner.invoke(app, ["wardrobe", "clear", "--wardrobe", str(db)]).exit_code == 2
+    assert runner.invoke(app, ["wardrobe", "clear", "--yes", "--wardrobe", str(db)]).exit_code == 0
+    assert Wardrobe(db).items() == []
+
+
+def test_locked_database_waits_and_retries(tmp_path):
+    db = tmp_path / "w.db"
+    Wardrobe(db).close()
+    other = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN EXCLUSIVE")
+    threading.Timer(0.7, lambda: other.execute("COMMIT")).start()
+    start = time.monotonic()
+    w = Wardrobe(db, busy_timeout=10)
+    w.add(_item())
+    assert time.monotonic() - start >= 0.5 and len(w.items()) == 1
+    other.execute("BEGIN EXCLUSIVE")
+    with pytest.raises(WardrobeError, match="locked"):
+        Wardrobe(db, busy_timeout=0.2).add(_item())
+    other.execute("COMMIT")
+
+
+@pytest.mark.parametrize("kind", ["garbage", "foreign"])
+def test_corrupt_or_foreign_database_is_refused_and_untouched(tmp_path, kind):
+    db = tmp_path / "w.db"
+    if kind == "garbage":
+        db.write_bytes(os.urandom(4096))
+    else:
+        con = sqlite3.connect(db)
+        con.execute("CREATE TABLE photos (id INTEGER)")
+        con.commit()
+        con.close()
+    before = db.read_bytes()
+    with pytest.raises(WardrobeError, match="left untouched"):
+        Wardrobe(db)
+    assert db.read_bytes() == before
+    result = runner.invoke(app, ["wardrobe", "list", "--wardrobe", str(db)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+def test_schema_version_is_recorded(tmp_path):
+    db = tmp_path / "w.db"
+    Wardrobe(db).close()
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    con.execute("PRAGMA user_version=99")
+    con.commit()
+    with pytest.raises(WardrobeError, match="newer"):
+        Wardrobe(db)
