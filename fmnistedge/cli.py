@@ -647,6 +647,61 @@ def wardrobe_clear(
     typer.echo(f"removed {_open_wardrobe(wardrobe).clear()} item(s)")
 
 
+@app.command()
+def report(
+    arch_names: Annotated[Optional[list[str]], typer.Argument(metavar="[ARCH]...", help="Architectures to report on.")] = None,
+    all_archs: Annotated[bool, typer.Option("--all", help="Every trained architecture in --artifacts.")] = False,
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    out: Annotated[Path, typer.Option(help="Folder for the pages and figures.")] = Path("docs/reports"),
+    bench_json: Annotated[Optional[Path], typer.Option(
+        "--bench", help="A 'fmnistedge bench --json' file for the overview's latency column.")] = Path("results/bench.json"),
+) -> None:
+    """Draw training curves, confusion matrices, galleries and embeddings per architecture.
+
+    Writes OUT/ARCH/index.md with its PNG figures, and OUT/index.md, an overview of
+    every architecture reported. Needs the 'report' extra (matplotlib, scikit-learn).
+    """
+    from fmnistedge.train import require_keras
+
+    if all_archs and arch_names:
+        raise errors.UsageError("Name architectures or pass --all, not both.")
+    if all_archs:
+        from fmnistedge.export.pipeline import trained_arch_dirs
+
+        dirs = [d for d in trained_arch_dirs(artifacts) if d.name != "tiny"]
+        if not dirs:
+            raise errors.FmnistEdgeError(f"No trained models in {artifacts}; run 'fmnistedge train ARCH' first")
+    elif arch_names:
+        dirs = [artifacts / n for n in _arch_selection(arch_names, False)]
+    else:
+        raise errors.UsageError("Name architectures or pass --all.")
+    for module, package in (("matplotlib", "matplotlib"), ("sklearn", "scikit-learn")):
+        import importlib.util
+
+        if importlib.util.find_spec(module) is None:
+            raise errors.MissingExtraError(package, "report", "Reports")
+    require_keras()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise errors.FmnistEdgeError(f"Cannot write to {out}: {exc.strerror}") from None
+    from fmnistedge.progress import make_progress
+    from fmnistedge.report import arch_report, overview
+
+    summaries = []
+    with make_progress() as progress:
+        task = progress.add_task("report", total=len(dirs), status="")
+        for d in dirs:
+            progress.update(task, status=d.name)
+            summaries.append(arch_report(d, out))
+            progress.advance(task)
+    overview(summaries, out, bench_json)
+    typer.echo(f"wrote {len(summaries)} report(s) and {out / 'index.md'}")
+
+
 def _arch_selection(arch_names: list[str] | None, all_archs: bool) -> list[str]:
     from fmnistedge import zoo
 
