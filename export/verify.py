@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from fmnistedge.export.formats import Format
-from fmnistedge.runtime.backends import LiteRTBackend, OnnxBackend, predict_all
+from fmnistedge.runtime.backends import LiteRTBackend, open_backend, predict_all
 
 # Ops that mean the converter captured variables instead of constants; such a
 # file can run and silently score 10% (seen with from_concrete_functions).
@@ -41,8 +41,7 @@ class Verification:
 
 
 def open_bytes(fmt: Format, model: bytes):
-    cls = LiteRTBackend if fmt.engine == "tflite" else OnnxBackend
-    return cls(f"<{fmt.filename}>", threads=os.cpu_count() or 1, model_bytes=model)
+    return open_backend(fmt.filename, threads=os.cpu_count() or 1, model_bytes=model)
 
 
 def io_details(backend) -> dict:

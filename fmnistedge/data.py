@@ -144,6 +144,8 @@ def parse_idx(raw: bytes, path: Path, magic: int, count: int | None = None) -> n
         raise DatasetError(f"Not an IDX file of the expected kind: {path} (magic {found_magic}, expected {magic})")
     ndim = magic & 0xFF
     header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DatasetError(f"Truncated dataset file {path}: {len(raw)} bytes, header needs {header}")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     if ndim == 3 and dims[1:] != (IMAGE_SIZE, IMAGE_SIZE):
         raise DatasetError(f"Unexpected image shape {dims[1:]} in {path}, expected (28, 28)")

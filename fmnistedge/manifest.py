@@ -15,6 +15,7 @@ from fmnistedge.labels import IMAGE_SIZE, LABELS
 
 MANIFEST_SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+FILE_KEYS = {"key", "format", "precision", "bytes", "sha256", "status"}
 
 INPUT_CONTRACT = {
     "shape": [None, IMAGE_SIZE, IMAGE_SIZE, 1],
@@ -47,7 +48,14 @@ def load(directory: Path | str) -> dict | None:
         doc = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ModelError(f"Unreadable manifest {path}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ModelError(f"Malformed manifest {path}: not a JSON object; re-run 'fmnistedge export'")
     if doc.get("schema_version") != MANIFEST_SCHEMA_VERSION:
         raise ModelError(f"{path} has manifest schema {doc.get('schema_version')!r}, "
                          f"expected {MANIFEST_SCHEMA_VERSION}; re-run 'fmnistedge export'")
+    files = doc.get("files")
+    if not isinstance(doc.get("arch"), str) or not isinstance(files, dict) or not all(
+            isinstance(e, dict) and FILE_KEYS <= set(e) for e in files.values()):
+        raise ModelError(f"Malformed manifest {path}: needs 'arch' and 'files' entries with "
+                         f"{', '.join(sorted(FILE_KEYS))}; re-run 'fmnistedge export'")
     return doc

@@ -144,13 +144,14 @@ def engine_for(path: Path | str) -> str:
     return ENGINES[suffix]
 
 
-def open_backend(path: Path | str, threads: int = 1) -> Backend:
-    """Open a model file with the engine its suffix calls for."""
+def open_backend(path: Path | str, threads: int = 1, model_bytes: bytes | None = None) -> Backend:
+    """Open a model file with the engine its suffix calls for (or ``model_bytes``
+    in memory, named ``path`` in messages)."""
     path = Path(path)
-    if not path.is_file():
+    if model_bytes is None and not path.is_file():
         raise ModelError(f"Model file not found: {path}")
     cls = OnnxBackend if engine_for(path) == "onnx" else LiteRTBackend
-    return cls(path, threads=threads)
+    return cls(path, threads=threads, model_bytes=model_bytes)
 
 
 def predict_all(backend: Backend, images: np.ndarray, batch_size: int = 500) -> np.ndarray:

@@ -9,6 +9,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from fmnistedge import fileio
 from fmnistedge.errors import FmnistEdgeError
 from fmnistedge.labels import LABELS
 from fmnistedge.runtime.preprocess import prepare_image, to_model_input
@@ -84,7 +85,14 @@ def classify_files(
             saved = None
             if save_dir is not None:
                 target = _save_path(Path(save_dir), path, used)
-                cv2.imwrite(str(target), img)
+                try:
+                    fileio.write_bytes(target, cv2.imencode(".png", img)[1].tobytes())
+                except OSError as exc:
+                    failure = Failure(str(path), f"Cannot save the preprocessed image to {target}: "
+                                                 f"{exc.strerror or exc}")
+                    results[index] = failure
+                    on_result(failure)
+                    continue
                 saved = str(target)
             best = int(np.argmax(p))
             result = Prediction(str(path), LABELS[best], best, float(p[best]), top_k(p, k),

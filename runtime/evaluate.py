@@ -30,7 +30,17 @@ def read_labels(photo_dir: Path, labels_csv: Path | None = None) -> list[tuple[P
         rows = list(csv.DictReader(fh))
     if not rows or not {"path", "label_index"} <= set(rows[0]):
         raise FmnistEdgeError(f"{labels_csv} needs the columns path,label_index")
-    return [(photo_dir / r["path"], int(r["label_index"])) for r in rows]
+    items = []
+    for line, r in enumerate(rows, start=2):
+        try:
+            label = int(r["label_index"])
+        except (TypeError, ValueError):
+            label = -1
+        if not 0 <= label < NUM_CLASSES or not r.get("path"):
+            raise FmnistEdgeError(f"{labels_csv} line {line}: needs a path and a label_index 0-9. "
+                                  f"Received: path={r.get('path')!r}, label_index={r.get('label_index')!r}")
+        items.append((photo_dir / r["path"], label))
+    return items
 
 
 def score(y_true: np.ndarray, probs: np.ndarray) -> dict:

@@ -9,6 +9,7 @@ checked against the manifest before any engine loads the file.
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,10 +74,11 @@ def list_models(artifacts: Path = ARTIFACTS_DIR) -> list[dict]:
 
 def _pick(arch_dir: Path, doc: dict, engine: str | None) -> tuple[str, dict]:
     candidates = [(n, e) for n, e in doc["files"].items()
-                  if (engine is None or e["format"] == engine) and (arch_dir / n).is_file()]
+                  if (engine is None or e["format"] == engine) and (arch_dir / n).is_file()
+                  and e["status"] != "verify_failed"]
     if not candidates:
-        raise ModelError(f"No {engine or ''} model file for {doc['arch']} in {arch_dir}; "
-                         f"run 'fmnistedge export {doc['arch']}'".replace("  ", " "))
+        raise ModelError(f"No usable {engine or ''} model file for {doc['arch']} in {arch_dir} (missing, or "
+                         f"failed verification); run 'fmnistedge export {doc['arch']}'".replace("  ", " "))
     # Verified first, then int8 before fp16 before fp32, then TFLite before ONNX.
     def rank(item):
         _, e = item
@@ -99,9 +101,12 @@ def resolve(model: str | None, engine: str | None = None, artifacts: Path = ARTI
         if engine is not None and engine_for(as_path) != engine:
             raise UsageError(f"--engine {engine} does not match the file type of {as_path}")
         entry = check_file(as_path)
-        meta = entry or read_embedded(as_path) or {}
-        return ModelRef(as_path, meta.get("arch", as_path.stem), engine_for(as_path),
-                        meta.get("precision", "unknown"), entry, "file")
+        if entry is not None:
+            arch, precision = manifest.load(as_path.parent)["arch"], entry["precision"]
+        else:
+            meta = read_embedded(as_path) or {}
+            arch, precision = meta.get("arch", as_path.stem), meta.get("precision", "unknown")
+        return ModelRef(as_path, arch, engine_for(as_path), precision, entry, "file")
     for base, where in _search_dirs(artifacts):
         arch_dir = base / model
         doc = manifest.load(arch_dir) if arch_dir.is_dir() else None
@@ -110,8 +115,10 @@ def resolve(model: str | None, engine: str | None = None, artifacts: Path = ARTI
             check_file(arch_dir / name)
             return ModelRef(arch_dir / name, doc["arch"], entry["format"], entry["precision"], entry, where)
     known = sorted({r["arch"] for r in list_models(artifacts)})
-    raise ModelError(f"Unknown model {model!r}: not a .onnx/.tflite file and not an exported model "
-                     f"(known: {', '.join(known) or 'none'}). Run 'fmnistedge models'.")
+    close = difflib.get_close_matches(model, known, n=3, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise UsageError(f"Unknown model {model!r}: not a .onnx/.tflite file and not an exported model "
+                     f"(known: {', '.join(known) or 'none'}).{hint} Run 'fmnistedge models'.")
 
 
 def load(ref: ModelRef, threads: int = 1):

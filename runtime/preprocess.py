@@ -32,39 +32,37 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
 PHOTO_MODES = ("photo", "raw", "naive")
 
 
-def prepare_image(path, mode: str = "photo"):
-    """Decode an image file and bring it to a uint8 28x28 Fashion-MNIST-style image.
+def prepare_rgb(rgb: np.ndarray, mode: str = "photo", alpha: np.ndarray | None = None,
+                detect_empty: bool = False):
+    """Bring an RGB image to a uint8 28x28 Fashion-MNIST-style image; returns (image, info).
 
     ``photo`` segments the garment (see :mod:`fmnistedge.runtime.photo`), ``raw``
     takes an image that is already Fashion-MNIST style, ``naive`` is the plain
-    resize-and-negate baseline. Returns (image, info dict).
-    """
-    from fmnistedge.runtime import imageio, photo
-
-    if mode not in PHOTO_MODES:
-        raise ValueError(f"Unknown preprocessing mode. Received: mode={mode!r}")
-    decoded = imageio.decode(path)
-    if mode == "raw":
-        return photo.raw(decoded.rgb), {"mode": "raw"}
-    if mode == "naive":
-        return photo.naive(decoded.rgb), {"mode": "naive"}
-    img, info = photo.photo_to_fashion_mnist(decoded.rgb, decoded.alpha)
-    return img, {"mode": "photo", "method": info.method, "box": list(info.box),
-                 "area": round(info.area, 4)}
-
-
-def prepare_frame(rgb: np.ndarray, mode: str = "photo"):
-    """The same pipeline for an in-memory RGB frame (camera scan).
-
-    Unlike a photo, a frame may show nothing: such a view comes back with
-    ``method == "whole-image"`` so the scan can tell that the item was removed.
+    resize-and-negate baseline. ``detect_empty`` (camera frames) reports a view with
+    no garment as ``method == "whole-image"`` instead of segmenting background noise.
     """
     from fmnistedge.runtime import photo
 
+    if mode not in PHOTO_MODES:
+        raise ValueError(f"Unknown preprocessing mode. Received: mode={mode!r}")
     if mode == "raw":
         return photo.raw(rgb), {"mode": "raw"}
     if mode == "naive":
         return photo.naive(rgb), {"mode": "naive"}
-    img, info = photo.photo_to_fashion_mnist(rgb, detect_empty=True)
-    return img, {"mode": "photo", "method": info.method, "box": list(info.box),
-                 "area": round(info.area, 4)}
+    img, info = photo.photo_to_fashion_mnist(rgb, alpha, detect_empty)
+    return img, {"mode": "photo", "method": info.method, "box": list(info.box), "area": round(info.area, 4)}
+
+
+def prepare_image(path, mode: str = "photo"):
+    """Decode an image file (safely, see :mod:`fmnistedge.runtime.imageio`) and :func:`prepare_rgb` it."""
+    from fmnistedge.runtime import imageio
+
+    if mode not in PHOTO_MODES:
+        raise ValueError(f"Unknown preprocessing mode. Received: mode={mode!r}")
+    decoded = imageio.decode(path)
+    return prepare_rgb(decoded.rgb, mode, decoded.alpha)
+
+
+def prepare_frame(rgb: np.ndarray, mode: str = "photo"):
+    """A camera frame: unlike a photo, it may show nothing (see :func:`prepare_rgb`)."""
+    return prepare_rgb(rgb, mode, detect_empty=True)

@@ -7,6 +7,8 @@ is available; ``display_available`` decides.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections import deque
 from typing import Callable
@@ -21,13 +23,15 @@ WINDOW = "fmnistedge scan (q: quit, u: undo last)"
 
 
 def display_available() -> bool:
+    """A display we can open a window on. Probed in a child process: with a stale
+    $DISPLAY (an SSH session without X), OpenCV's GUI backend aborts the process."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return False
+    probe = "import cv2; cv2.namedWindow('probe'); cv2.waitKey(1); cv2.destroyAllWindows()"
     try:
-        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
-    except cv2.error:  # OpenCV built without a GUI backend
+        return subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
         return False
-    return True
 
 
 class Preview:

@@ -101,38 +101,38 @@ class Wardrobe:
                 self.db.execute("ROLLBACK")
                 raise
 
+    def _execute(self, sql: str, params: tuple = ()):
+        try:
+            return self.db.execute(sql, params)
+        except sqlite3.OperationalError as exc:  # locked past the busy timeout, disk full, ...
+            raise WardrobeError(f"Cannot use {self.path}: {exc}") from None
+
     def add(self, item: Item) -> int:
         """Record one item and commit it at once."""
         first_seen = item.first_seen or datetime.now(timezone.utc).isoformat(timespec="seconds")
-        try:
-            cur = self._insert(item, first_seen)
-        except sqlite3.OperationalError as exc:  # locked past the busy timeout, disk full, ...
-            raise WardrobeError(f"Cannot write to {self.path}: {exc}") from None
-        return int(cur.lastrowid)
-
-    def _insert(self, item: Item, first_seen: str):
-        return self.db.execute(
+        cur = self._execute(
             "INSERT INTO items (label, class_index, confidence, first_seen, model, model_sha256, source, thumbnail)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (item.label, item.class_index, item.confidence, first_seen, item.model, item.model_sha256,
              item.source, item.thumbnail))
+        return int(cur.lastrowid)
 
     def items(self) -> list[dict]:
-        rows = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM items ORDER BY id").fetchall()
+        rows = self._execute(f"SELECT {', '.join(COLUMNS)} FROM items ORDER BY id").fetchall()
         return [dict(zip(COLUMNS, r)) for r in rows]
 
     def thumbnail(self, item_id: int) -> bytes | None:
-        row = self.db.execute("SELECT thumbnail FROM items WHERE id = ?", (item_id,)).fetchone()
+        row = self._execute("SELECT thumbnail FROM items WHERE id = ?", (item_id,)).fetchone()
         return row[0] if row else None
 
     def remove(self, item_id: int) -> bool:
-        return self.db.execute("DELETE FROM items WHERE id = ?", (item_id,)).rowcount > 0
+        return self._execute("DELETE FROM items WHERE id = ?", (item_id,)).rowcount > 0
 
     def clear(self) -> int:
-        return self.db.execute("DELETE FROM items").rowcount
+        return self._execute("DELETE FROM items").rowcount
 
     def stats(self) -> dict:
-        rows = self.db.execute("SELECT label, count(*) FROM items GROUP BY label ORDER BY count(*) DESC, label")
+        rows = self._execute("SELECT label, count(*) FROM items GROUP BY label ORDER BY count(*) DESC, label")
         per_label = {label: n for label, n in rows.fetchall()}
         return {"items": sum(per_label.values()), "per_label": per_label}
 

@@ -195,8 +195,8 @@ def test_lone_truncated_model_and_wrong_shape_fail_clearly(exported_tiny, tmp_pa
 
 
 def test_unknown_model_name_lists_what_exists(good_jpeg):
-    result = runner.invoke(app, ["classify", str(good_jpeg), "--model", "no-such-model"])
-    assert result.exit_code == 1 and "fmnistedge models" in result.output
+    result = runner.invoke(app, ["classify", str(good_jpeg), "--model", "cnn2-int8"])
+    assert result.exit_code == 2 and "fmnistedge models" in result.output
 
 
 def test_models_json_lists_files(exported_tiny):
@@ -205,3 +205,38 @@ def test_models_json_lists_files(exported_tiny):
     rows = [r for r in json.loads(result.stdout)["models"] if r["where"] == "artifacts"]
     assert {r["file"] for r in rows} == set(exported_tiny[1]["files"])
     assert all(r["status"] == "verified" for r in rows)
+
+
+def test_unwritable_paths_are_one_line_errors(exported_tiny, good_jpeg, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = runner.invoke(app, ["classify", str(good_jpeg), "--model", str(_model_file(exported_tiny)),
+                                 "--save-preprocessed", str(blocker)])
+    assert result.exit_code == 1 and "Traceback" not in result.output and str(blocker) in result.output
+    result = runner.invoke(app, ["wardrobe", "list", "--wardrobe", str(blocker / "w.db")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+def test_model_path_reports_the_arch_from_its_manifest(exported_tiny, good_jpeg):
+    result = runner.invoke(app, ["classify", str(good_jpeg), "--json",
+                                 "--model", str(exported_tiny[0] / "model_fp32.onnx")])
+    assert json.loads(result.stdout)["model"]["arch"] == "tiny"
+
+
+def test_malformed_manifest_and_failed_files_are_refused(exported_tiny, tmp_path, good_jpeg):
+    from fmnistedge.errors import ModelError
+    from fmnistedge.runtime.models import resolve
+
+    copy = tmp_path / "art" / "tiny"
+    shutil.copytree(exported_tiny[0], copy)
+    doc = json.loads((copy / "manifest.json").read_text())
+    for entry in doc["files"].values():
+        if entry["format"] == "onnx":
+            entry["status"], entry["verified"] = "verify_failed", False
+    (copy / "manifest.json").write_text(json.dumps(doc))
+    with pytest.raises(ModelError, match="failed verification"):
+        resolve("tiny", "onnx", tmp_path / "art")
+    assert resolve("tiny", "tflite", tmp_path / "art").precision == "int8"
+    (copy / "manifest.json").write_text("[]")
+    result = runner.invoke(app, ["classify", str(good_jpeg), "--model", "tiny", "--artifacts", str(tmp_path / "art")])
+    assert result.exit_code == 1 and "Malformed manifest" in result.output

@@ -120,3 +120,11 @@ def test_real_dataset_verifies(real_data):
     location, checks = data.verify_dataset(real_data.directory)
     assert [c.items for c in checks] == [60000, 60000, 10000, 10000]
     assert all(c.matches_reference for c in checks)
+
+
+def test_header_shorter_than_its_dimensions_is_named(tmp_path):
+    d = write_dataset(tmp_path / "d", n_train=30)
+    path = d / (data.SPLITS["train"].images + ".gz")
+    path.write_bytes(gzip.compress(b"\x00\x00\x08\x03\x00\x00\x00\x1e\x00\x00"))
+    with pytest.raises(DatasetError, match="header needs 16"):
+        data.load_split("train", d)

@@ -32,3 +32,13 @@ def test_cli_help_does_not_import_tensorflow():
            "r = CliRunner().invoke(app, ['--help'])\nassert r.exit_code == 0"
     proc = _run(body)
     assert proc.returncode == 0 and "clean" in proc.stdout, proc.stderr
+
+
+def test_classify_and_models_commands_do_not_import_tensorflow():
+    body = ("from typer.testing import CliRunner\nfrom fmnistedge.cli import app\n"
+            "r = CliRunner().invoke(app, ['classify', 'samples/1-trouser.jpg', '--json'])\n"
+            "assert r.exit_code == 0, r.output\n"
+            "r = CliRunner().invoke(app, ['models', '--json'])\nassert r.exit_code == 0, r.output")
+    proc = subprocess.run([sys.executable, "-c", CHECK.format(body=body)], capture_output=True, text=True,
+                          timeout=120, cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    assert proc.returncode == 0 and "clean" in proc.stdout, proc.stderr

@@ -113,3 +113,15 @@ def test_numpy_lab_matches_opencv():
     ours = photo.rgb_to_lab(rgb)
     ref = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     assert np.abs(ours - ref).max() < 3.0  # OpenCV's 8-bit path rounds through tables
+
+
+def test_bad_labels_csv_rows_are_named(tmp_path):
+    from fmnistedge.errors import FmnistEdgeError
+    from fmnistedge.runtime.evaluate import read_labels
+
+    (tmp_path / "labels.csv").write_text("path,label_index\na.jpg,3\nb.jpg,x\n")
+    with pytest.raises(FmnistEdgeError, match="line 3"):
+        read_labels(tmp_path)
+    (tmp_path / "labels.csv").write_text("path,label_index\na.jpg,12\n")
+    with pytest.raises(FmnistEdgeError, match="label_index 0-9"):
+        read_labels(tmp_path)

@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fmnistedge.cli import app
-from fmnistedge.runtime.scan import Guess, OpenCVSource, ScanError, Voter, run_scan, to_rgb
+from fmnistedge.runtime.scan import Guess, OpenCVSource, Voter, run_scan, to_rgb
 from fmnistedge.runtime.wardrobe import Item, Wardrobe, WardrobeError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,96 @@
+"""The shared core of the ``fmnistedge`` command line: the Typer app, error mapping, common options.
+
+Exit codes (DESIGN.md): 0 ok, 1 some input failed, 2 usage error, 3 verification
+or accuracy floor failed, 130 interrupted. Exceptions become exit codes in one
+place, :class:`_ErrorMappingGroup`; a user error never prints a traceback.
+Heavy libraries are imported inside the commands so ``--help`` and the runtime
+commands start fast and without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+import typer.core
+
+from fmnistedge import errors
+from fmnistedge.progress import stderr
+
+
+class _ErrorMappingGroup(typer.core.TyperGroup):
+    """Maps library exceptions to one-line errors and documented exit codes."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except errors.FmnistEdgeError as exc:
+            stderr.print(f"[red]Error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:  # a path the user gave cannot be read or written
+            where = f": {exc.filename}" if exc.filename else ""
+            stderr.print(f"[red]Error:[/red] {exc.strerror or exc}{where}", highlight=False, soft_wrap=True)
+            raise typer.Exit(errors.EXIT_INPUT_FAILED) from None
+        except KeyboardInterrupt:
+            stderr.print("Interrupted; everything finished before the interrupt is kept.")
+            raise typer.Exit(errors.EXIT_INTERRUPTED) from None
+
+
+app = typer.Typer(
+    cls=_ErrorMappingGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Fashion-MNIST clothing classifiers from Keras training to a camera on a low-end CPU.",
+)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+DataDir = Annotated[
+    Optional[Path],
+    typer.Option("--data-dir", help="Folder with the four Fashion-MNIST IDX files "
+                 "(default: $FMNISTEDGE_DATA, the Keras cache, /usr/share/datasets/fashion-mnist)."),
+]
+
+
+def _print_json(obj) -> None:
+    typer.echo(json.dumps(obj, indent=2))
+
+
+
+class Engine(str, Enum):
+    onnx = "onnx"
+    tflite = "tflite"
+
+
+ModelOpt = Annotated[Optional[str], typer.Option(
+    "--model", help="Model name (shipped, then artifacts/) or a .onnx/.tflite file. Default: the shipped default.")]
+EngineOpt = Annotated[Optional[Engine], typer.Option(help="Inference engine (default: follows the file; int8 TFLite for names).")]
+ArtifactsOpt = Annotated[Path, typer.Option(help="Folder of trained and exported models.")]
+
+
+def ensure_writable_dir(directory: Path) -> None:
+    """Fail before long work, not after it, when an output folder cannot be written."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".fmnistedge-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise errors.FmnistEdgeError(f"Cannot write to {directory}: {exc.strerror or exc}") from None
+
+
+def _arch_selection(arch_names: list[str] | None, all_archs: bool) -> list[str]:
+    from fmnistedge import zoo
+
+    if all_archs and arch_names:
+        raise errors.UsageError("Name architectures or pass --all, not both.")
+    if all_archs:
+        return zoo.names()
+    if not arch_names:
+        raise errors.UsageError("Name at least one architecture, or pass --all. See 'fmnistedge archs'.")
+    for name in arch_names:
+        zoo.get(name)  # raises with close matches
+    return list(dict.fromkeys(arch_names))

@@ -1,0 +1,224 @@
+"""Runtime commands: classify, models, evaluate, bench. They never import TensorFlow
+(bench imports it only in its own worker processes for the Keras baseline rows)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from fmnistedge import errors
+from fmnistedge.cli.app import (ensure_writable_dir, ArtifactsOpt, DataDir, EngineOpt, JsonFlag, ModelOpt, _arch_selection,
+                                _print_json, app, stderr)
+
+
+@app.command()
+def classify(
+    paths: Annotated[list[str], typer.Argument(
+        metavar="PATH...", help="Image files, folders (searched recursively) or glob patterns.")],
+    model: ModelOpt = None,
+    engine: EngineOpt = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=10, help="How many guesses to show.")] = 3,
+    threads: Annotated[int, typer.Option(min=1, help="Inference threads (1 is the Pi-like setting).")] = 1,
+    raw: Annotated[bool, typer.Option("--raw", help="Images are already 28x28 Fashion-MNIST style: skip garment segmentation.")] = False,
+    save_preprocessed: Annotated[Optional[Path], typer.Option(
+        help="Write the 28x28 image the model saw for each input into this folder.")] = None,
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    as_json: JsonFlag = False,
+) -> None:
+    """Classify photos of clothing with a TensorFlow-free engine.
+
+    Each photo is segmented (the garment is separated from its background),
+    cropped, negated and fitted into 28x28 like Fashion-MNIST. Exit code 1 if
+    any input failed (the others are still classified), 2 for usage errors.
+    """
+    from fmnistedge.runtime import imageio, models
+    from fmnistedge.runtime.classify import Failure, classify_files
+
+    ref = models.resolve(model, engine.value if engine else None, artifacts)
+    backend = models.load(ref, threads=threads)  # a bad model fails once, before any image
+    files, problems = imageio.find_images(paths)
+    failures = [Failure(str(p), msg) for p, msg in problems]
+    for f in failures:
+        stderr.print(f"[red]error[/red] {f.error}", highlight=False)
+
+    def show(r) -> None:
+        if isinstance(r, Failure):
+            stderr.print(f"[red]error[/red] {r.error}", highlight=False, soft_wrap=True)
+        elif not as_json:
+            alts = ", ".join(f"{t['label']} {100 * t['probability']:.1f}%" for t in r.top_k[1:])
+            typer.echo(f"{r.path}: {r.label} ({100 * r.confidence:.1f}%)" + (f"  [{alts}]" if alts else ""))
+
+    results = classify_files(files, backend, mode="raw" if raw else "photo", k=top_k,
+                             save_dir=save_preprocessed, on_result=show)
+    all_results = failures + results
+    if as_json:
+        _print_json({
+            "model": {"arch": ref.arch, "path": str(ref.path), "engine": ref.engine,
+                      "precision": ref.precision, "where": ref.where,
+                      "verified_accuracy": (ref.entry or {}).get("test_accuracy")},
+            "results": [r.to_dict() for r in all_results],
+        })
+    if any(isinstance(r, Failure) for r in all_results):
+        raise typer.Exit(errors.EXIT_INPUT_FAILED)
+
+
+@app.command()
+def models(artifacts: ArtifactsOpt = Path("artifacts"), as_json: JsonFlag = False) -> None:
+    """List the model files this install can use: shipped ones and those under artifacts/."""
+    from fmnistedge.runtime.models import default_arch, list_models
+
+    rows = list_models(artifacts)
+    if as_json:
+        _print_json({"default": default_arch(), "models": rows})
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("arch", "file", "format", "precision", "size", "verified accuracy", "status", "where")
+    for r in rows:
+        acc = f"{100 * r['test_accuracy']:.2f}%" if r["test_accuracy"] is not None else "-"
+        table.add_row(r["arch"], r["file"], r["format"], r["precision"], f"{r['bytes'] / 1024:.1f} KiB",
+                      acc, r["status"], r["where"])
+    Console().print(table)
+    if not rows:
+        stderr.print("No models found; train and export one ('fmnistedge train', 'fmnistedge export').")
+    else:
+        stderr.print(f"Default model: {default_arch() or 'none shipped'}")
+
+
+@app.command()
+def evaluate(
+    photos: Annotated[Path, typer.Option(help="Folder of labelled photos with a labels.csv (path,label_index,...).")],
+    labels: Annotated[Optional[Path], typer.Option(help="Labels CSV (default: PHOTOS/labels.csv).")] = None,
+    model: ModelOpt = None,
+    engine: EngineOpt = None,
+    modes: Annotated[str, typer.Option(help="Comma-separated preprocessing modes to compare: photo, naive, raw.")] = "photo,naive",
+    out: Annotated[Optional[Path], typer.Option(help="Write the full results (JSON) here.")] = None,
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    as_json: JsonFlag = False,
+) -> None:
+    """Measure a model on labelled real photos: top-1, top-3, per-class accuracy, confusion matrix.
+
+    'photo' is fmnistedge's garment segmentation; 'naive' is the plain
+    resize-and-negate baseline, reported beside it.
+    """
+    from fmnistedge import fileio, provenance
+    from fmnistedge.progress import make_progress
+    from fmnistedge.runtime import models
+    from fmnistedge.runtime.evaluate import evaluate_photos, read_labels
+    from fmnistedge.runtime.preprocess import PHOTO_MODES
+
+    wanted = [m.strip() for m in modes.split(",") if m.strip()]
+    if not wanted or set(wanted) - set(PHOTO_MODES):
+        raise errors.UsageError(f"--modes takes photo, naive and/or raw. Received: {modes!r}")
+    ref = models.resolve(model, engine.value if engine else None, artifacts)
+    backend = models.load(ref)
+    items = read_labels(photos, labels)
+    if out is not None:
+        ensure_writable_dir(out.parent)
+    report = {"model": {"arch": ref.arch, "file": ref.path.name, "engine": ref.engine,
+                        "precision": ref.precision, "sha256": (ref.entry or {}).get("sha256"),
+                        "verified_test_accuracy": (ref.entry or {}).get("test_accuracy")},
+              "photos": str(photos), "results": {}, "environment": provenance.environment()}
+    with make_progress() as progress:
+        for mode in wanted:
+            task = progress.add_task(f"{mode}", total=len(items), status="")
+            report["results"][mode] = evaluate_photos(
+                items, backend, mode, tick=lambda: progress.advance(task))
+    if out is not None:
+        fileio.write_json(out, report)
+    if as_json:
+        _print_json(report)
+        return
+    for mode, r in report["results"].items():
+        typer.echo(f"{mode:>6}: top-1 {100 * r['macro_top1']:.1f}%  top-3 {100 * r['macro_top3']:.1f}% "
+                   f"(macro over {len(r['per_class_top1'])} classes; overall top-1 {100 * r['top1']:.1f}%, "
+                   f"{r['items']} photos, {len(r['failures'])} unreadable)")
+    first = report["results"][wanted[0]]
+    typer.echo("per class (top-1): " + ", ".join(
+        f"{k} {100 * v:.0f}%" for k, v in first["per_class_top1"].items()))
+
+
+@app.command()
+def bench(
+    arch_names: Annotated[Optional[list[str]], typer.Argument(
+        metavar="[ARCH]...", help="Architectures to measure (default with --all: every one found).")] = None,
+    all_archs: Annotated[bool, typer.Option("--all", help="Every architecture with models in --artifacts or shipped.")] = False,
+    formats: Annotated[str, typer.Option(help="Comma-separated: keras-predict, keras-call, tflite-fp32, "
+                                         "tflite-fp16, tflite-int8, onnx-fp32, onnx-int8.")] = ",".join(
+        ("keras-predict", "keras-call", "tflite-fp32", "tflite-fp16", "tflite-int8", "onnx-fp32", "onnx-int8")),
+    threads: Annotated[int, typer.Option(min=1, help="Threads for every engine (1 = the Pi-like setting).")] = 1,
+    runs: Annotated[int, typer.Option(min=10, help="Timed batch-1 runs per model (interleaved).")] = 300,
+    warmup: Annotated[int, typer.Option(min=0, help="Untimed warm-up runs per model.")] = 30,
+    batch_sizes: Annotated[str, typer.Option(help="Comma-separated batch sizes for throughput.")] = "1,32",
+    json_path: Annotated[Optional[str], typer.Option("--json", help="Write JSON here ('-' for stdout).")] = None,
+    csv_path: Annotated[Optional[Path], typer.Option("--csv", help="Write CSV here.")] = None,
+    plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG plot (needs the 'report' extra).")] = None,
+    markdown: Annotated[Optional[Path], typer.Option(help="Write a Markdown report here.")] = None,
+    min_accuracy: Annotated[Optional[float], typer.Option(
+        help="Exit 3 if any measured model is below this accuracy (percent).")] = None,
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    data_dir: DataDir = None,
+) -> None:
+    """Measure latency against accuracy for every architecture and format.
+
+    Each file is loaded in a fresh process (load time, accuracy on the 10k test
+    set, peak memory, throughput); batch-1 latency is timed with the formats
+    interleaved. A row that fails is recorded and the run goes on; the exit code
+    is then 1 (3 if a model is below --min-accuracy).
+    """
+    from fmnistedge import bench as b
+    from fmnistedge import benchreport, fileio, provenance, zoo
+    from fmnistedge.progress import make_progress
+
+    fmts = tuple(f.strip() for f in formats.split(",") if f.strip())
+    if not fmts or set(fmts) - set(b.ALL_FORMATS):
+        raise errors.UsageError(f"Unknown format in --formats {formats!r}; choose from {', '.join(b.ALL_FORMATS)}")
+    try:
+        sizes = tuple(int(v) for v in batch_sizes.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise errors.UsageError(f"--batch-sizes takes comma-separated integers >= 1. Received: {batch_sizes!r}")
+    names = _arch_selection(arch_names, all_archs) if arch_names else zoo.names()
+    if not arch_names and not all_archs:
+        raise errors.UsageError("Name architectures or pass --all.")
+    from fmnistedge.data import find_dataset
+
+    find_dataset(data_dir)  # accuracy needs the test set: fail now, not in every row
+    for path in (Path(json_path) if json_path not in (None, "-") else None, csv_path, plot_path, markdown):
+        if path is not None:
+            ensure_writable_dir(path.parent)
+    options = b.BenchOptions(fmts, threads, runs, warmup, sizes, artifacts, data_dir)
+    rows = b.discover(names, options)
+    if not rows:
+        raise errors.FmnistEdgeError(f"No models to measure in {artifacts} or the shipped models; "
+                                     "run 'fmnistedge train' and 'fmnistedge export' first")
+    with make_progress() as progress:
+        task = progress.add_task("bench", total=sum(r.status == "pending" for r in rows) + 2, status="")
+        b.run(rows, options, tick=lambda msg: progress.update(task, advance=1, status=msg))
+    doc = benchreport.to_document(rows, options, provenance.environment())
+    if json_path == "-":
+        _print_json(doc)
+    elif json_path:
+        fileio.write_json(Path(json_path), doc)
+    if csv_path:
+        benchreport.write_csv(doc, csv_path)
+    if plot_path:
+        benchreport.plot(doc, plot_path)
+    if markdown:
+        fileio.write_text(markdown, benchreport.markdown_report(doc, plot_path))
+    if json_path != "-":
+        from rich.console import Console
+
+        Console(width=200).print(benchreport.markdown_table(doc), soft_wrap=True, highlight=False)
+    below = [r for r in doc["rows"] if r["status"] == "ok" and min_accuracy is not None
+             and 100 * r["accuracy"] < min_accuracy]
+    for r in below:
+        stderr.print(f"{r['arch']} {r['format']}: accuracy {100 * r['accuracy']:.2f}% < --min-accuracy {min_accuracy}")
+    if below:
+        raise typer.Exit(errors.EXIT_VERIFY_FAILED)
+    if any(r["status"] == "run failed" for r in doc["rows"]):
+        raise typer.Exit(errors.EXIT_INPUT_FAILED)

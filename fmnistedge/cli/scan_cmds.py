@@ -1,0 +1,186 @@
+"""Camera scanning and the wardrobe inventory: scan, wardrobe list/stats/export/remove/clear."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from fmnistedge import errors
+from fmnistedge.cli.app import (_ErrorMappingGroup, ArtifactsOpt, EngineOpt, JsonFlag, ModelOpt, _print_json, app, stderr)
+
+
+WardrobeOpt = Annotated[Optional[Path], typer.Option(
+    "--wardrobe", help="Wardrobe database (default: ~/.local/share/fmnistedge/wardrobe.db).")]
+
+
+@app.command()
+def scan(
+    camera: Annotated[Optional[int], typer.Option(help="USB webcam index (default 0 when no other source is given).")] = None,
+    source: Annotated[Optional[str], typer.Option(help="A video file or stream URL instead of a camera.")] = None,
+    picamera: Annotated[bool, typer.Option("--picamera", help="Raspberry Pi camera module through Picamera2.")] = False,
+    model: ModelOpt = None,
+    engine: EngineOpt = None,
+    show: Annotated[Optional[bool], typer.Option(
+        "--show/--no-show", help="Preview window (default: when a display is available).")] = None,
+    wardrobe: WardrobeOpt = None,
+    min_confidence: Annotated[float, typer.Option(min=0.0, max=1.0, help="Record only guesses this confident.")] = 0.6,
+    stable_frames: Annotated[int, typer.Option(min=1, help="Frames in a row with the same label to record an item.")] = 5,
+    max_frames: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many frames.")] = None,
+    max_seconds: Annotated[Optional[float], typer.Option(min=0.1, help="Stop after this many seconds.")] = None,
+    roi: Annotated[float, typer.Option(min=0.1, max=1.0, help="Guide box: centered square, this fraction of the shorter side.")] = 0.8,
+    threads: Annotated[int, typer.Option(min=1, help="Inference threads.")] = 1,
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines on stdout: one per item, then the summary.")] = False,
+) -> None:
+    """Scan garments held in front of a camera and record them in the wardrobe.
+
+    An item is recorded when the same label stays above --min-confidence for
+    --stable-frames frames; the same item is not recorded again until the scene
+    changes (the item is removed and the view is empty). Every item is committed
+    at once: Ctrl-C (exit 130) or SIGTERM (exit 0) keeps everything recorded.
+    """
+    import signal
+
+    from fmnistedge.runtime import models
+    from fmnistedge.runtime.scan import (OpenCVSource, PicameraSource, ScanStats, Voter,
+                                         classify_frame, run_scan)
+    from fmnistedge.runtime.wardrobe import Item, Wardrobe
+
+    if sum(x is not None and x is not False for x in (camera, source, picamera or None)) > 1:
+        raise errors.UsageError("Choose one of --camera, --source and --picamera.")
+    ref = models.resolve(model, engine.value if engine else None, artifacts)
+    backend = models.load(ref, threads=threads)
+    store = Wardrobe(wardrobe)
+    src = PicameraSource() if picamera else OpenCVSource(source if source is not None else (camera or 0))
+    source_name = "picamera" if picamera else str(source if source is not None else f"camera:{camera or 0}")
+    recorded_ids: list[int] = []
+
+    def on_record(r) -> None:
+        recorded_ids.append(store.add(Item(r.label, r.class_index, r.confidence, ref.arch,
+                                           (ref.entry or {}).get("sha256"), source_name, r.thumbnail)))
+        line = {"id": recorded_ids[-1], "label": r.label, "confidence": round(r.confidence, 4), "frame": r.frame}
+        typer.echo(json.dumps(line) if as_json else f"#{line['id']} {r.label} ({100 * r.confidence:.0f}%) at frame {r.frame}")
+
+    def undo() -> str | None:
+        if recorded_ids and store.remove(recorded_ids[-1]):
+            if stats.records:
+                stats.records.pop()
+            return f"removed #{recorded_ids.pop()}"
+        return None
+
+    preview = None
+    if show or (show is None and not as_json):
+        from fmnistedge.runtime.preview import Preview, display_available
+
+        if display_available():
+            preview = Preview(undo, roi)
+        elif show:
+            stderr.print("No display available; scanning without a preview.")
+    stop = {"flag": False}
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+    stats = ScanStats()
+    stderr.print(f"Scanning {source_name} with {ref.arch} ({ref.engine} {ref.precision}); "
+                 f"wardrobe {store.path}. Ctrl-C to stop.")
+    interrupted = False
+    try:
+        run_scan(iter(src), lambda rgb: classify_frame(rgb, backend, roi),
+                 Voter(stable_frames, min_confidence), on_record, preview, max_frames, max_seconds,
+                 should_stop=lambda: stop["flag"], stats=stats)
+    except KeyboardInterrupt:
+        interrupted, stats.stopped = True, "interrupted"
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        src.close()
+        if preview is not None:
+            preview.close()
+        store.close()
+    if getattr(src, "lost", False):
+        stats.stopped = "camera lost"
+    summary = stats.summary()
+    summary["wardrobe"] = str(store.path)
+    if as_json:
+        typer.echo(json.dumps({"summary": summary}))
+    else:
+        per = ", ".join(f"{k} {v}" for k, v in summary["per_label"].items()) or "none"
+        stderr.print(f"{summary['items']} item(s) recorded ({per}); {summary['frames']} frames, "
+                     f"{summary['fps']} FPS, {summary['latency_ms_mean']} ms per frame; stopped: {summary['stopped']}")
+    if interrupted:
+        raise typer.Exit(errors.EXIT_INTERRUPTED)
+
+
+wardrobe_app = typer.Typer(cls=_ErrorMappingGroup, no_args_is_help=True,
+                           help="The wardrobe inventory that 'scan' fills.")
+app.add_typer(wardrobe_app, name="wardrobe")
+
+
+def _open_wardrobe(path: Optional[Path]):
+    from fmnistedge.runtime.wardrobe import Wardrobe
+
+    return Wardrobe(path)
+
+
+@wardrobe_app.command("list")
+def wardrobe_list(wardrobe: WardrobeOpt = None, as_json: JsonFlag = False) -> None:
+    """List every recorded item."""
+    items = _open_wardrobe(wardrobe).items()
+    if as_json:
+        _print_json(items)
+        return
+    for it in items:
+        typer.echo(f"#{it['id']} {it['label']} ({100 * it['confidence']:.0f}%) {it['first_seen']} "
+                   f"[{it['model']}, {it['source']}]")
+    if not items:
+        stderr.print("The wardrobe is empty; add items with 'fmnistedge scan'.")
+
+
+@wardrobe_app.command("stats")
+def wardrobe_stats(wardrobe: WardrobeOpt = None, as_json: JsonFlag = False) -> None:
+    """Items per label."""
+    stats = _open_wardrobe(wardrobe).stats()
+    if as_json:
+        _print_json(stats)
+        return
+    typer.echo(f"{stats['items']} item(s)")
+    for label, n in stats["per_label"].items():
+        typer.echo(f"  {label}: {n}")
+
+
+@wardrobe_app.command("export")
+def wardrobe_export(
+    wardrobe: WardrobeOpt = None,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV (the default).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON.")] = False,
+    out: Annotated[Optional[Path], typer.Option(help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Export the wardrobe as CSV or JSON (thumbnails are not included)."""
+    from fmnistedge import fileio
+
+    if as_csv and as_json:
+        raise errors.UsageError("Choose --csv or --json, not both.")
+    text = _open_wardrobe(wardrobe).export("json" if as_json else "csv")
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        fileio.write_text(out, text)
+
+
+@wardrobe_app.command("remove")
+def wardrobe_remove(item_id: Annotated[int, typer.Argument(metavar="ID")], wardrobe: WardrobeOpt = None) -> None:
+    """Remove one item by its id."""
+    if not _open_wardrobe(wardrobe).remove(item_id):
+        raise errors.FmnistEdgeError(f"No item #{item_id} in the wardrobe")
+    typer.echo(f"removed #{item_id}")
+
+
+@wardrobe_app.command("clear")
+def wardrobe_clear(
+    wardrobe: WardrobeOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Really delete every item.")] = False,
+) -> None:
+    """Delete every item (needs --yes)."""
+    if not yes:
+        raise errors.UsageError("This deletes every item; pass --yes to confirm.")
+    typer.echo(f"removed {_open_wardrobe(wardrobe).clear()} item(s)")

@@ -1,0 +1,271 @@
+"""Training-side commands: data, archs, train, table, export, report (TensorFlow, lazily)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from fmnistedge import errors
+from fmnistedge.cli.app import (ensure_writable_dir, ArtifactsOpt, DataDir, JsonFlag, _arch_selection,
+                                _print_json, app)
+
+
+@app.command()
+def archs(as_json: JsonFlag = False) -> None:
+    """List the model zoo: family, parameters, MACs per image and the source's figures."""
+    from fmnistedge.zoo.catalog import describe_all
+
+    rows = describe_all()
+    if as_json:
+        _print_json(rows)
+        return
+    from rich.table import Table
+
+    from rich.console import Console
+
+    table = Table("name", "family", "params", "MACs", "source", "reported", "epochs")
+    for r in rows:
+        acc = f"{r['reported_accuracy']:.2f}%" if r["reported_accuracy"] is not None else "-"
+        table.add_row(r["name"], r["family"], f"{r['params']:,}", f"{r['macs']:,}", r["source"],
+                      acc, str(r["reported_epochs"] or "-"))
+    Console().print(table)
+
+
+@app.command()
+def data(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
+    """Say where the Fashion-MNIST dataset was found and verify all four files."""
+    from fmnistedge.data import verify_dataset
+
+    location, checks = verify_dataset(data_dir)
+    if as_json:
+        _print_json({
+            "directory": str(location.directory), "source": location.source,
+            "files": [{"path": str(c.path), "items": c.items, "sha256": c.sha256,
+                       "matches_reference": c.matches_reference} for c in checks],
+        })
+    else:
+        typer.echo(f"Fashion-MNIST found in {location.directory} ({location.source})")
+        for c in checks:
+            mark = "ok" if c.matches_reference else "valid, but content differs from the reference"
+            typer.echo(f"  {c.path.name}: {c.items} items, {mark}")
+
+
+@app.command()
+def train(
+    arch_names: Annotated[Optional[list[str]], typer.Argument(
+        metavar="ARCH...", help="Architectures to train (see 'fmnistedge archs').")] = None,
+    all_archs: Annotated[bool, typer.Option("--all", help="Train every architecture in the zoo.")] = False,
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="Epochs (default: the source's).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Batch size (default: the source's).")] = None,
+    limit: Annotated[Optional[int], typer.Option(
+        min=20, help="Train on a class-balanced subset of this many training images.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 0,
+    out: Annotated[Path, typer.Option(help="Output folder; writes OUT/ARCH/model.keras and train.json.")] = Path("artifacts"),
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Train architectures and write OUT/ARCH/model.keras plus OUT/ARCH/train.json.
+
+    Test accuracy is measured on the full 10,000-image test set; the validation
+    split is carved from the training set.
+    """
+    names = _arch_selection(arch_names, all_archs)
+    from fmnistedge.data import find_dataset
+    from fmnistedge.train import TrainOptions, require_keras, train_arch
+
+    find_dataset(data_dir)  # fail fast, before TensorFlow's slow import
+    ensure_writable_dir(out)  # and before hours of training, not after
+    require_keras()
+    from fmnistedge.progress import keras_progress_callback, make_progress
+
+    options = TrainOptions(epochs=epochs, batch_size=batch_size, limit=limit, seed=seed,
+                           out=out, data_dir=data_dir)
+    summaries = []
+    with make_progress() as progress:
+        for name in names:
+            rec = train_arch(name, options, callbacks=[keras_progress_callback(progress, name)])
+            summary = {k: rec[k] for k in ("arch", "test_accuracy", "reported_accuracy",
+                                           "epochs_run", "params", "train_seconds")}
+            summary["model"] = str(Path(out) / name / "model.keras")
+            summaries.append(summary)
+            if not as_json:
+                src = f" (source {rec['reported_accuracy']:.2f}%)" if rec["reported_accuracy"] else ""
+                progress.console.print(
+                    f"{name}: test accuracy {100 * rec['test_accuracy']:.2f}%{src}, "
+                    f"{rec['epochs_run']} epochs in {rec['train_seconds']:.0f} s -> {summary['model']}")
+    if as_json:
+        _print_json(summaries)
+
+
+@app.command()
+def table(
+    artifacts: Annotated[Path, typer.Option(help="Folder of trained and exported models.")] = Path("artifacts"),
+    results: Annotated[Path, typer.Option(help="Folder of result files to write and read.")] = Path("results"),
+    readme: Annotated[Optional[Path], typer.Option(
+        help="Markdown file whose generated blocks to regenerate from the result files.")] = None,
+) -> None:
+    """Collect train.json and manifest.json files into result CSVs; regenerate README tables from them.
+
+    Writes RESULTS/seed-archs.csv (training) and RESULTS/exports.csv (every
+    exported file). With --readme, rewrites the blocks between
+    <!-- NAME:start --> and <!-- NAME:end --> markers from those files and from
+    RESULTS/realphotos-dev.json and RESULTS/coldstart.json when present.
+    """
+    from fmnistedge import results as res
+
+    seed_csv, export_csv = results / "seed-archs.csv", results / "exports.csv"
+    train_rows = res.collect_training(artifacts)
+    res.write_csv(train_rows, seed_csv)
+    typer.echo(f"wrote {seed_csv} ({len(train_rows)} architectures)")
+    export_rows = res.collect_exports(artifacts)
+    if export_rows:
+        res.write_csv(export_rows, export_csv, res.EXPORT_COLUMNS)
+        typer.echo(f"wrote {export_csv} ({len(export_rows)} files)")
+    if readme is None:
+        return
+    blocks = {"seed-table": (seed_csv, res.render_markdown),
+              "export-table": (export_csv, res.render_export_markdown),
+              "photo-table": (results / "realphotos-dev.json", res.render_photo_markdown),
+              "coldstart": (results / "coldstart.json", res.render_coldstart_markdown)}
+    for name, (source, render) in blocks.items():
+        if source.is_file():
+            res.update_block(readme, name, render(source))
+            typer.echo(f"updated the {name} block in {readme} from {source}")
+
+
+@app.command("export")
+def export_cmd(
+    arch_names: Annotated[Optional[list[str]], typer.Argument(
+        metavar="[ARCH]...", help="Architectures to export (default: every trained model in --artifacts).")] = None,
+    all_archs: Annotated[bool, typer.Option("--all", help="Export every trained model in --artifacts.")] = False,
+    int8: Annotated[bool, typer.Option("--int8", help="Also write full-integer TFLite and static QDQ ONNX int8 files.")] = False,
+    fp16: Annotated[bool, typer.Option("--fp16", help="Also write fp16-weight TFLite.")] = False,
+    formats: Annotated[str, typer.Option(help="Comma-separated engines: tflite, onnx.")] = "tflite,onnx",
+    calibration_samples: Annotated[int, typer.Option(
+        min=10, help="Training images (class-stratified) used to calibrate int8.")] = 500,
+    artifacts: Annotated[Path, typer.Option(help="Folder of trained models (OUT of 'train').")] = Path("artifacts"),
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip verification (files are marked unverified).")] = False,
+    data_dir: DataDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Convert trained Keras models to TFLite and ONNX and verify every file.
+
+    fp32 files must agree with Keras on >= 99.9% of the 10k test images with
+    max |dp| <= 1e-4; int8 files must stay within 1.0 point of Keras' accuracy.
+    fp16 files must agree on >= 99.5% and stay within 0.2 points; fp32 files
+    also within 0.1 point. Each file runs in the engine that will run it on a
+    device (LiteRT, ONNX Runtime). Exit code 3 if any file misses its bar.
+    """
+    engines = [e.strip() for e in formats.split(",") if e.strip()]
+    unknown = sorted(set(engines) - {"tflite", "onnx"})
+    if unknown or not engines:
+        raise errors.UsageError(f"--formats takes tflite and/or onnx. Received: {formats!r}")
+    dirs = _export_targets(arch_names, all_archs, artifacts)
+    from fmnistedge.train import require_keras
+
+    require_keras()
+    from fmnistedge.export.formats import select
+    from fmnistedge.export.pipeline import ExportOptions, export_arch, summary_rows
+    from fmnistedge.progress import make_progress
+
+    chosen = select(engines, int8=int8, fp16=fp16)
+    options = ExportOptions(calibration_samples=calibration_samples, verify=not no_verify,
+                            data_dir=data_dir)
+    rows = []
+    with make_progress() as progress:
+        per_arch = 2 + len(chosen) * (1 if no_verify else 2)
+        task = progress.add_task("export", total=per_arch * len(dirs), status="")
+        for arch_dir in dirs:
+            def step(msg: str) -> None:
+                progress.update(task, advance=1, status=msg)
+
+            doc = export_arch(arch_dir, chosen, options, step=step)
+            rows.extend(summary_rows(doc, chosen))
+    _print_export_summary(rows, as_json)
+    if any(r["status"] == "verify_failed" for r in rows):
+        raise typer.Exit(errors.EXIT_VERIFY_FAILED)
+
+
+def _export_targets(arch_names: list[str] | None, all_archs: bool, artifacts: Path) -> list[Path]:
+    from fmnistedge.export.pipeline import trained_arch_dirs
+
+    if arch_names:
+        names = _arch_selection(arch_names, all_archs)
+        dirs = [artifacts / n for n in names]
+        missing = [d.name for d in dirs if not (d / "model.keras").is_file()]
+        if missing:
+            raise errors.FmnistEdgeError(
+                f"No trained model for {', '.join(missing)} in {artifacts}; "
+                f"run 'fmnistedge train {' '.join(missing)}' first")
+        return dirs
+    dirs = trained_arch_dirs(artifacts)
+    if not dirs:
+        raise errors.FmnistEdgeError(f"No trained models in {artifacts}; run 'fmnistedge train ARCH' first")
+    return dirs
+
+
+def _print_export_summary(rows: list[dict], as_json: bool) -> None:
+    if as_json:
+        _print_json(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("arch", "format", "size", "accuracy", "Δ vs Keras", "status")
+    for r in rows:
+        acc = f"{100 * r['test_accuracy']:.2f}%" if r["test_accuracy"] is not None else "-"
+        delta = f"{r['delta_points']:+.2f}" if r["delta_points"] is not None else "-"
+        status = r["status"] + (f" ({'; '.join(r['failures'])})" if r["failures"] else "")
+        table.add_row(r["arch"], r["format"], f"{r['bytes'] / 1024:.1f} KiB", acc, delta, status)
+    Console().print(table)
+
+
+@app.command()
+def report(
+    arch_names: Annotated[Optional[list[str]], typer.Argument(metavar="[ARCH]...", help="Architectures to report on.")] = None,
+    all_archs: Annotated[bool, typer.Option("--all", help="Every trained architecture in --artifacts.")] = False,
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    out: Annotated[Path, typer.Option(help="Folder for the pages and figures.")] = Path("docs/reports"),
+    bench_json: Annotated[Optional[Path], typer.Option(
+        "--bench", help="A 'fmnistedge bench --json' file for the overview's latency column.")] = Path("results/bench.json"),
+) -> None:
+    """Draw training curves, confusion matrices, galleries and embeddings per architecture.
+
+    Writes OUT/ARCH/index.md with its PNG figures, and OUT/index.md, an overview of
+    every architecture reported. Needs the 'report' extra (matplotlib, scikit-learn).
+    """
+    from fmnistedge.train import require_keras
+
+    if all_archs and arch_names:
+        raise errors.UsageError("Name architectures or pass --all, not both.")
+    if all_archs:
+        from fmnistedge.export.pipeline import trained_arch_dirs
+
+        dirs = [d for d in trained_arch_dirs(artifacts) if d.name != "tiny"]
+        if not dirs:
+            raise errors.FmnistEdgeError(f"No trained models in {artifacts}; run 'fmnistedge train ARCH' first")
+    elif arch_names:
+        dirs = [artifacts / n for n in _arch_selection(arch_names, False)]
+    else:
+        raise errors.UsageError("Name architectures or pass --all.")
+    for module, package in (("matplotlib", "matplotlib"), ("sklearn", "scikit-learn")):
+        import importlib.util
+
+        if importlib.util.find_spec(module) is None:
+            raise errors.MissingExtraError(package, "report", "Reports")
+    require_keras()
+    ensure_writable_dir(out)
+    from fmnistedge.progress import make_progress
+    from fmnistedge.report import arch_report, overview
+
+    summaries = []
+    with make_progress() as progress:
+        task = progress.add_task("report", total=len(dirs), status="")
+        for d in dirs:
+            progress.update(task, status=d.name)
+            summaries.append(arch_report(d, out))
+            progress.advance(task)
+    overview(summaries, out, bench_json)
+    typer.echo(f"wrote {len(summaries)} report(s) and {out / 'index.md'}")
