@@ -111,7 +111,7 @@ def table(
     Writes RESULTS/seed-archs.csv (training) and RESULTS/exports.csv (every
     exported file). With --readme, rewrites the blocks between
     <!-- NAME:start --> and <!-- NAME:end --> markers from those files and from
-    RESULTS/realphotos-dev.json and RESULTS/coldstart.json when present.
+    RESULTS/realphotos-dev.json, RESULTS/coldstart.json and RESULTS/bench.json when present.
     """
     from fmnistedge import results as res
 
@@ -128,7 +128,8 @@ def table(
     blocks = {"seed-table": (seed_csv, res.render_markdown),
               "export-table": (export_csv, res.render_export_markdown),
               "photo-table": (results / "realphotos-dev.json", res.render_photo_markdown),
-              "coldstart": (results / "coldstart.json", res.render_coldstart_markdown)}
+              "coldstart": (results / "coldstart.json", res.render_coldstart_markdown),
+              "bench-table": (results / "bench.json", res.render_bench_markdown)}
     for name, (source, render) in blocks.items():
         if source.is_file():
             res.update_block(readme, name, render(source))
