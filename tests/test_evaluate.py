@@ -1,0 +1,62 @@
+"""`fmnistedge evaluate` on a few real dev photos (read in place from ../shared, never copied)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from fmnistedge.cli import app
+from fmnistedge.runtime.evaluate import score
+
+DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "realphotos-dev"
+
+
+@pytest.fixture
+def few_photos(tmp_path) -> Path:
+    if not (DEV / "labels.csv").is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"{DEV} is missing; CI runs with shared/ beside the clone")
+        pytest.skip("../shared/realphotos-dev not present")
+    with open(DEV / "labels.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    first = {}
+    for r in rows:
+        first.setdefault(r["label_index"], r)
+    labels = tmp_path / "labels.csv"
+    with open(labels, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label_index"])
+        for r in first.values():
+            w.writerow([str(DEV / r["path"]), r["label_index"]])  # absolute: read in place
+    return labels
+
+
+def test_evaluate_reports_top1_top3_per_class_and_confusion(few_photos, tmp_path):
+    out = tmp_path / "eval.json"
+    result = CliRunner().invoke(app, ["evaluate", "--photos", str(tmp_path), "--labels", str(few_photos),
+                                      "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert json.loads(result.stdout) == doc
+    for mode in ("photo", "naive"):
+        r = doc["results"][mode]
+        assert r["items"] == 9 and len(r["per_class_top1"]) == 9 and "Bag" not in r["per_class_top1"]
+        cm = np.array(r["confusion_matrix"])
+        assert cm.sum() == 9 and r["top1"] == pytest.approx(np.trace(cm) / 9)
+        assert 0 <= r["macro_top1"] <= r["macro_top3"] <= 1
+    assert doc["model"]["sha256"] and doc["environment"]["command"]
+
+
+def test_score_by_hand():
+    y = np.array([0, 0, 1, 1])
+    probs = np.eye(10)[[0, 2, 1, 0]] * 0.7 + 0.03
+    probs[1, 0] = 0.2  # second guess right
+    r = score(y, probs)
+    assert r["top1"] == 0.5 and r["per_class_top1"] == {"T-shirt/top": 0.5, "Trouser": 0.5}
+    assert r["per_class_top3"]["T-shirt/top"] == 1.0
