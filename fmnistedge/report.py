@@ -120,12 +120,14 @@ def arch_report(arch_dir: Path, out_dir: Path) -> dict:
         if files:
             reportfigs.confusion_grid(files, cm, f"{arch}: exported files vs Keras", t / "exported.png")
         (t / "index.md").write_text(_page(rec, precision_recall(cm), files, cm))
+        summary = {"arch": arch, "params": rec["params"], "macs": rec["macs"],
+                   "test_accuracy": rec["test_accuracy"], "reported_accuracy": rec.get("reported_accuracy"),
+                   "files": {k: float(np.trace(m) / m.sum()) for k, m in files.items()}}
+        (t / "summary.json").write_text(json.dumps(summary, indent=1))
         _swap_in(t, out_dir / arch)
     finally:
         shutil.rmtree(t, ignore_errors=True)
-    return {"arch": arch, "params": rec["params"], "macs": rec["macs"], "test_accuracy": rec["test_accuracy"],
-            "reported_accuracy": rec.get("reported_accuracy"), "files": {k: float(np.trace(m) / m.sum())
-                                                                         for k, m in files.items()}}
+    return summary
 
 
 def _swap_in(new: Path, final: Path) -> None:
@@ -176,8 +178,13 @@ def _pct(value: float | None, scale: float = 100.0) -> str:
     return "-" if value is None else f"{scale * value:.2f}%"
 
 
-def overview(summaries: list[dict], out_dir: Path, bench_json: Path | None) -> None:
-    from fmnistedge import fileio
+def overview(out_dir: Path, bench_json: Path | None) -> None:
+    """OUT_DIR/index.md: one row per report page in OUT_DIR (zoo order), from their summary.json."""
+    from fmnistedge import fileio, zoo
+
+    order = {n: i for i, n in enumerate(zoo.ARCHS)}
+    summaries = sorted((json.loads(p.read_text()) for p in out_dir.glob("*/summary.json")),
+                       key=lambda s: order.get(s["arch"], 1_000))
 
     latency = {}
     if bench_json is not None and bench_json.is_file():
