@@ -82,8 +82,8 @@ ARCHS: dict[str, ArchSpec] = {
     ),
     "cnn-final": ArchSpec(
         "cnn-final", "cnn", "cnn:cnn_final", _PHOTO, 93.40, 100,
-        Recipe(batch_size=100, epochs=100, early_stopping=8),
-        notes="100 epochs in the source; trained here with early stopping (patience 8, best weights kept).",
+        Recipe(batch_size=100, epochs=100, early_stopping=5),
+        notes="100 epochs in the source; trained here with early stopping (patience 5, best weights kept).",
     ),
     "cnn-2conv": ArchSpec(
         "cnn-2conv", "cnn", "cnn:cnn_2conv", _2CONV, 87.05, 5, Recipe(batch_size=64, epochs=5),
