@@ -57,7 +57,9 @@ def _open(spec: dict):
     if spec["format"].startswith("keras"):
         return KerasRunner(spec["path"], spec["threads"], spec["format"])
     from fmnistedge.runtime.backends import open_backend
+    from fmnistedge.runtime.integrity import check_file
 
+    check_file(spec["path"])  # as classify does: never time a tampered or truncated file
     return open_backend(spec["path"], threads=spec["threads"])
 
 
@@ -152,9 +154,15 @@ def latency(spec: dict) -> dict:
 
 
 def main() -> None:
+    from fmnistedge.errors import FmnistEdgeError
+
     mode, spec = sys.argv[1], json.loads(sys.argv[2])
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    result = single(spec) if mode == "single" else latency(spec)
+    try:
+        result = single(spec) if mode == "single" else latency(spec)
+    except FmnistEdgeError as exc:  # the parent records this line as the row's error
+        sys.stderr.write(f"{exc}\n")
+        raise SystemExit(1) from None
     sys.stdout.write(json.dumps(result))
 
 
