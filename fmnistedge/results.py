@@ -25,13 +25,15 @@ SEED_COLUMNS = [
 
 
 def collect_training(artifacts: Path) -> list[dict]:
-    """One row per ``ARTIFACTS/*/train.json`` of a source architecture, in zoo order."""
+    """One row per ``ARTIFACTS/*/train.json`` of a source architecture, in zoo order
+    (our own edge models have no source figure to reproduce; they appear in the
+    export and bench tables)."""
     from fmnistedge import zoo
 
     records = {}
     for path in sorted(Path(artifacts).glob("*/train.json")):
         rec = load_record(path)
-        if rec["family"] != "test":
+        if rec["arch"] in zoo.ARCHS and zoo.is_source(rec["arch"]):
             records[rec["arch"]] = rec
     if not records:
         raise FmnistEdgeError(f"No train.json under {artifacts}; run 'fmnistedge train' first")
