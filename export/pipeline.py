@@ -116,42 +116,39 @@ def export_arch(
 
     staged: list[tuple[Path, Path]] = []
     cache: dict[str, bytes] = {}
-    try:
-        with tempfile.TemporaryDirectory(prefix="fmnistedge-export-") as work:
-            for fmt in formats:
-                step(f"{arch}: converting {fmt.key}")
-                raw = _convert(fmt, model, Path(work), calib, cache)
-                meta = {
-                    "arch": arch, "labels": list(LABELS), "input": manifest.INPUT_CONTRACT,
-                    "format": fmt.engine, "precision": fmt.precision, "tool_versions": tools,
-                    "calibration": calib_info if fmt.precision == "int8" else None,
-                    "keras_sha256": keras_sha,
-                    "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                }
-                entry: dict[str, Any] = {"format": fmt.engine, "precision": fmt.precision,
-                                         "key": fmt.key, "status": "unverified", "verified": False}
+    with tempfile.TemporaryDirectory(prefix="fmnistedge-export-") as work:
+        for fmt in formats:
+            step(f"{arch}: converting {fmt.key}")
+            raw = _convert(fmt, model, Path(work), calib, cache)
+            meta = {
+                "arch": arch, "labels": list(LABELS), "input": manifest.INPUT_CONTRACT,
+                "format": fmt.engine, "precision": fmt.precision, "tool_versions": tools,
+                "calibration": calib_info if fmt.precision == "int8" else None,
+                "keras_sha256": keras_sha,
+                "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            }
+            entry: dict[str, Any] = {"format": fmt.engine, "precision": fmt.precision,
+                                     "key": fmt.key, "status": "unverified", "verified": False}
+            final = _embed(fmt, raw, meta)
+            if options.verify:
+                step(f"{arch}: verifying {fmt.key} on {len(y_test)} test images")
+                result, probs = verify(fmt, final, x_test, y_test, keras_probs)
+                entry.update(status=result.status, verified=result.status == "verified",
+                             **{k: v for k, v in result.to_dict().items() if k != "status"})
+                meta["verification"] = {k: entry[k] for k in (
+                    "status", "test_accuracy", "agreement_with_keras", "max_abs_prob_diff",
+                    "accuracy_delta_points", "test_items")}
                 final = _embed(fmt, raw, meta)
-                if options.verify:
-                    step(f"{arch}: verifying {fmt.key} on {len(y_test)} test images")
-                    result, probs = verify(fmt, final, x_test, y_test, keras_probs)
-                    entry.update(status=result.status, verified=result.status == "verified",
-                                 **{k: v for k, v in result.to_dict().items() if k != "status"})
-                    meta["verification"] = {k: entry[k] for k in (
-                        "status", "test_accuracy", "agreement_with_keras", "max_abs_prob_diff",
-                        "accuracy_delta_points", "test_items")}
-                    final = _embed(fmt, raw, meta)
-                    if not same_outputs(fmt, final, x_test[:500], probs[:500]):
-                        raise ModelError(f"{fmt.filename}: embedding metadata changed the outputs")
-                tmp = Path(work) / fmt.filename
-                tmp.write_bytes(final)
-                entry.update(bytes=len(final), sha256=sha256_file(tmp), calibration=meta["calibration"],
-                             tool_versions=tools, command=command, exported_at=meta["exported_at"])
-                doc["files"][fmt.filename] = entry
-                staged.append((tmp, arch_dir / fmt.filename))
-            step(f"{arch}: writing files")
-            _install(staged, arch_dir / manifest.MANIFEST_NAME, doc)
-    finally:
-        del model
+                if not same_outputs(fmt, final, x_test[:500], probs[:500]):
+                    raise ModelError(f"{fmt.filename}: embedding metadata changed the outputs")
+            tmp = Path(work) / fmt.filename
+            tmp.write_bytes(final)
+            entry.update(bytes=len(final), sha256=sha256_file(tmp), calibration=meta["calibration"],
+                         tool_versions=tools, command=command, exported_at=meta["exported_at"])
+            doc["files"][fmt.filename] = entry
+            staged.append((tmp, arch_dir / fmt.filename))
+        step(f"{arch}: writing files")
+        _install(staged, arch_dir / manifest.MANIFEST_NAME, doc)
     return doc
 
 

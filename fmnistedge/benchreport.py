@@ -8,7 +8,6 @@ from pathlib import Path
 
 from fmnistedge import fileio
 from fmnistedge.bench import BenchOptions, Row
-from fmnistedge.errors import MissingExtraError
 
 COLUMNS = [
     "arch", "format", "status", "error", "bytes", "params", "macs", "load_ms", "accuracy",
@@ -94,15 +93,10 @@ def pareto(points: list[tuple[float, float]]) -> list[int]:
 
 
 def plot(doc: dict, path: Path) -> None:
-    try:
-        import matplotlib
+    from fmnistedge.reportfigs import plt, save
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise MissingExtraError("matplotlib", "report", "--plot") from None
     rows = [r for r in doc["rows"] if r["status"] == "ok"]
-    fig, ax = plt.subplots(figsize=(10, 6.5), dpi=110)
+    fig, ax = plt("--plot").subplots(figsize=(10, 6.5), dpi=110)
     markers = {"keras-predict": "X", "keras-call": "P", "tflite-fp32": "o", "tflite-fp16": "s",
                "tflite-int8": "^", "onnx-fp32": "D", "onnx-int8": "v"}
     for fmt, marker in markers.items():
@@ -126,6 +120,4 @@ def plot(doc: dict, path: Path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    with fileio.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save(fig, path)

@@ -13,21 +13,27 @@ from fmnistedge.labels import LABELS
 SHORT = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"]
 
 
-def plt():
+def plt(purpose: str = "Reports"):
+    """matplotlib.pyplot (headless), or say which extra to install for ``purpose``."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as pyplot
     except ImportError:
-        raise MissingExtraError("matplotlib", "report", "Reports") from None
+        raise MissingExtraError("matplotlib", "report", purpose) from None
     return pyplot
 
 
-def _save(fig, path: Path) -> None:
+def save(fig, path: Path, **savefig_options) -> None:
+    """Write ``fig`` as a PNG atomically and close it."""
     with fileio.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+        fig.savefig(tmp, format="png", **savefig_options)
     plt().close(fig)
+
+
+def _save(fig, path: Path) -> None:
+    save(fig, path, dpi=100, bbox_inches="tight")
 
 
 def curves(history: dict, best_epoch: int | None, title: str, path: Path) -> None:

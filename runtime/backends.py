@@ -109,10 +109,6 @@ class LiteRTBackend:
         _check_shape(self.path, self.inp["shape"])
         self._batch = None
 
-    @property
-    def input_dtype(self):
-        return self.inp["dtype"]
-
     def _resize(self, n: int) -> None:
         if self._batch != n:
             self.interp.resize_tensor_input(self.inp["index"], [n, *INPUT_SHAPE])

@@ -43,14 +43,20 @@ def read_labels(photo_dir: Path, labels_csv: Path | None = None) -> list[tuple[P
     return items
 
 
+def confusion_matrix(y_true: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """10x10 counts, rows = true class, columns = predicted class."""
+    cm = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+    np.add.at(cm, (np.asarray(y_true, np.int64), np.asarray(pred, np.int64)), 1)
+    return cm
+
+
 def score(y_true: np.ndarray, probs: np.ndarray) -> dict:
     """Top-1/top-3 (overall and macro over present classes), per-class accuracy, confusion matrix."""
     pred = probs.argmax(1)
     top3 = np.argsort(-probs, axis=1)[:, :3]
     hit1 = pred == y_true
     hit3 = (top3 == y_true[:, None]).any(axis=1)
-    cm = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
-    np.add.at(cm, (y_true, pred), 1)
+    cm = confusion_matrix(y_true, pred)
     present = [c for c in range(NUM_CLASSES) if (y_true == c).any()]
     per1 = {LABELS[c]: float(hit1[y_true == c].mean()) for c in present}
     per3 = {LABELS[c]: float(hit3[y_true == c].mean()) for c in present}
