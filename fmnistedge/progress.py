@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from typing import TYPE_CHECKING
 
-stderr = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+
+class _LazyConsole:
+    """A rich Console on stderr, created on first use.
+
+    Importing rich costs tens of milliseconds, and ``classify`` on a good file
+    prints nothing through it; start-up is part of what a Pi user waits for.
+    """
+
+    _console: Console | None = None
+
+    def get(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True)
+        return self._console
+
+    def __getattr__(self, name):
+        return getattr(self.get(), name)
+
+
+stderr = _LazyConsole()
 
 
 def make_progress(transient: bool = False) -> Progress:
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
     return Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
         TextColumn("{task.fields[status]}"),
-        console=stderr, transient=transient,
+        console=stderr.get(), transient=transient,
     )
 
 

@@ -33,6 +33,7 @@ class TrainOptions:
     out: Path = DEFAULT_OUT
     data_dir: Path | None = None
     val_fraction: float = 0.1
+    augment: str | None = None  # override the recipe's augmentation ("none" for none)
 
 
 def require_keras():
@@ -133,6 +134,8 @@ def train_arch(
     import keras
 
     recipe = spec.recipe
+    if options.augment is not None:
+        recipe = replace(recipe, augment=None if options.augment == "none" else options.augment)
     epochs = options.epochs if options.epochs is not None else recipe.epochs
     batch = options.batch_size if options.batch_size is not None else recipe.batch_size
     keras.utils.set_random_seed(options.seed)
@@ -149,7 +152,11 @@ def train_arch(
     steps = -(-len(x_tr) // batch)
     model.compile(optimizer=_optimizer(recipe, steps, epochs), loss=_loss(recipe), metrics=["accuracy"])
     timer = _epoch_timer()
-    cbs = [timer, *(callbacks or [])]
+    out_dir = Path(options.out) / name
+    # Epoch checkpoints: a killed run resumes from its last finished epoch when the
+    # same command is run again; the folder is removed when training completes.
+    backup = keras.callbacks.BackupAndRestore(str(out_dir / ".train-backup"), delete_checkpoint=True)
+    cbs = [timer, backup, *(callbacks or [])]
     if recipe.early_stopping:
         cbs.append(keras.callbacks.EarlyStopping(
             monitor="val_accuracy", patience=recipe.early_stopping, restore_best_weights=True))
@@ -189,7 +196,6 @@ def train_arch(
         "notes": spec.notes,
         "environment": provenance.environment(),
     }
-    out_dir = Path(options.out) / name
     with fileio.atomic_path(out_dir / "model.keras") as tmp:
         model.save(tmp)
     fileio.write_json(out_dir / "train.json", record)

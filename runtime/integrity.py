@@ -6,14 +6,16 @@ from pathlib import Path
 
 from fmnistedge import manifest
 from fmnistedge.errors import ModelError
-from fmnistedge.runtime.modelmeta import sha256_file
+from fmnistedge.runtime.modelmeta import check_seal, sha256_file
 
 
 def check_file(path: Path | str) -> dict | None:
     """Return the file's manifest entry after checking its sha256 and size.
 
     Raises ``ModelError`` for a missing or truncated file or a sha256 mismatch
-    (tampered or half-copied). Returns None when no manifest lists the file.
+    (tampered or half-copied). Returns None when no manifest lists the file; the
+    file's embedded seal (see :mod:`fmnistedge.runtime.modelmeta`) is then checked
+    instead, so a lone fmnistedge file is never loaded unchecked.
     """
     path = Path(path)
     if not path.is_file():
@@ -21,6 +23,7 @@ def check_file(path: Path | str) -> dict | None:
     doc = manifest.load(path.parent)
     entry = (doc or {}).get("files", {}).get(path.name)
     if entry is None:
+        check_seal(path)
         return None
     size = path.stat().st_size
     if size != entry["bytes"]:

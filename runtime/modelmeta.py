@@ -4,6 +4,16 @@ ONNX files carry it as ``metadata_props["fmnistedge"]`` (JSON). TFLite files
 carry it as an associated file ``fmnistedge.json`` in a zip archive appended to
 the flatbuffer, the way TFLite's metadata tooling packs associated files; the
 interpreter ignores the trailing bytes and Python's ``zipfile`` reads them.
+
+Every file is also *sealed*, so a lone file (no manifest beside it) still gets
+an integrity check before it is loaded:
+
+* TFLite: the embedded JSON records ``payload`` = the byte count and sha256 of
+  the flatbuffer in front of the archive.
+* ONNX: the file ends with one more ``metadata_props`` entry,
+  ``fmnistedge.sha256`` = the sha256 of every byte before it. Protobuf allows a
+  repeated field to be appended to a serialized message, so the seal is a fixed
+  87-byte trailer that the runtime checks without parsing the model.
 """
 
 from __future__ import annotations
@@ -14,8 +24,59 @@ import json
 import zipfile
 from pathlib import Path
 
+from fmnistedge.errors import ModelError
+
 META_KEY = "fmnistedge"
 TFLITE_ASSOCIATED_FILE = "fmnistedge.json"
+SEAL_KEY = "fmnistedge.sha256"
+
+
+def _onnx_seal_head() -> bytes:
+    # ModelProto.metadata_props is field 14 (tag 0x72, length-delimited); an entry is
+    # StringStringEntryProto {key: field 1 (0x0a), value: field 2 (0x12)}. All lengths < 128.
+    entry_len = 2 + len(SEAL_KEY) + 2 + 64
+    return bytes([0x72, entry_len, 0x0A, len(SEAL_KEY)]) + SEAL_KEY.encode() + bytes([0x12, 64])
+
+
+ONNX_SEAL_HEAD = _onnx_seal_head()
+ONNX_SEAL_BYTES = len(ONNX_SEAL_HEAD) + 64
+
+
+def seal_onnx(model: bytes) -> bytes:
+    """Append the seal entry (the sha256 of ``model``) to a serialized ONNX model."""
+    return model + ONNX_SEAL_HEAD + hashlib.sha256(model).hexdigest().encode()
+
+
+def check_seal(path: Path | str) -> bool:
+    """Check a model file's embedded seal; True if sealed and intact, False if it has none.
+
+    Raises ``ModelError`` when the seal shows the file was truncated or modified.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    if path.suffix.lower() == ".onnx":
+        tail = data[-ONNX_SEAL_BYTES:]
+        if tail.startswith(ONNX_SEAL_HEAD):
+            if hashlib.sha256(data[:-ONNX_SEAL_BYTES]).hexdigest().encode() != tail[len(ONNX_SEAL_HEAD):]:
+                raise ModelError(f"{path} does not match its embedded sha256: refusing to load a "
+                                 "tampered or corrupted model; re-export or re-install it")
+            return True
+        if SEAL_KEY.encode() in data:
+            raise ModelError(f"{path} has an fmnistedge seal that is no longer at its end: "
+                             "truncated or modified; re-export or re-install it")
+        return False
+    meta = read_tflite_metadata(data)
+    payload = (meta or {}).get("payload")
+    if payload is None:
+        if meta is None and TFLITE_ASSOCIATED_FILE.encode() in data:
+            raise ModelError(f"{path} has a damaged fmnistedge metadata archive: "
+                             "truncated or modified; re-export or re-install it")
+        return False
+    body = data[:payload["bytes"]]
+    if len(body) != payload["bytes"] or hashlib.sha256(body).hexdigest() != payload["sha256"]:
+        raise ModelError(f"{path} does not match its embedded sha256: refusing to load a "
+                         "tampered or corrupted model; re-export or re-install it")
+    return True
 
 
 def sha256_file(path: Path | str) -> str:

@@ -15,7 +15,7 @@ from fmnistedge.export import formats as fmts
 from fmnistedge.export.formats import FORMATS
 from fmnistedge.export.pipeline import export_arch
 from fmnistedge.runtime.integrity import check_file
-from fmnistedge.runtime.modelmeta import read_embedded
+from fmnistedge.runtime.modelmeta import check_seal, read_embedded
 from fmnistedge.train import TrainOptions, train_arch
 
 ALL = list(FORMATS.values())
@@ -90,6 +90,34 @@ def test_tampered_file_fails_its_sha256_check(exported, tmp_path):
     (copy / "model_fp32.onnx").write_bytes((copy / "model_fp32.onnx").read_bytes()[:-10])
     with pytest.raises(ModelError, match="truncated"):
         check_file(copy / "model_fp32.onnx")
+
+
+@pytest.mark.parametrize("name", ["model_int8.tflite", "model_fp32.onnx", "model_int8.onnx"])
+def test_a_lone_file_is_checked_against_its_embedded_seal(exported, tmp_path, name):
+    arch_dir, _ = exported
+    lone = tmp_path / name  # no manifest beside it
+    shutil.copy(arch_dir / name, lone)
+    assert check_seal(lone) is True
+    assert check_file(lone) is None  # no manifest entry, but the seal was checked
+    raw = bytearray(lone.read_bytes())
+    raw[len(raw) // 3] ^= 0x01  # one flipped bit inside the graph or the weights
+    lone.write_bytes(bytes(raw))
+    with pytest.raises(ModelError, match="embedded sha256"):
+        check_file(lone)
+    lone.write_bytes((arch_dir / name).read_bytes()[:-20])  # truncated
+    with pytest.raises(ModelError, match="truncated"):
+        check_file(lone)
+
+
+def test_a_foreign_model_file_has_no_seal(exported, tmp_path):
+    import onnx
+
+    arch_dir, _ = exported
+    proto = onnx.load(arch_dir / "model_fp32.onnx")
+    del proto.metadata_props[:]  # as another tool would write it
+    foreign = tmp_path / "foreign.onnx"
+    foreign.write_bytes(proto.SerializeToString())
+    assert check_seal(foreign) is False and check_file(foreign) is None
 
 
 def _snapshot(directory: Path) -> dict[str, bytes]:

@@ -61,6 +61,9 @@ def train(
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Batch size (default: the source's).")] = None,
     limit: Annotated[Optional[int], typer.Option(
         min=20, help="Train on a class-balanced subset of this many training images.")] = None,
+    augment: Annotated[Optional[str], typer.Option(
+        metavar="KIND", help="Override the recipe's augmentation: none, flip-zoom, crop-flip-erase "
+                             "or photo (see docs/training.md).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 0,
     out: Annotated[Path, typer.Option(help="Output folder; writes OUT/ARCH/model.keras and train.json.")] = Path("artifacts"),
     data_dir: DataDir = None,
@@ -72,6 +75,9 @@ def train(
     split is carved from the training set.
     """
     names = _arch_selection(arch_names, all_archs)
+    from fmnistedge.augment import AUGMENTATIONS
+    if augment is not None and augment not in AUGMENTATIONS:
+        raise errors.UsageError(f"Unknown augmentation {augment!r}; choose one of: {', '.join(AUGMENTATIONS)}.")
     from fmnistedge.data import find_dataset
     from fmnistedge.train import TrainOptions, require_keras, train_arch
 
@@ -81,7 +87,7 @@ def train(
     from fmnistedge.progress import keras_progress_callback, make_progress
 
     options = TrainOptions(epochs=epochs, batch_size=batch_size, limit=limit, seed=seed,
-                           out=out, data_dir=data_dir)
+                           out=out, data_dir=data_dir, augment=augment)
     summaries = []
     with make_progress() as progress:
         for name in names:
