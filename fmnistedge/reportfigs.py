@@ -8,9 +8,9 @@ import numpy as np
 
 from fmnistedge import fileio
 from fmnistedge.errors import MissingExtraError
-from fmnistedge.labels import LABELS
+from fmnistedge.labels import LABELS, SHORT_LABELS
 
-SHORT = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"]
+SHORT = list(SHORT_LABELS)
 
 
 def plt(purpose: str = "Reports"):

@@ -50,6 +50,38 @@ def confusion_matrix(y_true: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return cm
 
 
+def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, bins: int = 15) -> float:
+    """ECE: the confidence-weighted gap between confidence and accuracy (Guo et al., 2017)."""
+    conf, hit = probs.max(1), probs.argmax(1) == y_true
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        sel = which == b
+        if sel.any():
+            total += sel.mean() * abs(float(hit[sel].mean()) - float(conf[sel].mean()))
+    return float(total)
+
+
+def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Rescale probabilities as softmax(log(p) / T) (temperature scaling on the model's output)."""
+    logits = np.log(np.clip(probs, 1e-7, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(probs: np.ndarray, y_true: np.ndarray) -> float:
+    """The temperature that minimizes the negative log-likelihood (Guo et al., 2017), by grid search."""
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 300))
+    rows = np.arange(len(y_true))
+
+    def nll(t: float) -> float:
+        return float(-np.mean(np.log(np.clip(apply_temperature(probs, t)[rows, y_true], 1e-12, 1.0))))
+
+    return float(min(grid, key=nll))
+
+
 def score(y_true: np.ndarray, probs: np.ndarray) -> dict:
     """Top-1/top-3 (overall and macro over present classes), per-class accuracy, confusion matrix."""
     pred = probs.argmax(1)
@@ -66,6 +98,8 @@ def score(y_true: np.ndarray, probs: np.ndarray) -> dict:
         "macro_top1": float(np.mean(list(per1.values()))),
         "macro_top3": float(np.mean(list(per3.values()))),
         "per_class_top1": per1, "per_class_top3": per3,
+        "mean_confidence": float(probs.max(1).mean()),
+        "ece": expected_calibration_error(y_true, probs),
         "confusion_matrix": cm.tolist(),
     }
 
@@ -73,8 +107,12 @@ def score(y_true: np.ndarray, probs: np.ndarray) -> dict:
 def evaluate_photos(
     items: list[tuple[Path, int]], backend, mode: str = "photo",
     tick: Callable[[], None] = lambda: None,
-) -> dict:
-    """Preprocess every photo with ``mode`` and score the model's guesses."""
+) -> tuple[dict, np.ndarray]:
+    """Preprocess every photo with ``mode`` and score the model's guesses.
+
+    Returns the result (JSON-ready) and the preprocessed 28x28 images the model saw,
+    in the order of ``result["predictions"]``.
+    """
     images, labels, failures, paths = [], [], [], []
     prep_ms = []
     for path, label in items:
@@ -99,6 +137,37 @@ def evaluate_photos(
         mode=mode, failures=failures,
         preprocess_ms_median=float(np.median(prep_ms)),
         predictions=[{"path": p, "true": LABELS[t], "pred": LABELS[int(q.argmax())],
-                      "confidence": float(q.max())} for p, t, q in zip(paths, labels, probs)],
+                      "confidence": float(q.max()), "probs": [round(float(v), 6) for v in q]}
+                     for p, t, q in zip(paths, labels, probs)],
     )
-    return result
+    return result, np.stack(images)
+
+
+def contact_sheet(images: np.ndarray, true: list[int], pred: list[int], conf: list[float],
+                  path: Path, per_row: int = 12, scale: int = 4) -> None:
+    """Write a PNG of the 28x28 inputs the model saw, grouped by true class, each with
+    its true label (first line) and prediction with confidence (second line, green
+    when right, red when wrong). Drawn with OpenCV, so it needs no plotting library."""
+    import cv2
+
+    from fmnistedge import fileio
+    from fmnistedge.labels import SHORT_LABELS
+
+    side = images.shape[1] * scale
+    cap = 26
+    order = sorted(range(len(images)), key=lambda i: (true[i], pred[i] != true[i]))
+    rows = -(-len(order) // per_row)
+    sheet = np.full((rows * (side + cap), per_row * side, 3), 255, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    for k, i in enumerate(order):
+        r, c = divmod(k, per_row)
+        y0, x0 = r * (side + cap), c * side
+        tile = cv2.resize(images[i], (side, side), interpolation=cv2.INTER_NEAREST)
+        sheet[y0:y0 + side, x0:x0 + side] = tile[..., None]
+        ok = pred[i] == true[i]
+        cv2.putText(sheet, SHORT_LABELS[true[i]], (x0 + 2, y0 + side + 10), font, 0.33, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(sheet, f"{SHORT_LABELS[pred[i]]} {conf[i]:.2f}", (x0 + 2, y0 + side + 22), font, 0.33,
+                    (0, 140, 0) if ok else (0, 0, 200), 1, cv2.LINE_AA)
+        cv2.rectangle(sheet, (x0, y0), (x0 + side - 1, y0 + side - 1), (0, 140, 0) if ok else (0, 0, 200), 1)
+    ok, buf = cv2.imencode(".png", sheet)
+    fileio.write_bytes(path, buf.tobytes())

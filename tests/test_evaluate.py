@@ -40,7 +40,7 @@ def few_photos(tmp_path) -> Path:
 def test_evaluate_reports_top1_top3_per_class_and_confusion(few_photos, tmp_path):
     out = tmp_path / "eval.json"
     result = CliRunner().invoke(app, ["evaluate", "--photos", str(tmp_path), "--labels", str(few_photos),
-                                      "--out", str(out), "--json"])
+                                      "--out", str(out), "--json", "--calibration"])
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
     assert json.loads(result.stdout) == doc
@@ -50,7 +50,40 @@ def test_evaluate_reports_top1_top3_per_class_and_confusion(few_photos, tmp_path
         cm = np.array(r["confusion_matrix"])
         assert cm.sum() == 9 and r["top1"] == pytest.approx(np.trace(cm) / 9)
         assert 0 <= r["macro_top1"] <= r["macro_top3"] <= 1
+        assert 0 <= r["ece"] <= 1
+        for kind in ("contact", "confusion"):
+            png = tmp_path / f"eval.{mode}.{kind}.png"
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+    import cv2
+
+    sheet = cv2.imread(str(tmp_path / "eval.photo.contact.png"))
+    assert sheet.shape[0] >= 28 * 4 and sheet.shape[1] == 12 * 28 * 4  # 9 tiles in one row of 12
+    cal = doc["calibration"]
+    assert 0.05 <= cal["temperature"] <= 20 and "validation split" in cal["fitted_on"]
+    assert cal["val_ece_scaled"] <= cal["val_ece"] + 1e-9  # fitted there, so no worse there
+    assert set(cal["photos"]) == {"photo", "naive"}
     assert doc["model"]["sha256"] and doc["environment"]["command"]
+
+
+def test_expected_calibration_error_by_hand():
+    from fmnistedge.runtime.evaluate import expected_calibration_error
+
+    y = np.array([0, 0, 0, 0])
+    sure = np.tile(np.eye(10)[0], (4, 1))
+    assert expected_calibration_error(y, sure) == pytest.approx(0.0)  # confident and right
+    half = np.full((4, 10), 0.5 / 9)
+    half[:, 1] = 0.5  # 50% sure of the wrong class, always wrong
+    assert expected_calibration_error(y, half) == pytest.approx(0.5)
+
+
+def test_temperature_fit_recovers_a_known_temperature():
+    from fmnistedge.runtime.evaluate import apply_temperature, fit_temperature
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(4000, 10)) * 3
+    y = np.array([rng.choice(10, p=p) for p in apply_temperature(np.exp(logits), 1.0)])
+    overconfident = apply_temperature(np.exp(logits), 0.5)  # the truth is T=1 on these logits
+    assert fit_temperature(overconfident, y) == pytest.approx(2.0, rel=0.1)
 
 
 def test_score_by_hand():
