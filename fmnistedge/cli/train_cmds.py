@@ -114,8 +114,9 @@ def table(
 ) -> None:
     """Collect train.json and manifest.json files into result CSVs; regenerate README tables from them.
 
-    Writes RESULTS/seed-archs.csv (training) and RESULTS/exports.csv (every
-    exported file). With --readme, rewrites the blocks between
+    Writes RESULTS/seed-archs.csv (training), RESULTS/exports.csv (every
+    exported file) and, from the train.json copies in RESULTS/runs/, RESULTS/edge-runs.csv
+    and RESULTS/accuracy-params.png (needs the 'report' extra). With --readme, rewrites the blocks between
     <!-- NAME:start --> and <!-- NAME:end --> markers from those files and from
     RESULTS/realphotos-dev.json, RESULTS/coldstart.json and RESULTS/bench.json when present.
     """
@@ -129,9 +130,20 @@ def table(
     if export_rows:
         res.write_csv(export_rows, export_csv, res.EXPORT_COLUMNS)
         typer.echo(f"wrote {export_csv} ({len(export_rows)} files)")
+    runs_csv = results / "edge-runs.csv"
+    run_rows = res.collect_runs(results / "runs")
+    if run_rows:
+        res.write_csv(run_rows, runs_csv, res.RUN_COLUMNS)
+        typer.echo(f"wrote {runs_csv} ({len(run_rows)} runs)")
+    try:
+        res.accuracy_params_plot(seed_csv, runs_csv, results / "accuracy-params.png")
+        typer.echo(f"wrote {results / 'accuracy-params.png'}")
+    except errors.MissingExtraError as exc:
+        typer.echo(f"skipped {results / 'accuracy-params.png'}: {exc}")
     if readme is None:
         return
     blocks = {"seed-table": (seed_csv, res.render_markdown),
+              "edge-table": (runs_csv, res.render_runs_markdown),
               "export-table": (export_csv, res.render_export_markdown),
               "photo-table": (results / "realphotos-dev.json", res.render_photo_markdown),
               "coldstart": (results / "coldstart.json", res.render_coldstart_markdown),
