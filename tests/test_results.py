@@ -60,3 +60,21 @@ def test_missing_block_is_a_clear_error(tmp_path):
 def test_no_training_records_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(app, ["table", "--artifacts", str(tmp_path)])
     assert result.exit_code == 1 and "fmnistedge train" in result.output
+
+
+def test_edge_runs_table_and_accuracy_plot(fake_artifacts, tmp_path):
+    art, rec, _ = fake_artifacts
+    out = tmp_path / "results"
+    (out / "runs").mkdir(parents=True)
+    shutil.copy(art / "cnn-basic" / "train.json", out / "runs" / "edge-x-ablation.json")
+    readme = tmp_path / "README.md"
+    readme.write_text("".join(f"<!-- {b}:start -->\n<!-- {b}:end -->\n"
+                              for b in ("seed-table", "edge-table", "export-table")))
+    result = CliRunner().invoke(app, ["table", "--artifacts", str(art), "--results", str(out),
+                                      "--readme", str(readme)])
+    assert result.exit_code == 0, result.output
+    with open(out / "edge-runs.csv", newline="") as fh:
+        row = next(csv.DictReader(fh))
+    assert row["run"] == "edge-x-ablation" and row["test_accuracy"] == f"{100 * rec['test_accuracy']:.2f}"
+    assert "| `edge-x-ablation` |" in readme.read_text()
+    assert (out / "accuracy-params.png").read_bytes()[:4] == b"\x89PNG"

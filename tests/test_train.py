@@ -40,6 +40,7 @@ def test_writes_model_and_train_json(tiny_run):
     assert on_disk["train_items"] == 1800 and on_disk["val_items"] == 200
     assert on_disk["environment"]["packages"]["tensorflow"]
     assert not list((out / "tiny").glob(".*partial*")), "no temporary files left behind"
+    assert not (out / "tiny" / ".train-backup").exists(), "epoch checkpoints removed after a finished run"
 
 
 def test_trained_model_learned_something_and_reloads_safely(tiny_run):
@@ -70,3 +71,19 @@ def test_lenet_rbf_model_trains_and_reloads(tmp_path, real_data):
     assert rec["test_accuracy"] > 0.2
     model = keras.models.load_model(tmp_path / "lenet5" / "model.keras", safe_mode=True)
     assert model.get_layer("rbf").__class__.__name__ == "RBF"
+
+
+def test_augment_override_is_used_and_recorded(tmp_path, real_data):
+    rec = train_arch("tiny", TrainOptions(epochs=1, limit=400, seed=1, out=tmp_path, augment="photo"))
+    assert rec["recipe"]["augment"] == "photo"
+    on_disk = json.loads((tmp_path / "tiny" / "train.json").read_text())
+    assert on_disk["recipe"]["augment"] == "photo"
+
+
+def test_unknown_augmentation_is_a_usage_error():
+    from typer.testing import CliRunner
+
+    from fmnistedge.cli import app
+
+    result = CliRunner().invoke(app, ["train", "tiny", "--augment", "sepia"])
+    assert result.exit_code == 2 and "Unknown augmentation 'sepia'" in result.output

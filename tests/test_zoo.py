@@ -82,3 +82,27 @@ def test_augmentation_keeps_shape_and_erases_some_images():
     assert zeros_per_image.max() <= 0.25 * 784 + 60  # area bound (rounding of the sides)
     out = make_augmenter("crop-flip-erase", 0)(x)
     assert tuple(out.shape) == (64, 28, 28, 1)
+
+
+def test_photo_augmentation_flattens_and_blurs_some_images_within_range():
+    import numpy as np
+
+    from fmnistedge import data
+    from fmnistedge.augment import make_augmenter, photo_domain
+
+    try:
+        x, _ = data.load_split("test")
+    except data.DatasetError:
+        pytest.skip("real Fashion-MNIST not installed")
+    batch = (x[:256] / 255.0).astype("float32")[..., None]
+    out = photo_domain(batch, seed=0).numpy()
+    assert out.shape == batch.shape and out.min() >= 0.0 and out.max() <= 1.0
+    changed = np.abs(out - batch).reshape(256, -1).max(axis=1) > 0.05
+    assert 0.5 < changed.mean() < 1.0  # most images get some transform, not necessarily all
+    # Background stays black away from the garment (residue only along the mask edge;
+    # the garment may be shifted by up to 2 px and zoomed, hence a 5-px neighbourhood).
+    padded = np.pad(batch[..., 0] > 0, ((0, 0), (5, 5), (5, 5)))
+    near = np.lib.stride_tricks.sliding_window_view(padded, (11, 11), axis=(1, 2)).any(axis=(3, 4))
+    assert out[..., 0][~near].max() < 0.05
+    full = make_augmenter("photo", 0)(batch)
+    assert tuple(full.shape) == batch.shape
