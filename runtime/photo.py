@@ -32,7 +32,7 @@ cv2.ocl.setUseOpenCL(False)
 WORK_SIDE = 160  # segmentation resolution (longest side)
 BORDER = 0.04  # fraction of each side treated as background seed for GrabCut
 MIN_AREA, MAX_AREA = 0.02, 0.97  # plausible garment area fractions
-GRABCUT_ITERS = 4
+GRABCUT_ITERS = 2
 HYSTERESIS_NOISE_FACTOR = 1.5
 # An "empty" view: no pixel is this much farther from the border colours than the
 # border's own noise, nor EMPTY_MIN_DISTANCE Lab units (x255/100 for L) away.
