@@ -35,8 +35,6 @@ def collect_training(artifacts: Path) -> list[dict]:
         rec = load_record(path)
         if rec["arch"] in zoo.ARCHS and zoo.is_source(rec["arch"]):
             records[rec["arch"]] = rec
-    if not records:
-        raise FmnistEdgeError(f"No train.json under {artifacts}; run 'fmnistedge train' first")
     order = {n: i for i, n in enumerate(zoo.ARCHS)}
     return [_seed_row(records[a]) for a in sorted(records, key=lambda a: order.get(a, 1_000))]
 
@@ -141,6 +139,21 @@ def accuracy_params_plot(seed_csv: Path, runs_csv: Path, path: Path) -> None:
     ax.legend(loc="lower right")
     ax.set_title("Accuracy against parameters")
     reportfigs.save(fig, path)
+
+
+def merge_rows(new_rows: list[dict], path: Path) -> list[dict]:
+    """``new_rows`` plus the rows of the CSV at ``path`` for architectures that ``new_rows``
+    does not cover, in zoo order: collecting from a folder that holds only some
+    architectures updates their rows and keeps the others' recorded results."""
+    from fmnistedge import zoo
+
+    fresh = {r["arch"] for r in new_rows}
+    kept = []
+    if Path(path).is_file():
+        with open(path, newline="") as fh:
+            kept = [r for r in csv.DictReader(fh) if r["arch"] not in fresh]
+    order = {n: i for i, n in enumerate(zoo.ARCHS)}
+    return sorted(kept + list(new_rows), key=lambda r: order.get(r["arch"], 1_000))
 
 
 def write_csv(rows: list[dict], path: Path, columns: list[str] = SEED_COLUMNS) -> None:

@@ -58,8 +58,31 @@ def test_missing_block_is_a_clear_error(tmp_path):
 
 
 def test_no_training_records_is_a_clear_error(tmp_path):
-    result = CliRunner().invoke(app, ["table", "--artifacts", str(tmp_path)])
+    result = CliRunner().invoke(app, ["table", "--artifacts", str(tmp_path),
+                                      "--results", str(tmp_path / "results")])
     assert result.exit_code == 1 and "fmnistedge train" in result.output
+    assert not (tmp_path / "results" / "seed-archs.csv").exists()
+
+
+def test_table_keeps_rows_of_architectures_not_in_artifacts(fake_artifacts, tmp_path):
+    """Re-collecting from a folder with one architecture updates its rows, keeps the rest."""
+    art, rec, doc = fake_artifacts
+    out = tmp_path / "results"
+    assert CliRunner().invoke(app, ["table", "--artifacts", str(art), "--results", str(out)]).exit_code == 0
+    for name in ("seed-archs.csv", "exports.csv"):  # pretend an earlier run also recorded cnn1
+        with open(out / name, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        other = [{**r, "arch": "cnn1", "test_accuracy": "12.34"} for r in rows]
+        stale = [{**r, "test_accuracy": "0.00"} for r in rows]
+        results.write_csv(other + stale, out / name, list(rows[0]))
+    result = CliRunner().invoke(app, ["table", "--artifacts", str(art), "--results", str(out)])
+    assert result.exit_code == 0, result.output
+    for name, n_files in (("seed-archs.csv", 1), ("exports.csv", len(doc["files"]))):
+        with open(out / name, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert [r["arch"] for r in rows] == ["cnn1"] * n_files + ["cnn-basic"] * n_files  # zoo order
+        assert {r["test_accuracy"] for r in rows if r["arch"] == "cnn1"} == {"12.34"}
+        assert "0.00" not in {r["test_accuracy"] for r in rows if r["arch"] == "cnn-basic"}
 
 
 def test_edge_runs_table_and_accuracy_plot(fake_artifacts, tmp_path):

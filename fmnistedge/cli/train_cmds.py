@@ -115,7 +115,7 @@ def table(
     """Collect train.json and manifest.json files into result CSVs; regenerate README tables from them.
 
     Writes RESULTS/seed-archs.csv (training), RESULTS/exports.csv (every
-    exported file) and, from the train.json copies in RESULTS/runs/, RESULTS/edge-runs.csv
+    exported file; architectures not in ARTIFACTS keep their rows) and, from the train.json copies in RESULTS/runs/, RESULTS/edge-runs.csv
     and RESULTS/accuracy-params.png (needs the 'report' extra). With --readme, rewrites the blocks between
     <!-- NAME:start --> and <!-- NAME:end --> markers from those files and from
     RESULTS/realphotos-dev.json, RESULTS/coldstart.json and RESULTS/bench.json when present.
@@ -124,12 +124,19 @@ def table(
 
     seed_csv, export_csv = results / "seed-archs.csv", results / "exports.csv"
     train_rows = res.collect_training(artifacts)
-    res.write_csv(train_rows, seed_csv)
-    typer.echo(f"wrote {seed_csv} ({len(train_rows)} architectures)")
+    seed_rows = res.merge_rows(train_rows, seed_csv)
+    if not seed_rows:
+        raise errors.FmnistEdgeError(
+            f"No train.json under {artifacts} and no {seed_csv}; run 'fmnistedge train' first")
+    res.write_csv(seed_rows, seed_csv)
+    typer.echo(f"wrote {seed_csv} ({len(train_rows)} architectures from {artifacts}, "
+               f"{len(seed_rows) - len(train_rows)} kept)")
     export_rows = res.collect_exports(artifacts)
-    if export_rows:
-        res.write_csv(export_rows, export_csv, res.EXPORT_COLUMNS)
-        typer.echo(f"wrote {export_csv} ({len(export_rows)} files)")
+    all_exports = res.merge_rows(export_rows, export_csv)
+    if all_exports:
+        res.write_csv(all_exports, export_csv, res.EXPORT_COLUMNS)
+        typer.echo(f"wrote {export_csv} ({len(export_rows)} files from {artifacts}, "
+                   f"{len(all_exports) - len(export_rows)} kept)")
     runs_csv = results / "edge-runs.csv"
     run_rows = res.collect_runs(results / "runs")
     if run_rows:
