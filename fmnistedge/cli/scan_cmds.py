@@ -79,8 +79,17 @@ def scan(
             preview = Preview(undo, roi)
         elif show:
             stderr.print("No display available; scanning without a preview.")
-    stop = {"flag": False}
+    stop = {"flag": False, "sigint": False}
+
+    def on_sigint(*_):
+        # The first Ctrl-C stops the loop between frames (no exception inside a commit
+        # or a native call); a second one interrupts whatever is running.
+        if stop["sigint"]:
+            raise KeyboardInterrupt
+        stop.update(flag=True, sigint=True)
+
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+    previous_int = signal.signal(signal.SIGINT, on_sigint)
     stats = ScanStats()
     stderr.print(f"Scanning {source_name} with {ref.arch} ({ref.engine} {ref.precision}); "
                  f"wardrobe {store.path}. Ctrl-C to stop.")
@@ -93,10 +102,13 @@ def scan(
         interrupted, stats.stopped = True, "interrupted"
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         src.close()
         if preview is not None:
             preview.close()
         store.close()
+    if stop["sigint"]:
+        interrupted, stats.stopped = True, "interrupted"
     if getattr(src, "lost", False):
         stats.stopped = "camera lost"
     summary = stats.summary()
