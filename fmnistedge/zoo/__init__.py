@@ -111,7 +111,7 @@ ARCHS: dict[str, ArchSpec] = {
         notes="Source: about 93% after 50 epochs; trained here with early stopping (patience 8).",
     ),
     "edge-s": ArchSpec(
-        "edge-s", "edge", "edge:edge_s", _EDGE, None, None, Recipe(epochs=30, **EDGE_RECIPE),
+        "edge-s", "edge", "edge:edge_s", _EDGE, None, None, Recipe(epochs=60, **EDGE_RECIPE),
         notes="Target: <= 100k parameters, >= 94.0% int8 (issue 7).",
     ),
     "edge-m": ArchSpec(
