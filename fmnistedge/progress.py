@@ -32,6 +32,14 @@ class _LazyConsole:
 stderr = _LazyConsole()
 
 
+def print_error(message: object, label: str = "Error:") -> None:
+    """One red-labelled error line on stderr; the message is escaped, so a file named
+    ``coat [v2].jpg`` prints as it is instead of being read as rich markup."""
+    from rich.markup import escape
+
+    stderr.print(f"[red]{label}[/red] {escape(str(message))}", highlight=False, soft_wrap=True)
+
+
 def make_progress(transient: bool = False) -> Progress:
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)

@@ -118,6 +118,18 @@ def test_batch_continues_past_bad_files_and_exits_1(exported_tiny, bad_corpus, g
     assert doc["model"]["precision"] == "int8"
 
 
+def test_file_names_with_brackets_print_as_they_are(exported_tiny, tmp_path):
+    (tmp_path / "old[").mkdir()
+    odd = [tmp_path / "old[/b].jpg", tmp_path / "coat [draft].jpg"]
+    for p in odd:
+        p.write_bytes(b"")
+    result = runner.invoke(app, ["classify", *map(str, odd), "--model", str(_model_file(exported_tiny))])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert all(f"Empty file (0 bytes): {p}" in result.output for p in odd)
+    result = runner.invoke(app, ["classify", str(odd[0]), "--model", str(tmp_path / "m [v2].tflite")])
+    assert result.exit_code == 1 and "m [v2].tflite" in result.output
+
+
 def test_all_good_exits_0_with_timings_and_top_k(exported_tiny, good_jpeg, tmp_path):
     save = tmp_path / "seen"
     result = runner.invoke(app, ["classify", str(good_jpeg), str(good_jpeg.parent / "*.jpg"),

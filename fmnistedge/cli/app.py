@@ -18,7 +18,7 @@ import typer
 import typer.core
 
 from fmnistedge import errors
-from fmnistedge.progress import stderr
+from fmnistedge.progress import print_error, stderr
 
 
 class _ErrorMappingGroup(typer.core.TyperGroup):
@@ -28,11 +28,11 @@ class _ErrorMappingGroup(typer.core.TyperGroup):
         try:
             return super().invoke(ctx)
         except errors.FmnistEdgeError as exc:
-            stderr.print(f"[red]Error:[/red] {exc}", highlight=False, soft_wrap=True)
+            print_error(exc)
             raise typer.Exit(exc.exit_code) from None
         except OSError as exc:  # a path the user gave cannot be read or written
             where = f": {exc.filename}" if exc.filename else ""
-            stderr.print(f"[red]Error:[/red] {exc.strerror or exc}{where}", highlight=False, soft_wrap=True)
+            print_error(f"{exc.strerror or exc}{where}")
             raise typer.Exit(errors.EXIT_INPUT_FAILED) from None
         except KeyboardInterrupt:
             stderr.print("Interrupted; everything finished before the interrupt is kept.")

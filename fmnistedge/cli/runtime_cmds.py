@@ -11,6 +11,7 @@ import typer
 from fmnistedge import errors
 from fmnistedge.cli.app import (ensure_writable_dir, ArtifactsOpt, DataDir, EngineOpt, JsonFlag, ModelOpt, _arch_selection,
                                 _print_json, app, stderr)
+from fmnistedge.progress import print_error
 
 
 @app.command()
@@ -41,11 +42,11 @@ def classify(
     files, problems = imageio.find_images(paths)
     failures = [Failure(str(p), msg) for p, msg in problems]
     for f in failures:
-        stderr.print(f"[red]error[/red] {f.error}", highlight=False)
+        print_error(f.error, "error")
 
     def show(r) -> None:
         if isinstance(r, Failure):
-            stderr.print(f"[red]error[/red] {r.error}", highlight=False, soft_wrap=True)
+            print_error(r.error, "error")
         elif not as_json:
             alts = ", ".join(f"{t['label']} {100 * t['probability']:.1f}%" for t in r.top_k[1:])
             typer.echo(f"{r.path}: {r.label} ({100 * r.confidence:.1f}%)" + (f"  [{alts}]" if alts else ""))
@@ -211,7 +212,7 @@ def _evaluation_figures(report: dict, seen: dict, out: Path) -> None:
                                  f"({mode}): top-1 {100 * r['macro_top1']:.1f}% macro",
                                  out.with_name(f"{out.stem}.{mode}.confusion.png"))
         except errors.MissingExtraError as exc:
-            stderr.print(f"Skipped the confusion-matrix PNG: {exc}")
+            stderr.print(f"Skipped the confusion-matrix PNG: {exc}", markup=False)
 
 
 @app.command()

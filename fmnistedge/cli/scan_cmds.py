@@ -92,7 +92,7 @@ def scan(
     previous_int = signal.signal(signal.SIGINT, on_sigint)
     stats = ScanStats()
     stderr.print(f"Scanning {source_name} with {ref.arch} ({ref.engine} {ref.precision}); "
-                 f"wardrobe {store.path}. Ctrl-C to stop.")
+                 f"wardrobe {store.path}. Ctrl-C to stop.", markup=False)
     interrupted = False
     try:
         run_scan(iter(src), lambda rgb: classify_frame(rgb, backend, roi),
