@@ -14,6 +14,9 @@ an integrity check before it is loaded:
   ``fmnistedge.sha256`` = the sha256 of every byte before it. Protobuf allows a
   repeated field to be appended to a serialized message, so the seal is a fixed
   87-byte trailer that the runtime checks without parsing the model.
+
+A file that carries fmnistedge metadata without a seal was modified after export
+and is refused. A file with neither (another tool's export) loads unchecked.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ def _onnx_seal_head() -> bytes:
 
 
 ONNX_SEAL_HEAD = _onnx_seal_head()
+# The serialized metadata entry's key ({key: field 1, len 10, "fmnistedge"} then the value tag):
+# a file that has it was written by our exporter, so it must also carry the seal.
+ONNX_META_ENTRY = bytes([0x0A, len(META_KEY)]) + META_KEY.encode() + bytes([0x12])
 ONNX_SEAL_BYTES = len(ONNX_SEAL_HEAD) + 64
 
 
@@ -64,6 +70,9 @@ def check_seal(path: Path | str) -> bool:
         if SEAL_KEY.encode() in data:
             raise ModelError(f"{path} has an fmnistedge seal that is no longer at its end: "
                              "truncated or modified; re-export or re-install it")
+        if ONNX_META_ENTRY in data:
+            raise ModelError(f"{path} carries fmnistedge metadata but its seal was removed: "
+                             "modified after export; re-export or re-install it")
         return False
     meta = read_tflite_metadata(data)
     payload = (meta or {}).get("payload")
@@ -71,6 +80,9 @@ def check_seal(path: Path | str) -> bool:
         if meta is None and TFLITE_ASSOCIATED_FILE.encode() in data:
             raise ModelError(f"{path} has a damaged fmnistedge metadata archive: "
                              "truncated or modified; re-export or re-install it")
+        if meta is not None:
+            raise ModelError(f"{path} carries fmnistedge metadata but no seal: "
+                             "modified after export; re-export or re-install it")
         return False
     body = data[:payload["bytes"]]
     if len(body) != payload["bytes"] or hashlib.sha256(body).hexdigest() != payload["sha256"]:
