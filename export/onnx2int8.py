@@ -4,6 +4,13 @@ ONNX Runtime's recipe: ``quant_pre_process`` (shape inference and graph
 optimization; the symbolic shape pass needs sympy) then ``quantize_static`` with
 MinMax calibration on training images. Input and output stay float32; the QDQ
 nodes inside carry the int8 scales.
+
+Weights are quantized to 7 bits (``reduce_range``). On x86 CPUs without VNNI,
+ONNX Runtime's int8 kernels add pairs of u8 x s8 products in 16-bit lanes that
+saturate with full 8-bit weights, so the same file scored 93.47% on a VNNI
+machine and 92.79% on an AVX2-only one. With 7-bit weights no pair can
+saturate: every x86 CPU computes the same exact integers, and the accuracy
+recorded at export holds on the user's machine.
 """
 
 from __future__ import annotations
@@ -40,6 +47,6 @@ def convert(fp32_model: bytes, calibration: np.ndarray) -> bytes:
         quantize_static(
             str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
+            calibrate_method=CalibrationMethod.MinMax, reduce_range=True,
         )
         return out.read_bytes()

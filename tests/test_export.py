@@ -52,6 +52,20 @@ def test_int8_files_are_really_integer(exported):
     assert doc["files"]["model_int8.tflite"]["bytes"] < doc["files"]["model_fp32.tflite"]["bytes"]
 
 
+def test_onnx_int8_weights_use_7_bits(exported):
+    """Full 8-bit weights saturate ONNX Runtime's int8 kernels on x86 without VNNI."""
+    import onnx
+    from onnx import numpy_helper
+
+    arch_dir, _ = exported
+    graph = onnx.load(arch_dir / "model_int8.onnx").graph
+    weights = [numpy_helper.to_array(t) for t in graph.initializer
+               if t.data_type == onnx.TensorProto.INT8 and t.name.endswith("_quantized")]
+    # |w| <= 64: two u8 x s8 products sum to at most 2 * 255 * 64 = 32640 < 2**15.
+    assert weights and all(np.abs(w.astype(int)).max() <= 64 for w in weights)
+    assert all(np.abs(w.astype(int)).max() >= 60 for w in weights)  # the range is used, not shrunk further
+
+
 def test_metadata_round_trips_from_the_file_alone(exported, tmp_path):
     arch_dir, doc = exported
     for name, entry in doc["files"].items():
@@ -107,6 +121,17 @@ def test_a_lone_file_is_checked_against_its_embedded_seal(exported, tmp_path, na
     lone.write_bytes((arch_dir / name).read_bytes()[:-20])  # truncated
     with pytest.raises(ModelError, match="truncated"):
         check_file(lone)
+
+
+def test_a_file_whose_seal_was_stripped_is_refused(exported, tmp_path):
+    from fmnistedge.runtime.modelmeta import ONNX_SEAL_BYTES
+
+    arch_dir, _ = exported
+    stripped = tmp_path / "stripped.onnx"  # the trailer cut off, the fmnistedge metadata kept
+    stripped.write_bytes((arch_dir / "model_int8.onnx").read_bytes()[:-ONNX_SEAL_BYTES])
+    assert read_embedded(stripped)["arch"] == arch_dir.name
+    with pytest.raises(ModelError, match="seal was removed"):
+        check_file(stripped)
 
 
 def test_a_foreign_model_file_has_no_seal(exported, tmp_path):
