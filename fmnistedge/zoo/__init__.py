@@ -118,6 +118,13 @@ ARCHS: dict[str, ArchSpec] = {
         "edge-m", "edge", "edge:edge_m", _EDGE, None, None, Recipe(epochs=60, **EDGE_RECIPE),
         notes="Target: <= 500k parameters, >= 95.0% int8 (issue 7).",
     ),
+    "edge-r": ArchSpec(
+        "edge-r", "edge", "edge:edge_r", _EDGE, None, None,
+        Recipe(epochs=45, **{**EDGE_RECIPE, "weight_decay": 0.02}),
+        notes="Tiny residual net for the <= 100k-parameter slot of issue 7 (>= 94.0% int8). edge-s at "
+              "60 epochs fit its augmented training data no better than validation (94.1% vs 93.5%): "
+              "capacity-bound, so this design adds depth and skips and weakens weight decay.",
+    ),
     "tiny": ArchSpec(
         "tiny", "test", "cnn:tiny", "fmnistedge test model (not a source architecture)", None, None,
         Recipe(batch_size=64, epochs=1),
