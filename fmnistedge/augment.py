@@ -15,6 +15,10 @@
   sensor noise, and residue of the background along the mask edge. Each
   transform is applied to a random part of every batch, so clean
   Fashion-MNIST images stay the majority.
+* ``pairs``: ``crop-flip-erase`` plus ``shoe_pairs``: half the shoe images of
+  every batch become a pair of that shoe seen from above or from the side,
+  refitted to the frame, because people photograph their shoes in pairs
+  (issue 8). Garments other than shoes are untouched.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ def random_erase(images, seed: int):
     return tf.where(inside[..., None], tf.zeros_like(images), images)
 
 
-AUGMENTATIONS = ("none", "flip-zoom", "crop-flip-erase", "photo")
+AUGMENTATIONS = ("none", "flip-zoom", "crop-flip-erase", "photo", "pairs")
 PHOTO_P = 0.5  # probability of each photo-domain transform
 
 
@@ -103,8 +107,88 @@ def photo_domain(images, seed: int):
     return tf.clip_by_value(x, 0.0, 1.0)
 
 
+SHOE_CLASSES = (5, 7, 9)  # Sandal, Sneaker, Ankle boot
+PAIR_P = 0.5  # share of the shoe images of a batch turned into a pair
+
+
+def _translate_x(images, dx):
+    """Shift each image (B, H, W, 1) right by ``dx`` (B,) pixels, filling with black."""
+    import tensorflow as tf
+
+    b = tf.shape(images)[0]
+    zeros, ones = tf.zeros([b]), tf.ones([b])
+    transforms = tf.stack([ones, zeros, -dx, zeros, ones, zeros, zeros, zeros], axis=1)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=transforms, output_shape=tf.shape(images)[1:3],
+        fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
+
+
+def _extent(images, axis: int):
+    """First and last index along ``axis`` (1 = rows, 2 = columns) holding garment pixels."""
+    import tensorflow as tf
+
+    on = tf.reduce_any(images[..., 0] > 0.04, axis=3 - axis)
+    idx = tf.cast(tf.range(tf.shape(on)[1]), tf.float32)[None]
+    first = tf.reduce_min(tf.where(on, idx, 1e4), axis=1)
+    last = tf.reduce_max(tf.where(on, idx, -1e4), axis=1)
+    empty = first > last
+    return tf.where(empty, 0.0, first), tf.where(empty, idx[0, -1], last)
+
+
+def refit(images):
+    """Crop each image to its garment and fit the longest edge to the full side, centered.
+
+    What Fashion-MNIST's own pipeline and the photo renderer do, so a composed
+    image (a pair of shoes) has the scale a rendered photo of it would have.
+    """
+    import tensorflow as tf
+
+    size = tf.cast(tf.shape(images)[1], tf.float32)
+    r0, r1 = _extent(images, 1)
+    c0, c1 = _extent(images, 2)
+    half = (tf.maximum(r1 - r0, c1 - c0)) / 2
+    cy, cx = (r0 + r1) / 2, (c0 + c1) / 2
+    boxes = tf.stack([cy - half, cx - half, cy + half, cx + half], axis=1) / (size - 1)
+    n = tf.shape(images)[1]
+    return tf.image.crop_and_resize(images, boxes, tf.range(tf.shape(images)[0]), [n, n],
+                                    extrapolation_value=0.0)
+
+
+def shoe_pairs(images, classes, seed: int):
+    """Turn PAIR_P of the shoe images of a batch into a pair of that shoe, as people photograph them.
+
+    Fashion-MNIST shows one shoe from the side, toe to the left; a photo of one's
+    own shoes shows a pair, mostly from above. Half the pairs are seen from above
+    (the side view turned toe-up or toe-down, beside its mirror image), half from
+    the side (two overlapping copies); each pair is then refitted like a render.
+    """
+    import tensorflow as tf
+
+    b = tf.shape(images)[0]
+    shoe = tf.reduce_any(tf.cast(classes, tf.int64)[:, None] == tf.constant(SHOE_CLASSES, tf.int64), axis=1)
+    apply = shoe & (tf.random.uniform([b], seed=seed) < PAIR_P)
+    toe_up = tf.random.uniform([b], seed=seed + 1) < 0.5
+    upright = tf.where(toe_up[:, None, None, None], tf.image.rot90(images, k=3), tf.image.rot90(images, k=1))
+    c0, c1 = _extent(upright, 2)
+    gap = tf.random.uniform([b], 0.0, 2.0, seed=seed + 2)
+    centre = (c0 + c1) / 2 - (tf.cast(tf.shape(images)[2], tf.float32) - 1) / 2
+    dx = (c1 - c0 + 1 + gap) / 2
+    above = tf.maximum(_translate_x(upright, -dx - centre),
+                       _translate_x(tf.image.flip_left_right(upright), dx + centre))
+    s0, s1 = _extent(images, 2)
+    offset = (s1 - s0 + 1) * tf.random.uniform([b], 0.15, 0.35, seed=seed + 3)
+    side = tf.maximum(_translate_x(images, -offset / 2), _translate_x(images, offset / 2))
+    from_above = tf.random.uniform([b], seed=seed + 4) < 0.5
+    pairs = refit(tf.where(from_above[:, None, None, None], above, side))
+    return tf.where(apply[:, None, None, None], pairs, images)
+
+
 def make_augmenter(kind: str | None, seed: int):
-    """A function ``images -> images`` for batches, or None for no augmentation."""
+    """A function ``(images, classes=None) -> images`` for batches, or None for no augmentation.
+
+    ``classes`` (integer labels of the batch) is needed by the label-aware step of
+    ``pairs`` only.
+    """
     if kind is None:
         return None
     import keras
@@ -112,14 +196,16 @@ def make_augmenter(kind: str | None, seed: int):
     if kind == "flip-zoom":
         layers = keras.Sequential([keras.layers.RandomFlip("horizontal", seed=seed),
                                    keras.layers.RandomZoom(0.1, seed=seed + 1)])
-        return lambda x: layers(x, training=True)
-    if kind == "crop-flip-erase":
+        return lambda x, classes=None: layers(x, training=True)
+    if kind in ("crop-flip-erase", "pairs"):
         layers = keras.Sequential([
             keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant",
                                            interpolation="nearest", seed=seed),
             keras.layers.RandomFlip("horizontal", seed=seed + 1),
         ])
-        return lambda x: random_erase(layers(x, training=True), seed + 2)
+        if kind == "pairs":
+            return lambda x, classes: random_erase(layers(shoe_pairs(x, classes, seed + 40), training=True), seed + 2)
+        return lambda x, classes=None: random_erase(layers(x, training=True), seed + 2)
     if kind == "photo":
         layers = keras.Sequential([
             keras.layers.RandomZoom((0.0, 0.33), fill_mode="constant", seed=seed + 20),  # zoom out only
@@ -128,5 +214,5 @@ def make_augmenter(kind: str | None, seed: int):
                                            interpolation="nearest", seed=seed),
             keras.layers.RandomFlip("horizontal", seed=seed + 1),
         ])
-        return lambda x: random_erase(photo_domain(layers(x, training=True), seed + 30), seed + 2)
+        return lambda x, classes=None: random_erase(photo_domain(layers(x, training=True), seed + 30), seed + 2)
     raise ValueError(f"Unknown augmentation {kind!r}")

@@ -34,6 +34,8 @@ class TrainOptions:
     data_dir: Path | None = None
     val_fraction: float = 0.1
     augment: str | None = None  # override the recipe's augmentation ("none" for none)
+    learning_rate: float | None = None  # override the recipe's (peak) learning rate
+    init_from: Path | None = None  # fine-tune: start from this trained model.keras of the same arch
 
 
 def require_keras():
@@ -73,7 +75,11 @@ def _dataset(x: np.ndarray, y: np.ndarray, batch: int, seed: int, recipe: zoo.Re
     ds = ds.batch(batch)
     augment = make_augmenter(recipe.augment, seed)
     if augment is not None:
-        ds = ds.map(lambda a, b: (augment(a), b), num_parallel_calls=1)
+        def augment_batch(images, targets):
+            classes = tf.argmax(targets, axis=1) if recipe.label_smoothing else targets
+            return augment(images, classes), targets
+
+        ds = ds.map(augment_batch, num_parallel_calls=1)
     return ds.prefetch(2)
 
 
@@ -123,6 +129,28 @@ def _epoch_timer():
     return EpochTimer()
 
 
+def _init_weights(model, path: Path) -> dict[str, Any]:
+    """Copy the weights of a trained ``model.keras`` of the same architecture into ``model``."""
+    import keras
+
+    from fmnistedge.errors import UsageError
+    from fmnistedge.runtime.modelmeta import sha256_file
+
+    path = Path(path)
+    try:
+        src = keras.models.load_model(path, compile=False, safe_mode=True)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--init-from needs a Keras model file written by 'fmnistedge train'. "
+                         f"Received: path={str(path)!r} ({exc})") from None
+    if src.name != model.name:
+        raise UsageError(f"--init-from {path} is a {src.name!r} model, not {model.name!r}")
+    model.set_weights(src.get_weights())
+    record = path.with_name("train.json")
+    base = load_record(record) if record.is_file() else {}
+    return {"path": str(path), "sha256": sha256_file(path), "test_accuracy": base.get("test_accuracy"),
+            "epochs_run": base.get("epochs_run"), "recipe": base.get("recipe")}
+
+
 def train_arch(
     name: str,
     options: TrainOptions = TrainOptions(),
@@ -136,6 +164,8 @@ def train_arch(
     recipe = spec.recipe
     if options.augment is not None:
         recipe = replace(recipe, augment=None if options.augment == "none" else options.augment)
+    if options.learning_rate is not None:
+        recipe = replace(recipe, learning_rate=options.learning_rate)
     epochs = options.epochs if options.epochs is not None else recipe.epochs
     batch = options.batch_size if options.batch_size is not None else recipe.batch_size
     keras.utils.set_random_seed(options.seed)
@@ -149,6 +179,7 @@ def train_arch(
     x_test, y_test = data.load_split("test", options.data_dir)
 
     model = zoo.build(name)
+    init = _init_weights(model, options.init_from) if options.init_from else None
     steps = -(-len(x_tr) // batch)
     model.compile(optimizer=_optimizer(recipe, steps, epochs), loss=_loss(recipe), metrics=["accuracy"])
     timer = _epoch_timer()
@@ -193,6 +224,7 @@ def train_arch(
         "seconds_per_epoch": [round(s, 3) for s in timer.seconds],
         "train_seconds": round(train_seconds, 2),
         "seed": options.seed,
+        "init_from": init,
         "notes": spec.notes,
         "environment": provenance.environment(),
     }

@@ -87,3 +87,33 @@ def test_unknown_augmentation_is_a_usage_error():
 
     result = CliRunner().invoke(app, ["train", "tiny", "--augment", "sepia"])
     assert result.exit_code == 2 and "Unknown augmentation 'sepia'" in result.output
+
+
+def test_init_from_fine_tunes_and_records_its_start(tiny_run, tmp_path):
+    from fmnistedge.runtime.modelmeta import sha256_file
+
+    out, rec = tiny_run
+    start = out / "tiny" / "model.keras"
+    tuned = train_arch("tiny", TrainOptions(epochs=1, limit=2000, seed=7, out=tmp_path, init_from=start,
+                                            learning_rate=1e-4, augment="pairs"))
+    assert tuned["init_from"]["sha256"] == sha256_file(start)
+    assert tuned["init_from"]["test_accuracy"] == rec["test_accuracy"]
+    assert tuned["recipe"]["learning_rate"] == 1e-4 and tuned["recipe"]["augment"] == "pairs"
+    # Starting from trained weights, one epoch at a small rate keeps (most of) what was learned;
+    # from random weights the same epoch reaches far less.
+    assert tuned["test_accuracy"] > rec["test_accuracy"] - 0.05
+    scratch = train_arch("tiny", TrainOptions(epochs=1, limit=2000, seed=7, out=tmp_path / "s", learning_rate=1e-4))
+    assert tuned["test_accuracy"] > scratch["test_accuracy"] + 0.05
+
+
+def test_init_from_refuses_another_arch_and_its_own_output(tiny_run, tmp_path):
+    from typer.testing import CliRunner
+
+    from fmnistedge.cli import app
+
+    out, _ = tiny_run
+    start = out / "tiny" / "model.keras"
+    result = CliRunner().invoke(app, ["train", "lenet5", "--init-from", str(start), "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "is a 'tiny' model, not 'lenet5'" in result.output
+    result = CliRunner().invoke(app, ["train", "tiny", "--init-from", str(start), "--out", str(out)])
+    assert result.exit_code == 2 and "would be overwritten" in result.output

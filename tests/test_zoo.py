@@ -106,3 +106,28 @@ def test_photo_augmentation_flattens_and_blurs_some_images_within_range():
     assert out[..., 0][~near].max() < 0.05
     full = make_augmenter("photo", 0)(batch)
     assert tuple(full.shape) == batch.shape
+
+
+def test_shoe_pairs_touch_only_shoes_and_refit_the_pair():
+    import numpy as np
+
+    from fmnistedge import data
+    from fmnistedge.augment import SHOE_CLASSES, make_augmenter, shoe_pairs
+
+    try:
+        x, y = data.load_split("test")
+    except data.DatasetError:
+        pytest.skip("real Fashion-MNIST not installed")
+    batch = (x[:400] / 255.0).astype("float32")[..., None]
+    out = shoe_pairs(batch, y[:400], seed=0).numpy()
+    assert out.shape == batch.shape and out.min() >= 0.0 and out.max() <= 1.0 + 1e-6
+    shoe = np.isin(y[:400], SHOE_CLASSES)
+    changed = np.abs(out - batch).reshape(400, -1).max(axis=1) > 1e-6
+    assert not changed[~shoe].any()  # garments other than shoes are untouched
+    assert 0.3 < changed[shoe].mean() < 0.7  # PAIR_P = 0.5 of the shoes
+    # A pair is refitted like a render: its longest side spans (nearly) the whole frame.
+    on = out[changed, ..., 0] > 0.04
+    extent = np.maximum(on.any(axis=1).sum(axis=1), on.any(axis=2).sum(axis=1))
+    assert np.median(extent) >= 26
+    full = make_augmenter("pairs", 0)(batch, y[:400])
+    assert tuple(full.shape) == batch.shape

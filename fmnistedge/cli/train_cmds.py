@@ -62,8 +62,13 @@ def train(
     limit: Annotated[Optional[int], typer.Option(
         min=20, help="Train on a class-balanced subset of this many training images.")] = None,
     augment: Annotated[Optional[str], typer.Option(
-        metavar="KIND", help="Override the recipe's augmentation: none, flip-zoom, crop-flip-erase "
-                             "or photo (see docs/training.md).")] = None,
+        metavar="KIND", help="Override the recipe's augmentation: none, flip-zoom, crop-flip-erase, "
+                             "photo or pairs (see docs/training.md).")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(
+        min=1e-6, help="Override the recipe's (peak) learning rate.")] = None,
+    init_from: Annotated[Optional[Path], typer.Option(
+        exists=True, dir_okay=False, help="Fine-tune: start from this trained model.keras of the same "
+                                          "architecture instead of random weights.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 0,
     out: Annotated[Path, typer.Option(help="Output folder; writes OUT/ARCH/model.keras and train.json.")] = Path("artifacts"),
     data_dir: DataDir = None,
@@ -75,6 +80,12 @@ def train(
     split is carved from the training set.
     """
     names = _arch_selection(arch_names, all_archs)
+    if init_from is not None:
+        if len(names) != 1:
+            raise errors.UsageError("--init-from fine-tunes one architecture; name exactly one.")
+        if init_from.resolve() == (out / names[0] / "model.keras").resolve():
+            raise errors.UsageError(f"--init-from {init_from} would be overwritten by the result; "
+                                    "choose another --out.")
     from fmnistedge.augment import AUGMENTATIONS
     if augment is not None and augment not in AUGMENTATIONS:
         raise errors.UsageError(f"Unknown augmentation {augment!r}; choose one of: {', '.join(AUGMENTATIONS)}.")
@@ -87,7 +98,8 @@ def train(
     from fmnistedge.progress import keras_progress_callback, make_progress
 
     options = TrainOptions(epochs=epochs, batch_size=batch_size, limit=limit, seed=seed,
-                           out=out, data_dir=data_dir, augment=augment)
+                           out=out, data_dir=data_dir, augment=augment,
+                           learning_rate=learning_rate, init_from=init_from)
     summaries = []
     with make_progress() as progress:
         for name in names:
