@@ -128,7 +128,7 @@ def accuracy_params_plot(seed_csv: Path, runs_csv: Path, path: Path) -> None:
             ax.annotate(r[key], (x, y), fontsize=7, xytext=(4, 3), textcoords="offset points")
     ax.set_xscale("log")
     lo = ax.get_xlim()[0]
-    for acc, limit, name in ((94.0, 100_000, "edge-s"), (95.0, 500_000, "edge-m")):  # issue 7's targets
+    for acc, limit, name in ((94.0, 100_000, "edge-s/edge-r"), (95.0, 500_000, "edge-m")):  # issue 7's targets
         ax.hlines(acc, lo, limit, colors="tab:red", linestyles="dashed", linewidth=1)
         ax.annotate(f"{name} target: >= {acc:.0f}% int8, <= {limit // 1000}k params", (lo, acc),
                     fontsize=7, color="tab:red", xytext=(4, 3), textcoords="offset points")

@@ -6,14 +6,16 @@
 For each architecture: the chosen files (only verified ones), a manifest that
 lists exactly those files, and its ``train.json`` (the training log: command,
 seed, epochs, wall time, commit). ``default.json`` names the default model.
-Existing shipped folders of the named architectures are replaced; the total
-size is printed against the wheel budget.
+Existing shipped folders of the named architectures are replaced; an architecture
+with no folder in ``--artifacts`` has its shipped folder trimmed to the chosen
+files. The total size is printed against the wheel budget.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import tempfile
 from pathlib import Path
 
 from fmnistedge import fileio, manifest
@@ -24,23 +26,28 @@ BUDGET_BYTES = 15 * 1024 * 1024
 
 
 def ship(arch: str, files: list[str], artifacts: Path) -> int:
-    src = artifacts / arch
+    """Ship ``files`` of ``artifacts/arch``; without that folder, trim the shipped one to ``files``."""
+    src = artifacts / arch if (artifacts / arch).is_dir() else SHIPPED / arch
     doc = manifest.load(src)
     if doc is None:
         raise SystemExit(f"{src} has no manifest.json; run 'fmnistedge export {arch} --int8' first")
-    dest = SHIPPED / arch
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    shipped = {}
+    entries = {}
     for name in files:
         entry = check_file(src / name)
         if entry is None or not entry.get("verified"):
             raise SystemExit(f"{src / name} is not a verified file of its manifest; not shipping it")
-        shutil.copy2(src / name, dest / name)
-        shipped[name] = entry
-    fileio.write_json(dest / manifest.MANIFEST_NAME, {**doc, "files": shipped})
-    shutil.copy2(src / "train.json", dest / "train.json")
+        entries[name] = entry
+    dest = SHIPPED / arch
+    with tempfile.TemporaryDirectory(dir=SHIPPED) as tmp:
+        staged = Path(tmp) / arch
+        staged.mkdir()
+        for name in files:
+            shutil.copy2(src / name, staged / name)
+        shutil.copy2(src / "train.json", staged / "train.json")
+        fileio.write_json(staged / manifest.MANIFEST_NAME, {**doc, "files": entries})
+        if dest.exists():
+            shutil.rmtree(dest)
+        staged.rename(dest)
     return sum((dest / n).stat().st_size for n in files)
 
 

@@ -65,7 +65,7 @@ def test_rbf_layer_is_negative_squared_distance():
     assert set(np.unique(codes).tolist()) == {-1.0, 1.0}
 
 
-@pytest.mark.parametrize("name, budget", [("edge-s", 100_000), ("edge-m", 500_000)])
+@pytest.mark.parametrize("name, budget", [("edge-s", 100_000), ("edge-r", 100_000), ("edge-m", 500_000)])
 def test_edge_models_fit_their_parameter_budgets(name, budget):
     assert zoo.build(name).count_params() <= budget
 
