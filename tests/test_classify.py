@@ -47,18 +47,19 @@ def bad_corpus(tmp_path, good_jpeg) -> dict[str, tuple[Path, str]]:
     (d / "zero.png").write_bytes(b"")
     raw = good_jpeg.read_bytes()
     (d / "truncated.jpg").write_bytes(raw[: len(raw) // 2])
-    (d / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(200))
+    (d / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(200)))  # signature, then junk
     Image.new("RGB", (32, 32)).save(d / "icon.ico")
     (d / "bomb.png").write_bytes(_png_with_size(100_000, 100_000))
     return {
-        "missing": (d / "missing.jpg", "No such file"),
-        "empty-dir": (d / "empty-dir", "contains no images"),
-        "not-image": (d / "notes.jpg", "Not an image"),
-        "zero": (d / "zero.png", "Empty file"),
-        "truncated": (d / "truncated.jpg", "Corrupt or truncated"),
-        "corrupt": (d / "corrupt.png", "image"),
-        "unsupported": (d / "icon.ico", "Unsupported image format ICO"),
-        "bomb": (d / "bomb.png", "exceeds the limit"),
+        "missing": (d / "missing.jpg", f"No such file: {d / 'missing.jpg'}"),
+        "empty-dir": (d / "empty-dir", f"Directory contains no images: {d / 'empty-dir'}"),
+        "not-image": (d / "notes.jpg", f"Not an image (or an unsupported format): {d / 'notes.jpg'}"),
+        "zero": (d / "zero.png", f"Empty file (0 bytes): {d / 'zero.png'}"),
+        # The decoder's own reason follows the colon; the part before it is ours.
+        "truncated": (d / "truncated.jpg", f"Corrupt or truncated image {d / 'truncated.jpg'}: "),
+        "corrupt": (d / "corrupt.png", f"Not an image (or an unsupported format): {d / 'corrupt.png'}"),
+        "unsupported": (d / "icon.ico", f"Unsupported image format ICO: {d / 'icon.ico'}"),
+        "bomb": (d / "bomb.png", "Image too large: 100000x100000 pixels exceeds the limit of 64,000,000 pixels"),
     }
 
 
@@ -69,7 +70,9 @@ def test_decode_errors_are_one_line_and_name_the_file(bad_corpus, case):
     with pytest.raises(imageio.ImageError) as err:
         imageio.decode(path)
     msg = str(err.value)
-    assert fragment in msg and str(path) in msg and "\n" not in msg
+    assert msg.startswith(fragment) and str(path) in msg and "\n" not in msg
+    if case not in ("truncated", "bomb"):
+        assert msg == fragment
 
 
 def test_unreadable_file_is_reported(good_jpeg, monkeypatch):
@@ -113,8 +116,13 @@ def test_batch_continues_past_bad_files_and_exits_1(exported_tiny, bad_corpus, g
     doc = json.loads(result.stdout)
     by_path = {r["path"]: r for r in doc["results"]}
     assert by_path[str(good_jpeg)]["label"] and "error" not in by_path[str(good_jpeg)]
-    for path, fragment in bad_corpus.values():
-        assert fragment in by_path[str(path)]["error"], path
+    for path, message in bad_corpus.values():
+        assert by_path[str(path)]["error"].startswith(message), path
+    # Human output: one line per bad file on stderr, the same words.
+    human = runner.invoke(app, ["classify", *args, "--model", str(_model_file(exported_tiny))])
+    assert human.exit_code == 1 and "Traceback" not in human.output
+    for path, message in bad_corpus.values():
+        assert f"error {message}" in human.output, path
     assert doc["model"]["precision"] == "int8"
 
 
