@@ -130,7 +130,8 @@ def table(
     exported file; architectures not in ARTIFACTS keep their rows) and, from the train.json copies in RESULTS/runs/, RESULTS/edge-runs.csv
     and RESULTS/accuracy-params.png (needs the 'report' extra). With --readme, rewrites the blocks between
     <!-- NAME:start --> and <!-- NAME:end --> markers from those files and from
-    RESULTS/realphotos-dev.json, RESULTS/coldstart.json and RESULTS/bench.json when present.
+    RESULTS/realphotos-dev.json, RESULTS/coldstart.json, RESULTS/bench.json and
+    RESULTS/bench-shipped.json when present.
     """
     from fmnistedge import results as res
 
@@ -166,7 +167,8 @@ def table(
               "export-table": (export_csv, res.render_export_markdown),
               "photo-table": (results / "realphotos-dev.json", res.render_photo_markdown),
               "coldstart": (results / "coldstart.json", res.render_coldstart_markdown),
-              "bench-table": (results / "bench.json", res.render_bench_markdown)}
+              "bench-table": (results / "bench.json", res.render_bench_markdown),
+              "bench-shipped-table": (results / "bench-shipped.json", res.render_bench_markdown)}
     for name, (source, render) in blocks.items():
         if source.is_file():
             res.update_block(readme, name, render(source))
