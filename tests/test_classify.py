@@ -93,6 +93,15 @@ def test_common_formats_decode_to_rgb(tmp_path, mode, fmt, suffix):
     assert dec.rgb.shape == (30, 40, 3) and dec.rgb.dtype == np.uint8
 
 
+def test_large_jpeg_is_decoded_at_a_reduced_scale(tmp_path):
+    big = tmp_path / "phone.jpg"
+    Image.new("RGB", (4000, 3000), (120, 60, 30)).save(big, quality=80)
+    dec = imageio.decode(big)
+    assert dec.rgb.shape == (1500, 2000, 3)  # 1/2 scale: the smallest that keeps >= 1024 px
+    Image.new("RGB", (900, 600)).save(tmp_path / "small.jpg")
+    assert imageio.decode(tmp_path / "small.jpg").rgb.shape == (600, 900, 3)  # small ones untouched
+
+
 def test_alpha_and_exif_orientation(tmp_path):
     rgba = np.zeros((30, 40, 4), np.uint8)
     rgba[5:25, 10:30] = (200, 50, 50, 255)
