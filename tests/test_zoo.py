@@ -108,16 +108,13 @@ def test_photo_augmentation_flattens_and_blurs_some_images_within_range():
     assert tuple(full.shape) == batch.shape
 
 
-def test_shoe_pairs_touch_only_shoes_and_refit_the_pair():
+def test_shoe_pairs_touch_only_shoes_and_refit_the_pair(real_data):
     import numpy as np
 
     from fmnistedge import data
     from fmnistedge.augment import SHOE_CLASSES, make_augmenter, shoe_pairs
 
-    try:
-        x, y = data.load_split("test")
-    except data.DatasetError:
-        pytest.skip("real Fashion-MNIST not installed")
+    x, y = data.load_split("test")
     batch = (x[:400] / 255.0).astype("float32")[..., None]
     out = shoe_pairs(batch, y[:400], seed=0).numpy()
     assert out.shape == batch.shape and out.min() >= 0.0 and out.max() <= 1.0 + 1e-6
