@@ -7,9 +7,9 @@ nodes inside carry the int8 scales.
 
 Weights are quantized to 7 bits (``reduce_range``). On x86 CPUs without VNNI,
 ONNX Runtime's int8 kernels add pairs of u8 x s8 products in 16-bit lanes that
-saturate with full 8-bit weights, so the same file scored 93.47% on a VNNI
-machine and 92.79% on an AVX2-only one. With 7-bit weights no pair can
-saturate: every x86 CPU computes the same exact integers, and the accuracy
+saturate with full 8-bit weights, so a file verified on a VNNI machine scored
+lower on an AVX2-only one than its manifest recorded. With 7-bit weights no pair
+can saturate: every x86 CPU computes the same exact integers, and the accuracy
 recorded at export holds on the user's machine.
 """
 
