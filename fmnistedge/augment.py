@@ -19,6 +19,8 @@
   every batch become a pair of that shoe seen from above or from the side,
   refitted to the frame, because people photograph their shoes in pairs
   (issue 8). Garments other than shoes are untouched.
+* ``photo-pairs``: ``photo`` plus ``shoe_pairs`` (the pairs are made first, so
+  they get the photo transforms too).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def random_erase(images, seed: int):
     return tf.where(inside[..., None], tf.zeros_like(images), images)
 
 
-AUGMENTATIONS = ("none", "flip-zoom", "crop-flip-erase", "photo", "pairs")
+AUGMENTATIONS = ("none", "flip-zoom", "crop-flip-erase", "photo", "pairs", "photo-pairs")
 PHOTO_P = 0.5  # probability of each photo-domain transform
 
 
@@ -187,7 +189,7 @@ def make_augmenter(kind: str | None, seed: int):
     """A function ``(images, classes=None) -> images`` for batches, or None for no augmentation.
 
     ``classes`` (integer labels of the batch) is needed by the label-aware step of
-    ``pairs`` only.
+    ``pairs`` and ``photo-pairs`` only.
     """
     if kind is None:
         return None
@@ -197,22 +199,29 @@ def make_augmenter(kind: str | None, seed: int):
         layers = keras.Sequential([keras.layers.RandomFlip("horizontal", seed=seed),
                                    keras.layers.RandomZoom(0.1, seed=seed + 1)])
         return lambda x, classes=None: layers(x, training=True)
-    if kind in ("crop-flip-erase", "pairs"):
-        layers = keras.Sequential([
-            keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant",
-                                           interpolation="nearest", seed=seed),
-            keras.layers.RandomFlip("horizontal", seed=seed + 1),
-        ])
-        if kind == "pairs":
-            return lambda x, classes: random_erase(layers(shoe_pairs(x, classes, seed + 40), training=True), seed + 2)
-        return lambda x, classes=None: random_erase(layers(x, training=True), seed + 2)
-    if kind == "photo":
+    pairs = kind in ("pairs", "photo-pairs")
+    base = {"pairs": "crop-flip-erase", "photo-pairs": "photo"}.get(kind, kind)
+    shift_flip = [keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant",
+                                                 interpolation="nearest", seed=seed),
+                  keras.layers.RandomFlip("horizontal", seed=seed + 1)]
+    if base == "crop-flip-erase":
+        layers, domain = keras.Sequential(shift_flip), None
+    elif base == "photo":
         layers = keras.Sequential([
             keras.layers.RandomZoom((0.0, 0.33), fill_mode="constant", seed=seed + 20),  # zoom out only
             keras.layers.RandomRotation(8 / 360, fill_mode="constant", seed=seed + 21),
-            keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant",
-                                           interpolation="nearest", seed=seed),
-            keras.layers.RandomFlip("horizontal", seed=seed + 1),
+            *shift_flip,
         ])
-        return lambda x, classes=None: random_erase(photo_domain(layers(x, training=True), seed + 30), seed + 2)
-    raise ValueError(f"Unknown augmentation {kind!r}")
+        domain = photo_domain
+    else:
+        raise ValueError(f"Unknown augmentation {kind!r}")
+
+    def augment(x, classes=None):
+        if pairs:
+            x = shoe_pairs(x, classes, seed + 40)
+        x = layers(x, training=True)
+        if domain is not None:
+            x = domain(x, seed + 30)
+        return random_erase(x, seed + 2)
+
+    return augment

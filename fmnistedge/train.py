@@ -129,7 +129,7 @@ def _epoch_timer():
     return EpochTimer()
 
 
-def _init_weights(model, path: Path) -> dict[str, Any]:
+def _init_weights(model, path: Path, options: TrainOptions) -> dict[str, Any]:
     """Copy the weights of a trained ``model.keras`` of the same architecture into ``model``."""
     import keras
 
@@ -147,6 +147,13 @@ def _init_weights(model, path: Path) -> dict[str, Any]:
     model.set_weights(src.get_weights())
     record = path.with_name("train.json")
     base = load_record(record) if record.is_file() else {}
+    # The validation split is drawn with --seed from the (--limit) training images: any
+    # other split would validate on images the starting model was trained on.
+    for key, flag, value in (("seed", "--seed", options.seed), ("limit", "--limit", options.limit)):
+        if key in base and base[key] != value:
+            raise UsageError(f"--init-from {path} was trained with {flag} {base[key]}; fine-tune with the "
+                             f"same {flag} so its validation split holds no image it trained on "
+                             f"(received {flag} {value}).")
     return {"path": str(path), "sha256": sha256_file(path), "test_accuracy": base.get("test_accuracy"),
             "epochs_run": base.get("epochs_run"), "recipe": base.get("recipe")}
 
@@ -171,15 +178,15 @@ def train_arch(
     keras.utils.set_random_seed(options.seed)
     tf.config.experimental.enable_op_determinism()
 
+    model = zoo.build(name)
+    init = _init_weights(model, options.init_from, options) if options.init_from else None
+
     x_all, y_all = data.load_split("train", options.data_dir)
     if options.limit is not None:
         keep = data.stratified_sample(y_all, options.limit, seed=options.seed)
         x_all, y_all = x_all[keep], y_all[keep]
     x_tr, y_tr, x_val, y_val = data.train_val_split(x_all, y_all, options.val_fraction, options.seed)
     x_test, y_test = data.load_split("test", options.data_dir)
-
-    model = zoo.build(name)
-    init = _init_weights(model, options.init_from) if options.init_from else None
     steps = -(-len(x_tr) // batch)
     model.compile(optimizer=_optimizer(recipe, steps, epochs), loss=_loss(recipe), metrics=["accuracy"])
     timer = _epoch_timer()

@@ -117,3 +117,21 @@ def test_init_from_refuses_another_arch_and_its_own_output(tiny_run, tmp_path):
     assert result.exit_code == 2 and "is a 'tiny' model, not 'lenet5'" in result.output
     result = CliRunner().invoke(app, ["train", "tiny", "--init-from", str(start), "--out", str(out)])
     assert result.exit_code == 2 and "would be overwritten" in result.output
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--seed", "8", "--limit", "2000"], "was trained with --seed 7"),
+    (["--seed", "7"], "was trained with --limit 2000"),
+])
+def test_init_from_refuses_another_validation_split(tiny_run, tmp_path, flags, message):
+    """Another seed or limit draws another validation split, holding images the start trained on."""
+    from typer.testing import CliRunner
+
+    from fmnistedge.cli import app
+
+    out, _ = tiny_run
+    start = out / "tiny" / "model.keras"
+    result = CliRunner().invoke(app, ["train", "tiny", "--init-from", str(start), "--epochs", "1",
+                                      "--out", str(tmp_path), *flags])
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "tiny").exists()

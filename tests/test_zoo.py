@@ -128,3 +128,26 @@ def test_shoe_pairs_touch_only_shoes_and_refit_the_pair(real_data):
     assert np.median(extent) >= 26
     full = make_augmenter("pairs", 0)(batch, y[:400])
     assert tuple(full.shape) == batch.shape
+
+
+def test_photo_pairs_adds_shoe_pairs_to_the_photo_transforms(real_data):
+    """Same seeds, same batch: labelling the shoes as shoes changes about PAIR_P of them, nothing else."""
+    import keras
+    import numpy as np
+
+    from fmnistedge import data
+    from fmnistedge.augment import SHOE_CLASSES, make_augmenter
+
+    x, y = data.load_split("test")
+    batch = (x[:400] / 255.0).astype("float32")[..., None]
+    runs = []
+    for classes in (y[:400], np.zeros(400, dtype=y.dtype)):  # true labels; every item a T-shirt
+        keras.utils.set_random_seed(3)
+        runs.append(make_augmenter("photo-pairs", 0)(batch, classes).numpy())
+    with_pairs, without = runs
+    assert with_pairs.shape == batch.shape and with_pairs.min() >= 0.0 and with_pairs.max() <= 1.0
+    shoe = np.isin(y[:400], SHOE_CLASSES)
+    differs = np.abs(with_pairs - without).reshape(400, -1).max(axis=1) > 1e-5
+    assert not differs[~shoe].any()
+    assert 0.3 < differs[shoe].mean() < 0.7
+    assert (np.abs(without - batch).reshape(400, -1).max(axis=1) > 0.05).mean() > 0.5  # photo transforms ran

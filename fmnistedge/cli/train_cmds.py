@@ -63,12 +63,13 @@ def train(
         min=20, help="Train on a class-balanced subset of this many training images.")] = None,
     augment: Annotated[Optional[str], typer.Option(
         metavar="KIND", help="Override the recipe's augmentation: none, flip-zoom, crop-flip-erase, "
-                             "photo or pairs (see docs/training.md).")] = None,
+                             "photo, pairs or photo-pairs (see docs/training.md).")] = None,
     learning_rate: Annotated[Optional[float], typer.Option(
         min=1e-6, help="Override the recipe's (peak) learning rate.")] = None,
     init_from: Annotated[Optional[Path], typer.Option(
         exists=True, dir_okay=False, help="Fine-tune: start from this trained model.keras of the same "
-                                          "architecture instead of random weights.")] = None,
+                                          "architecture instead of random weights (use its --seed and "
+                                          "--limit, so the validation split stays unseen).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 0,
     out: Annotated[Path, typer.Option(help="Output folder; writes OUT/ARCH/model.keras and train.json.")] = Path("artifacts"),
     data_dir: DataDir = None,
