@@ -44,7 +44,7 @@ def synthetic_data(tmp_path: Path) -> Path:
     return write_dataset(tmp_path / "fmnist")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def real_data() -> data.DatasetLocation:
     """The real dataset; CI installs it, so there it must be found rather than skipped."""
     try:
@@ -56,16 +56,10 @@ def real_data() -> data.DatasetLocation:
 
 
 @pytest.fixture(scope="session")
-def trained_tiny(tmp_path_factory) -> Path:
+def trained_tiny(real_data, tmp_path_factory) -> Path:
     """The tiny test architecture trained for a few steps on a slice of the real data."""
     from fmnistedge.train import TrainOptions, train_arch
 
-    try:
-        data.find_dataset(download=False)
-    except data.DatasetError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("real Fashion-MNIST not installed")
     out = tmp_path_factory.mktemp("art")
     train_arch("tiny", TrainOptions(epochs=2, limit=2000, seed=1, out=out))
     return out

@@ -16,13 +16,7 @@ REQUIRED = {
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    from fmnistedge import data
-
-    try:
-        data.find_dataset(download=False)
-    except data.DatasetError:
-        pytest.skip("real Fashion-MNIST not installed")
+def tiny_run(real_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("art")
     rec = train_arch("tiny", TrainOptions(epochs=3, limit=2000, seed=7, out=out))
     return out, rec

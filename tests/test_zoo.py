@@ -84,16 +84,13 @@ def test_augmentation_keeps_shape_and_erases_some_images():
     assert tuple(out.shape) == (64, 28, 28, 1)
 
 
-def test_photo_augmentation_flattens_and_blurs_some_images_within_range():
+def test_photo_augmentation_flattens_and_blurs_some_images_within_range(real_data):
     import numpy as np
 
     from fmnistedge import data
     from fmnistedge.augment import make_augmenter, photo_domain
 
-    try:
-        x, _ = data.load_split("test")
-    except data.DatasetError:
-        pytest.skip("real Fashion-MNIST not installed")
+    x, _ = data.load_split("test")
     batch = (x[:256] / 255.0).astype("float32")[..., None]
     out = photo_domain(batch, seed=0).numpy()
     assert out.shape == batch.shape and out.min() >= 0.0 and out.max() <= 1.0
