@@ -97,31 +97,40 @@ def _to_rgb(im) -> Decoded:
     return Decoded(np.asarray(im.convert("RGB")), None, fmt)
 
 
-def find_images(paths: list[str]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Expand files, directories (recursive, images only) and globs.
+def expand_paths(paths: list[str]) -> list[Path | tuple[Path, str]]:
+    """Expand files, directories (recursive, images only) and globs, in argument order.
 
-    Returns (image paths, problems) where a problem is a path that matched
-    nothing: a missing file, an empty glob or a directory without images.
+    Each entry is an image path or, for an argument that matched nothing (a missing
+    file, an empty glob or a directory without images), a ``(path, problem)`` pair
+    in that argument's place. An image named twice is listed once, where it first appears.
     """
     import glob
 
-    found: list[Path] = []
-    problems: list[tuple[Path, str]] = []
+    out: list[Path | tuple[Path, str]] = []
+    seen: set[Path] = set()
+
+    def add(files) -> None:
+        for f in files:
+            if f not in seen:
+                seen.add(f)
+                out.append(f)
+
     for raw in paths:
         p = Path(raw)
         if any(ch in raw for ch in "*?[") and not p.exists():
             matches = sorted(Path(m) for m in glob.glob(raw, recursive=True))
             files = [m for m in matches if m.is_file()]
             if not files:
-                problems.append((p, f"No files match the pattern: {raw}"))
-            found.extend(files)
+                out.append((p, f"No files match the pattern: {raw}"))
+            add(files)
         elif p.is_dir():
             images = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
             if not images:
-                problems.append((p, f"Directory contains no images: {p}"))
-            found.extend(images)
+                out.append((p, f"Directory contains no images: {p}"))
+            add(images)
         elif not p.exists():
-            problems.append((p, f"No such file: {p}"))
+            out.append((p, f"No such file: {p}"))
         else:
-            found.append(p)
-    return list(dict.fromkeys(found)), problems
+            add([p])
+    return out
+

@@ -119,10 +119,12 @@ def _model_file(exported_tiny) -> Path:
 
 
 def test_batch_continues_past_bad_files_and_exits_1(exported_tiny, bad_corpus, good_jpeg):
-    args = [str(p) for p, _ in bad_corpus.values()] + [str(good_jpeg)]
+    args = [str(good_jpeg)] + [str(p) for p, _ in bad_corpus.values()] + [str(good_jpeg.parent / "x.jpg")]
+    shutil.copy(good_jpeg, args[-1])
     result = runner.invoke(app, ["classify", *args, "--model", str(_model_file(exported_tiny)), "--json"])
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
+    assert [r["path"] for r in doc["results"]] == args  # input order, whatever failed where
     by_path = {r["path"]: r for r in doc["results"]}
     assert by_path[str(good_jpeg)]["label"] and "error" not in by_path[str(good_jpeg)]
     for path, message in bad_corpus.values():
@@ -184,6 +186,21 @@ def test_raw_mode_on_fashion_mnist_items_matches_the_test_set(exported_tiny, tmp
     expected = open_backend(exported_tiny[0] / "model_fp32.tflite").predict(to_model_input(x[:20])).argmax(1)
     got = [r["class_index"] for r in json.loads(result.stdout)["results"]]
     assert got == expected.tolist()
+
+
+def test_path_expansion_keeps_argument_order_and_names_each_image_once(tmp_path):
+    for name in ("b.jpg", "a.png", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "empty").mkdir()
+    args = [str(tmp_path / "b.jpg"), str(tmp_path / "missing.jpg"), str(tmp_path),
+            str(tmp_path / "*.gif"), str(tmp_path / "empty")]
+    assert imageio.expand_paths(args) == [
+        tmp_path / "b.jpg",
+        (tmp_path / "missing.jpg", f"No such file: {tmp_path / 'missing.jpg'}"),
+        tmp_path / "a.png",  # the folder's images, b.jpg not again
+        (tmp_path / "*.gif", f"No files match the pattern: {tmp_path / '*.gif'}"),
+        (tmp_path / "empty", f"Directory contains no images: {tmp_path / 'empty'}"),
+    ]
 
 
 def test_usage_errors_exit_2(good_jpeg):

@@ -39,10 +39,11 @@ def classify(
 
     ref = models.resolve(model, engine.value if engine else None, artifacts)
     backend = models.load(ref, threads=threads)  # a bad model fails once, before any image
-    files, problems = imageio.find_images(paths)
-    failures = [Failure(str(p), msg) for p, msg in problems]
-    for f in failures:
-        print_error(f.error, "error")
+    entries = imageio.expand_paths(paths)
+    files = [e for e in entries if isinstance(e, Path)]
+    for e in entries:
+        if not isinstance(e, Path):
+            print_error(e[1], "error")  # before the slow part, so a typo shows at once
 
     def show(r) -> None:
         if isinstance(r, Failure):
@@ -53,7 +54,8 @@ def classify(
 
     results = classify_files(files, backend, mode="raw" if raw else "photo", k=top_k,
                              save_dir=save_preprocessed, on_result=show)
-    all_results = failures + results
+    done = iter(results)  # one per file, in the order of files
+    all_results = [next(done) if isinstance(e, Path) else Failure(str(e[0]), e[1]) for e in entries]
     if as_json:
         _print_json({
             "model": {"arch": ref.arch, "path": str(ref.path), "engine": ref.engine,
