@@ -72,13 +72,15 @@ def list_models(artifacts: Path = ARTIFACTS_DIR) -> list[dict]:
     return rows
 
 
-def _pick(arch_dir: Path, doc: dict, engine: str | None) -> tuple[str, dict]:
+def _pick(arch_dir: Path, doc: dict, engine: str | None,
+          precision: str | None = None) -> tuple[str, dict] | None:
+    """The best usable file of ``arch_dir`` for ``engine`` and ``precision``, or None."""
     candidates = [(n, e) for n, e in doc["files"].items()
-                  if (engine is None or e["format"] == engine) and (arch_dir / n).is_file()
-                  and e["status"] != "verify_failed"]
+                  if (engine is None or e["format"] == engine)
+                  and (precision is None or e["precision"] == precision)
+                  and (arch_dir / n).is_file() and e["status"] != "verify_failed"]
     if not candidates:
-        raise ModelError(f"No usable {engine or ''} model file for {doc['arch']} in {arch_dir} (missing, or "
-                         f"failed verification); run 'fmnistedge export {doc['arch']}'".replace("  ", " "))
+        return None
     # Verified first, then int8 before fp16 before fp32, then TFLite before ONNX.
     def rank(item):
         _, e = item
@@ -87,10 +89,17 @@ def _pick(arch_dir: Path, doc: dict, engine: str | None) -> tuple[str, dict]:
     return sorted(candidates, key=rank)[0]
 
 
-def resolve(model: str | None, engine: str | None = None, artifacts: Path = ARTIFACTS_DIR) -> ModelRef:
-    """Turn ``--model`` (name, file or None for the default) into a checked file reference."""
+def resolve(model: str | None, engine: str | None = None, artifacts: Path = ARTIFACTS_DIR,
+            precision: str | None = None) -> ModelRef:
+    """Turn ``--model`` (name, file or None for the default) into a checked file reference.
+
+    A name is looked up in the shipped models, then in ``artifacts``; the first folder
+    with a usable file of the wanted ``engine`` and ``precision`` wins.
+    """
     if engine is not None and engine not in ENGINES.values():
         raise UsageError(f"Unknown engine {engine!r}; expected onnx or tflite")
+    if precision is not None and precision not in PRECISION_ORDER:
+        raise UsageError(f"Unknown precision {precision!r}; expected {', '.join(PRECISION_ORDER)}")
     if model is None:
         model = default_arch()
         if model is None:
@@ -102,18 +111,30 @@ def resolve(model: str | None, engine: str | None = None, artifacts: Path = ARTI
             raise UsageError(f"--engine {engine} does not match the file type of {as_path}")
         entry = check_file(as_path)
         if entry is not None:
-            arch, precision = manifest.load(as_path.parent)["arch"], entry["precision"]
+            arch, file_precision = manifest.load(as_path.parent)["arch"], entry["precision"]
         else:
             meta = read_embedded(as_path) or {}
-            arch, precision = meta.get("arch", as_path.stem), meta.get("precision", "unknown")
-        return ModelRef(as_path, arch, engine_for(as_path), precision, entry, "file")
+            arch, file_precision = meta.get("arch", as_path.stem), meta.get("precision", "unknown")
+        if precision is not None and file_precision != precision:
+            raise UsageError(f"--precision {precision} does not match {as_path} ({file_precision})")
+        return ModelRef(as_path, arch, engine_for(as_path), file_precision, entry, "file")
+    searched = []
     for base, where in _search_dirs(artifacts):
         arch_dir = base / model
         doc = manifest.load(arch_dir) if arch_dir.is_dir() else None
         if doc:
-            name, entry = _pick(arch_dir, doc, engine)
+            searched.append(str(arch_dir))
+            picked = _pick(arch_dir, doc, engine, precision)
+            if picked is None:
+                continue
+            name, entry = picked
             check_file(arch_dir / name)
             return ModelRef(arch_dir / name, doc["arch"], entry["format"], entry["precision"], entry, where)
+    if searched:
+        wanted = " ".join(w for w in (precision, engine) if w)
+        raise ModelError(f"No usable {wanted + ' ' if wanted else ''}model file for {model} in "
+                         f"{' or '.join(searched)} (missing, or failed verification); run "
+                         f"'fmnistedge export {model}' (or see 'fmnistedge models')")
     known = sorted({r["arch"] for r in list_models(artifacts)})
     close = difflib.get_close_matches(model, known, n=3, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""

@@ -269,6 +269,33 @@ def test_model_path_reports_the_arch_from_its_manifest(exported_tiny, good_jpeg)
     assert json.loads(result.stdout)["model"]["arch"] == "tiny"
 
 
+def test_precision_picks_the_file_and_a_name_falls_through_to_artifacts(exported_tiny, tmp_path, monkeypatch):
+    from fmnistedge.errors import ModelError, UsageError
+    from fmnistedge.runtime import models
+
+    shipped, art = tmp_path / "shipped", tmp_path / "art"
+    shutil.copytree(exported_tiny[0], art / "tiny")
+    (shipped / "tiny").mkdir(parents=True)  # a shipped copy with only the int8 TFLite file
+    shutil.copy(exported_tiny[0] / "model_int8.tflite", shipped / "tiny")
+    doc = json.loads((exported_tiny[0] / "manifest.json").read_text())
+    doc["files"] = {"model_int8.tflite": doc["files"]["model_int8.tflite"]}
+    (shipped / "tiny" / "manifest.json").write_text(json.dumps(doc))
+    monkeypatch.setattr(models, "shipped_dir", lambda: shipped)
+
+    assert models.resolve("tiny", artifacts=art).where == "shipped"
+    ref = models.resolve("tiny", "onnx", art)
+    assert (ref.where, ref.engine, ref.precision) == ("artifacts", "onnx", "int8")
+    ref = models.resolve("tiny", artifacts=art, precision="fp32")
+    assert (ref.where, ref.path.name) == ("artifacts", "model_fp32.tflite")
+    assert models.resolve("tiny", "onnx", art, "fp32").path.name == "model_fp32.onnx"
+    with pytest.raises(ModelError, match="No usable fp16 onnx model file for tiny"):
+        models.resolve("tiny", "onnx", art, "fp16")
+    with pytest.raises(UsageError, match="does not match"):
+        models.resolve(str(art / "tiny" / "model_int8.onnx"), precision="fp32")
+    result = runner.invoke(app, ["classify", "x.jpg", "--model", "tiny", "--precision", "int4"])
+    assert result.exit_code == 2
+
+
 def test_malformed_manifest_and_failed_files_are_refused(exported_tiny, tmp_path, good_jpeg):
     from fmnistedge.errors import ModelError
     from fmnistedge.runtime.models import resolve

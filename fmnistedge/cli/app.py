@@ -65,9 +65,18 @@ class Engine(str, Enum):
     tflite = "tflite"
 
 
+class Precision(str, Enum):
+    int8 = "int8"
+    fp16 = "fp16"
+    fp32 = "fp32"
+
+
 ModelOpt = Annotated[Optional[str], typer.Option(
     "--model", help="Model name (shipped, then artifacts/) or a .onnx/.tflite file. Default: the shipped default.")]
 EngineOpt = Annotated[Optional[Engine], typer.Option(help="Inference engine (default: follows the file; int8 TFLite for names).")]
+PrecisionOpt = Annotated[Optional[Precision], typer.Option(
+    help="Weight precision of the model file (default: int8, then fp16, then fp32). On x86 CPUs "
+         "without VNNI fp32 can be faster than int8: compare with 'fmnistedge bench'.")]
 ArtifactsOpt = Annotated[Path, typer.Option(help="Folder of trained and exported models.")]
 
 

@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from fmnistedge import errors
-from fmnistedge.cli.app import (ensure_writable_dir, ArtifactsOpt, DataDir, EngineOpt, JsonFlag, ModelOpt, _arch_selection,
+from fmnistedge.cli.app import (ensure_writable_dir, ArtifactsOpt, DataDir, EngineOpt, JsonFlag, ModelOpt,
+                                PrecisionOpt, _arch_selection,
                                 _print_json, app, stderr)
 from fmnistedge.progress import print_error
 
@@ -20,6 +21,7 @@ def classify(
         metavar="PATH...", help="Image files, folders (searched recursively) or glob patterns.")],
     model: ModelOpt = None,
     engine: EngineOpt = None,
+    precision: PrecisionOpt = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=10, help="How many guesses to show.")] = 3,
     threads: Annotated[int, typer.Option(min=1, help="Inference threads (1 is the Pi-like setting).")] = 1,
     raw: Annotated[bool, typer.Option("--raw", help="Images are already 28x28 Fashion-MNIST style: skip garment segmentation.")] = False,
@@ -37,7 +39,8 @@ def classify(
     from fmnistedge.runtime import imageio, models
     from fmnistedge.runtime.classify import Failure, classify_files
 
-    ref = models.resolve(model, engine.value if engine else None, artifacts)
+    ref = models.resolve(model, engine.value if engine else None, artifacts,
+                         precision.value if precision else None)
     backend = models.load(ref, threads=threads)  # a bad model fails once, before any image
     entries = imageio.expand_paths(paths)
     files = [e for e in entries if isinstance(e, Path)]
@@ -97,6 +100,7 @@ def evaluate(
     labels: Annotated[Optional[Path], typer.Option(help="Labels CSV (default: PHOTOS/labels.csv).")] = None,
     model: ModelOpt = None,
     engine: EngineOpt = None,
+    precision: PrecisionOpt = None,
     modes: Annotated[str, typer.Option(help="Comma-separated preprocessing modes to compare: photo, naive, raw.")] = "photo,naive",
     out: Annotated[Optional[Path], typer.Option(
         help="Write the full results (JSON) here, and beside it, per mode, OUT-STEM.MODE.confusion.png "
@@ -125,7 +129,8 @@ def evaluate(
     wanted = [m.strip() for m in modes.split(",") if m.strip()]
     if not wanted or set(wanted) - set(PHOTO_MODES):
         raise errors.UsageError(f"--modes takes photo, naive and/or raw. Received: {modes!r}")
-    ref = models.resolve(model, engine.value if engine else None, artifacts)
+    ref = models.resolve(model, engine.value if engine else None, artifacts,
+                         precision.value if precision else None)
     backend = models.load(ref)
     items = read_labels(photos, labels)
     if out is not None:

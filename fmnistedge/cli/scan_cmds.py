@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from fmnistedge import errors
-from fmnistedge.cli.app import (_ErrorMappingGroup, ArtifactsOpt, EngineOpt, JsonFlag, ModelOpt, _print_json, app, stderr)
+from fmnistedge.cli.app import (_ErrorMappingGroup, ArtifactsOpt, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt,
+                                _print_json, app, stderr)
 
 
 WardrobeOpt = Annotated[Optional[Path], typer.Option(
@@ -23,6 +24,7 @@ def scan(
     picamera: Annotated[bool, typer.Option("--picamera", help="Raspberry Pi camera module through Picamera2.")] = False,
     model: ModelOpt = None,
     engine: EngineOpt = None,
+    precision: PrecisionOpt = None,
     show: Annotated[Optional[bool], typer.Option(
         "--show/--no-show", help="Preview window (default: when a display is available).")] = None,
     wardrobe: WardrobeOpt = None,
@@ -51,7 +53,8 @@ def scan(
 
     if sum(x is not None and x is not False for x in (camera, source, picamera or None)) > 1:
         raise errors.UsageError("Choose one of --camera, --source and --picamera.")
-    ref = models.resolve(model, engine.value if engine else None, artifacts)
+    ref = models.resolve(model, engine.value if engine else None, artifacts,
+                         precision.value if precision else None)
     backend = models.load(ref, threads=threads)
     store = Wardrobe(wardrobe)
     src = PicameraSource() if picamera else OpenCVSource(source if source is not None else (camera or 0))
