@@ -26,8 +26,14 @@ def read_labels(photo_dir: Path, labels_csv: Path | None = None) -> list[tuple[P
     labels_csv = Path(labels_csv) if labels_csv else photo_dir / "labels.csv"
     if not labels_csv.is_file():
         raise FmnistEdgeError(f"No labels file {labels_csv}; expected a CSV with columns path,label_index")
-    with open(labels_csv, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    try:
+        with open(labels_csv, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+    except UnicodeDecodeError as exc:
+        raise FmnistEdgeError(f"{labels_csv} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                              f"save it as UTF-8") from None
+    except csv.Error as exc:
+        raise FmnistEdgeError(f"{labels_csv} is not a readable CSV file: {exc}") from None
     if not rows or not {"path", "label_index"} <= set(rows[0]):
         raise FmnistEdgeError(f"{labels_csv} needs the columns path,label_index")
     items = []

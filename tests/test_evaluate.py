@@ -93,3 +93,26 @@ def test_score_by_hand():
     r = score(y, probs)
     assert r["top1"] == 0.5 and r["per_class_top1"] == {"T-shirt/top": 0.5, "Trouser": 0.5}
     assert r["per_class_top3"]["T-shirt/top"] == 1.0
+
+
+def test_unreadable_photos_are_named_skipped_and_exit_1(few_photos, tmp_path):
+    with open(few_photos, "a", newline="") as fh:
+        csv.writer(fh).writerow([str(tmp_path / "gone.jpg"), "3"])
+    result = CliRunner().invoke(app, ["evaluate", "--photos", str(tmp_path), "--labels", str(few_photos),
+                                      "--modes", "photo", "--json"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"No such file: {tmp_path / 'gone.jpg'}" in result.stderr
+    r = json.loads(result.stdout)["results"]["photo"]
+    assert r["items"] == 9 and len(r["failures"]) == 1  # the other photos were still scored
+
+
+@pytest.mark.parametrize("content, message", [
+    ("path,label_index\ncaf\xe9.jpg,1\n".encode("latin-1"), "is not UTF-8 text"),
+    (b"path,label_index\n\"a.jpg,1\n", "needs a path and a label_index"),
+    (b"\xef\xbb\xbfpath,label_index\n", "needs the columns path,label_index"),
+])
+def test_bad_labels_files_get_one_line_errors(tmp_path, content, message):
+    labels = tmp_path / "labels.csv"
+    labels.write_bytes(content)
+    result = CliRunner().invoke(app, ["evaluate", "--photos", str(tmp_path), "--labels", str(labels)])
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output

@@ -118,6 +118,8 @@ def evaluate(
     resize-and-negate baseline, reported beside it. With --out, a confusion-matrix
     PNG and a contact sheet of the 28x28 inputs the model saw (true label,
     prediction and confidence under each) are written beside the JSON.
+    Photos that cannot be read are named on stderr and skipped; the exit code is
+    then 1 (the results of the others are still printed and written).
     ECE is the expected calibration error of the confidences (15 bins).
     """
     from fmnistedge import fileio, provenance
@@ -145,6 +147,10 @@ def evaluate(
             task = progress.add_task(f"{mode}", total=len(items), status="")
             report["results"][mode], seen[mode] = evaluate_photos(
                 items, backend, mode, tick=lambda: progress.advance(task))
+    # Every mode reads the same photos, so the first mode's failures are all of them.
+    failed = report["results"][wanted[0]]["failures"]
+    for f in failed:
+        print_error(f["error"], "error")
     if calibration:
         report["calibration"] = _temperature_report(ref, backend, report, data_dir)
     if out is not None:
@@ -152,7 +158,13 @@ def evaluate(
         _evaluation_figures(report, seen, out)
     if as_json:
         _print_json(report)
-        return
+    else:
+        _print_evaluation(report, wanted, calibration)
+    if failed:
+        raise typer.Exit(errors.EXIT_INPUT_FAILED)
+
+
+def _print_evaluation(report: dict, wanted: list[str], calibration: bool) -> None:
     for mode, r in report["results"].items():
         typer.echo(f"{mode:>6}: top-1 {100 * r['macro_top1']:.1f}%  top-3 {100 * r['macro_top3']:.1f}% "
                    f"(macro over {len(r['per_class_top1'])} classes; overall top-1 {100 * r['top1']:.1f}%, "
