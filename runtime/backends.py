@@ -36,6 +36,21 @@ def _check_shape(path: Path, shape) -> None:
         raise ModelError(f"{path} takes input of shape {tuple(shape)}; expected (N, 28, 28, 1)")
 
 
+def _check_classes(path: Path, shape) -> None:
+    """The output must be one score per class: (N, 10) (a symbolic last dimension is checked per call)."""
+    last = tuple(shape)[-1] if len(tuple(shape)) else None
+    if isinstance(last, (int, np.integer)) and last > 0 and last != NUM_CLASSES:
+        raise ModelError(f"{path} outputs {last} values per image; expected {NUM_CLASSES} class scores")
+
+
+def _as_scores(path: Path, y, n: int) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float32)
+    if y.size != n * NUM_CLASSES:
+        raise ModelError(f"{path} returned output of shape {y.shape} for {n} images; "
+                         f"expected ({n}, {NUM_CLASSES})")
+    return y.reshape(n, NUM_CLASSES)
+
+
 class OnnxBackend:
     engine = "onnx"
 
@@ -56,17 +71,20 @@ class OnnxBackend:
                 providers=["CPUExecutionProvider"])
         except Exception as exc:  # ORT raises several private exception types
             raise ModelError(f"ONNX Runtime cannot load {self.path}: {str(exc).splitlines()[0]}") from None
-        inp = self.session.get_inputs()[0]
+        inp, out = self.session.get_inputs()[0], self.session.get_outputs()[0]
         _check_shape(self.path, inp.shape)
+        if inp.type != "tensor(float)":
+            raise ModelError(f"{self.path} takes {inp.type} input; expected float32 pixels in [0, 1]")
+        _check_classes(self.path, out.shape)
         self.input_name = inp.name
-        self.output_name = self.session.get_outputs()[0].name
-
-    def metadata(self) -> dict[str, str]:
-        return dict(self.session.get_modelmeta().custom_metadata_map)
+        self.output_name = out.name
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        out = self.session.run([self.output_name], {self.input_name: batch.astype(np.float32, copy=False)})
-        return np.asarray(out[0], dtype=np.float32)
+        try:
+            out = self.session.run([self.output_name], {self.input_name: batch.astype(np.float32, copy=False)})
+        except Exception as exc:  # ORT raises several private exception types
+            raise ModelError(f"ONNX Runtime failed to run {self.path}: {str(exc).splitlines()[0]}") from None
+        return _as_scores(self.path, out[0], len(batch))
 
 
 @contextlib.contextmanager
@@ -107,6 +125,11 @@ class LiteRTBackend:
         self.inp = self.interp.get_input_details()[0]
         self.out = self.interp.get_output_details()[0]
         _check_shape(self.path, self.inp["shape"])
+        dtype = np.dtype(self.inp["dtype"])
+        if dtype != np.float32 and not (is_quantized(dtype) and self.inp["quantization"][0] > 0):
+            raise ModelError(f"{self.path} takes {dtype} input without quantization parameters; "
+                             f"expected float32, or int8/uint8 with a scale")
+        _check_classes(self.path, self.out["shape"])
         self._batch = None
 
     def _resize(self, n: int) -> None:
@@ -124,13 +147,16 @@ class LiteRTBackend:
         if is_quantized(self.inp["dtype"]):
             scale, zp = self.inp["quantization"]
             x = quantize(batch, scale, zp, self.inp["dtype"])
-        self.interp.set_tensor(self.inp["index"], x.astype(self.inp["dtype"], copy=False))
-        self.interp.invoke()
+        try:
+            self.interp.set_tensor(self.inp["index"], x.astype(self.inp["dtype"], copy=False))
+            self.interp.invoke()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"LiteRT failed to run {self.path}: {str(exc).splitlines()[0]}") from None
         y = self.interp.get_tensor(self.out["index"])
         if is_quantized(self.out["dtype"]):
             scale, zp = self.out["quantization"]
             y = dequantize(y, scale, zp)
-        return np.asarray(y, dtype=np.float32).reshape(len(batch), NUM_CLASSES)
+        return _as_scores(self.path, y, len(batch))
 
 
 def engine_for(path: Path | str) -> str:

@@ -240,6 +240,42 @@ def test_lone_truncated_model_and_wrong_shape_fail_clearly(exported_tiny, tmp_pa
     assert result.exit_code == 1 and "expected (N, 28, 28, 1)" in result.output
 
 
+def _foreign_onnx(path: Path, in_type: int, out_shape: list, classes: int) -> Path:
+    """A model from another tool: flatten the 28x28 image, keep the first ``classes`` values."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Cast", ["x"], ["xf"], to=TensorProto.FLOAT),
+             helper.make_node("Reshape", ["xf", "flat"], ["v"]),
+             helper.make_node("Slice", ["v", "starts", "ends", "axes"], ["y"])]
+    inits = [helper.make_tensor("flat", TensorProto.INT64, [2], [-1, 784]),
+             helper.make_tensor("starts", TensorProto.INT64, [1], [0]),
+             helper.make_tensor("ends", TensorProto.INT64, [1], [classes]),
+             helper.make_tensor("axes", TensorProto.INT64, [1], [1])]
+    graph = helper.make_graph(nodes, "foreign", [helper.make_tensor_value_info("x", in_type, ["N", 28, 28, 1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), path)
+    return path
+
+
+@pytest.mark.parametrize("in_type, out_shape, classes, message", [
+    (1, ["N", 12], 12, "outputs 12 values per image; expected 10 class scores"),
+    (2, ["N", 10], 10, "takes tensor(uint8) input; expected float32"),
+])
+def test_foreign_models_that_do_not_fit_the_contract_fail_in_one_line(tmp_path, good_jpeg, in_type, out_shape,
+                                                                        classes, message):
+    model = _foreign_onnx(tmp_path / "foreign.onnx", in_type, out_shape, classes)
+    result = runner.invoke(app, ["classify", str(good_jpeg), "--model", str(model)])
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+    ok = _foreign_onnx(tmp_path / "ok.onnx", 1, ["N", 10], 10)  # the same shape with 10 outputs runs
+    assert runner.invoke(app, ["classify", str(good_jpeg), "--model", str(ok)]).exit_code == 0
+    from fmnistedge.errors import ModelError
+    from fmnistedge.runtime.backends import _as_scores
+
+    with pytest.raises(ModelError, match=r"returned output of shape \(2, 12\) for 2 images; expected \(2, 10\)"):
+        _as_scores(model, np.zeros((2, 12)), 2)  # a symbolic output dimension is only known per call
+
+
 def test_unknown_model_name_lists_what_exists(good_jpeg):
     result = runner.invoke(app, ["classify", str(good_jpeg), "--model", "cnn2-int8"])
     assert result.exit_code == 2 and "fmnistedge models" in result.output
