@@ -88,7 +88,23 @@ def check_seal(path: Path | str) -> bool:
     if len(body) != payload["bytes"] or hashlib.sha256(body).hexdigest() != payload["sha256"]:
         raise ModelError(f"{path} does not match its embedded sha256: refusing to load a "
                          "tampered or corrupted model; re-export or re-install it")
+    if not _archive_spans_the_rest(data, payload["bytes"]):
+        raise ModelError(f"{path} has bytes around its metadata archive that the export did not write: "
+                         "modified after export; re-export or re-install it")
     return True
+
+
+def _archive_spans_the_rest(data: bytes, start: int) -> bool:
+    """True if the zip archive starts right after the flatbuffer and the file ends with it.
+
+    ``zipfile`` tolerates bytes before and after an archive, so without this check
+    inserted or appended bytes would pass the seal.
+    """
+    eocd = data.rfind(b"PK\x05\x06")
+    if eocd < 0 or len(data) < eocd + 22:
+        return False
+    comment = int.from_bytes(data[eocd + 20:eocd + 22], "little")
+    return data[start:start + 4] == b"PK\x03\x04" and eocd + 22 + comment == len(data)
 
 
 def sha256_file(path: Path | str) -> str:

@@ -121,6 +121,15 @@ def test_a_lone_file_is_checked_against_its_embedded_seal(exported, tmp_path, na
     lone.write_bytes((arch_dir / name).read_bytes()[:-20])  # truncated
     with pytest.raises(ModelError, match="truncated"):
         check_file(lone)
+    lone.write_bytes((arch_dir / name).read_bytes() + b"APPENDED")  # the loaders ignore trailing bytes
+    with pytest.raises(ModelError, match="modified"):
+        check_file(lone)
+    if name.endswith(".tflite"):  # bytes slipped in between the flatbuffer and its metadata archive
+        good = (arch_dir / name).read_bytes()
+        start = read_embedded(arch_dir / name)["payload"]["bytes"]
+        lone.write_bytes(good[:start] + b"\0" * 8 + good[start:])
+        with pytest.raises(ModelError, match="modified"):
+            check_file(lone)
 
 
 def test_a_file_whose_seal_was_stripped_is_refused(exported, tmp_path):
