@@ -78,3 +78,14 @@ def test_data_json_on_real_data(real_data):
 def test_help_works(args):
     result = runner.invoke(app, args)
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_a_missing_system_library_is_one_line_with_the_apt_hint(tmp_path):
+    fake = tmp_path / "cv2"  # an OpenCV that fails as it does on a minimal Debian without libGL
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        'raise ImportError("libGL.so.1: cannot open shared object file: No such file or directory")\n')
+    sample = os.path.join(os.path.dirname(__file__), "..", "samples", "0-t-shirt-top.jpg")
+    proc = run_cli("classify", sample, env={"PYTHONPATH": str(tmp_path)})
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "libGL.so.1" in proc.stderr and "apt install libgl1 libglib2.0-0" in proc.stderr

@@ -34,6 +34,13 @@ class _ErrorMappingGroup(typer.core.TyperGroup):
             where = f": {exc.filename}" if exc.filename else ""
             print_error(f"{exc.strerror or exc}{where}")
             raise typer.Exit(errors.EXIT_INPUT_FAILED) from None
+        except ImportError as exc:
+            if ".so" not in str(exc):
+                raise
+            # OpenCV's wheel links system libraries a minimal Debian/Ubuntu lacks.
+            print_error(f"A system library is missing ({exc}); on Debian/Ubuntu: "
+                        "sudo apt install libgl1 libglib2.0-0")
+            raise typer.Exit(errors.EXIT_INPUT_FAILED) from None
         except KeyboardInterrupt:
             stderr.print("Interrupted; everything finished before the interrupt is kept.")
             raise typer.Exit(errors.EXIT_INTERRUPTED) from None
