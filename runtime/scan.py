@@ -85,21 +85,34 @@ class OpenCVSource:
 class PicameraSource:
     """Raspberry Pi camera modules through Picamera2/libcamera (optional dependency)."""
 
-    def __init__(self, size: tuple[int, int] = (640, 480)) -> None:
+    def __init__(self, size: tuple[int, int] = (640, 480), camera_factory: Callable | None = None) -> None:
+        if camera_factory is None:
+            try:
+                from picamera2 import Picamera2
+            except ImportError:
+                raise ScanError("--picamera needs Picamera2: on Raspberry Pi OS 'sudo apt install "
+                                "python3-picamera2' and create the venv with --system-site-packages") from None
+            camera_factory = Picamera2
         try:
-            from picamera2 import Picamera2
-        except ImportError:
-            raise ScanError("--picamera needs Picamera2: on Raspberry Pi OS 'sudo apt install "
-                            "python3-picamera2' and create the venv with --system-site-packages") from None
-        self.cam = Picamera2()
-        self.cam.configure(self.cam.create_preview_configuration(main={"size": size, "format": "RGB888"}))
-        self.cam.start()
+            # Picamera2 raises IndexError when no camera is detected, RuntimeError when it is busy.
+            self.cam = camera_factory()
+            self.cam.configure(self.cam.create_preview_configuration(main={"size": size, "format": "RGB888"}))
+            self.cam.start()
+        except Exception as exc:  # noqa: BLE001 - any failure here means the camera cannot be used
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ScanError(f"Cannot open the Pi camera through Picamera2 ({detail}); check the ribbon "
+                            "cable, 'rpicam-hello --list-cameras', and that no other program uses it") from None
         self.lost = False
 
     def __iter__(self) -> Iterator[np.ndarray]:
         while True:
+            try:
+                frame = self.cam.capture_array()
+            except Exception:  # noqa: BLE001 - the camera went away mid-scan
+                self.lost = True
+                return
             # Picamera2's "RGB888" is BGR in memory, like OpenCV's frames.
-            yield to_rgb(self.cam.capture_array())
+            yield to_rgb(frame)
 
     def close(self) -> None:
         self.cam.stop()

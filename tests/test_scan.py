@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fmnistedge.cli import app
-from fmnistedge.runtime.scan import Guess, OpenCVSource, Voter, run_scan, to_rgb
+from fmnistedge.runtime.scan import Guess, OpenCVSource, PicameraSource, ScanError, Voter, run_scan, to_rgb
 from fmnistedge.runtime.wardrobe import Item, Wardrobe, WardrobeError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,6 +108,46 @@ def test_camera_that_cannot_open_fails_clearly():
     result = runner.invoke(app, ["scan", "--source", "missing.mp4", "--no-show"])
     assert result.exit_code == 1 and "No such video file: missing.mp4" in result.output
     assert runner.invoke(app, ["scan", "--camera", "0", "--source", "x.mp4"]).exit_code == 2
+
+
+class FakePicamera:
+    """Picamera2's surface as the scanner uses it; ``frames`` captures, then the camera fails."""
+
+    def __init__(self, frames: int = 2, fail_at: str | None = None) -> None:
+        self.frames, self.fail_at = frames, fail_at
+        if fail_at == "init":
+            raise IndexError("list index out of range")  # what Picamera2() does with no camera
+
+    def create_preview_configuration(self, main):
+        return main
+
+    def configure(self, config) -> None:
+        pass
+
+    def start(self) -> None:
+        if self.fail_at == "start":
+            raise RuntimeError("Failed to acquire camera: Device or resource busy")
+
+    def capture_array(self):
+        if self.frames == 0:
+            raise RuntimeError("Camera frontend has timed out!")
+        self.frames -= 1
+        return np.zeros((48, 64, 3), np.uint8)
+
+    def stop(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("fail_at, detail", [("init", "list index out of range"), ("start", "resource busy")])
+def test_pi_camera_that_cannot_open_fails_in_one_line(fail_at, detail):
+    with pytest.raises(ScanError, match=f"Cannot open the Pi camera through Picamera2 \\(.*{detail}"):
+        PicameraSource(camera_factory=lambda: FakePicamera(fail_at=fail_at))
+
+
+def test_pi_camera_lost_mid_scan_ends_the_frames_and_says_so():
+    src = PicameraSource(camera_factory=lambda: FakePicamera(frames=2))
+    frames = list(src)
+    assert len(frames) == 2 and frames[0].shape == (48, 64, 3) and src.lost
 
 
 # --- end to end on the sample clip ------------------------------------------
