@@ -83,3 +83,14 @@ def test_pareto_and_pi_estimates():
     est = pi_estimates_ms(1_000_000, "int8")
     assert est["pi5_lower_bound_ms"] == pytest.approx(1000 * 2e6 / 150e9)
     assert est["pi4_lower_bound_ms"] == pytest.approx(1000 * 2e6 / 12e9)
+
+
+def test_plot_without_the_report_extra_fails_before_measuring(bench_artifacts, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the 'report' extra were not installed
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["bench", "tiny", "--artifacts", str(bench_artifacts), *FAST,
+                                 "--json", str(out / "b.json"), "--plot", str(out / "b.png")])
+    assert result.exit_code == 1 and "pip install 'fmnistedge[report]'" in result.output
+    assert not (out / "b.json").exists()  # nothing was measured

@@ -281,6 +281,10 @@ def bench(
     from fmnistedge.data import find_dataset
 
     find_dataset(data_dir)  # accuracy needs the test set: fail now, not in every row
+    if plot_path:
+        from fmnistedge import reportfigs
+
+        reportfigs.plt("The --plot option")  # a missing extra fails now, not after minutes of measuring
     for path in (Path(json_path) if json_path not in (None, "-") else None, csv_path, plot_path, markdown):
         if path is not None:
             ensure_writable_dir(path.parent)
