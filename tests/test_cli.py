@@ -89,3 +89,10 @@ def test_a_missing_system_library_is_one_line_with_the_apt_hint(tmp_path):
     proc = run_cli("classify", sample, env={"PYTHONPATH": str(tmp_path)})
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "libGL.so.1" in proc.stderr and "apt install libgl1 libglib2.0-0" in proc.stderr
+
+
+def test_models_table_is_not_cut_when_piped():
+    result = runner.invoke(app, ["models", "--artifacts", "no-such-folder"])
+    assert result.exit_code == 0
+    assert "…" not in result.stdout
+    assert "lenet5-relu" in result.stdout and "model_int8.tflite" in result.stdout and "verified" in result.stdout

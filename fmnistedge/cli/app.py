@@ -66,6 +66,19 @@ def _print_json(obj) -> None:
     typer.echo(json.dumps(obj, indent=2))
 
 
+def print_table(table) -> None:
+    """Print a rich table whole: cells wrap instead of being cut with an ellipsis, and
+    piped output is not squeezed to 80 columns."""
+    from rich.console import Console
+
+    for column in table.columns:
+        column.overflow = "fold"
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)
+    console.print(table)
+
+
 
 class Engine(str, Enum):
     onnx = "onnx"

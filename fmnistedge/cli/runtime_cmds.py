@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from fmnistedge import errors
-from fmnistedge.cli.app import (ensure_writable_dir, ArtifactsOpt, DataDir, EngineOpt, JsonFlag, ModelOpt,
+from fmnistedge.cli.app import (print_table, ensure_writable_dir, ArtifactsOpt, DataDir, EngineOpt, JsonFlag, ModelOpt,
                                 PrecisionOpt, _arch_selection,
                                 _print_json, app, stderr)
 from fmnistedge.progress import print_error
@@ -79,7 +79,6 @@ def models(artifacts: ArtifactsOpt = Path("artifacts"), as_json: JsonFlag = Fals
     if as_json:
         _print_json({"default": default_arch(), "models": rows})
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table("arch", "file", "format", "precision", "size", "verified accuracy", "status", "where")
@@ -87,7 +86,7 @@ def models(artifacts: ArtifactsOpt = Path("artifacts"), as_json: JsonFlag = Fals
         acc = f"{100 * r['test_accuracy']:.2f}%" if r["test_accuracy"] is not None else "-"
         table.add_row(r["arch"], r["file"], r["format"], r["precision"], f"{r['bytes'] / 1024:.1f} KiB",
                       acc, r["status"], r["where"])
-    Console().print(table)
+    print_table(table)
     if not rows:
         stderr.print("No models found; train and export one ('fmnistedge train', 'fmnistedge export').")
     else:

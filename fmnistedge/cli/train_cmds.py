@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from fmnistedge import errors
-from fmnistedge.cli.app import (ensure_writable_dir, ArtifactsOpt, DataDir, JsonFlag, _arch_selection,
+from fmnistedge.cli.app import (print_table, ensure_writable_dir, ArtifactsOpt, DataDir, JsonFlag, _arch_selection,
                                 _print_json, app)
 
 
@@ -23,14 +23,13 @@ def archs(as_json: JsonFlag = False) -> None:
         return
     from rich.table import Table
 
-    from rich.console import Console
 
     table = Table("name", "family", "params", "MACs", "source", "reported", "epochs")
     for r in rows:
         acc = f"{r['reported_accuracy']:.2f}%" if r["reported_accuracy"] is not None else "-"
         table.add_row(r["name"], r["family"], f"{r['params']:,}", f"{r['macs']:,}", r["source"],
                       acc, str(r["reported_epochs"] or "-"))
-    Console().print(table)
+    print_table(table)
 
 
 @app.command()
@@ -251,7 +250,6 @@ def _print_export_summary(rows: list[dict], as_json: bool) -> None:
     if as_json:
         _print_json(rows)
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table("arch", "format", "size", "accuracy", "Δ vs Keras", "status")
@@ -260,7 +258,7 @@ def _print_export_summary(rows: list[dict], as_json: bool) -> None:
         delta = f"{r['delta_points']:+.2f}" if r["delta_points"] is not None else "-"
         status = r["status"] + (f" ({'; '.join(r['failures'])})" if r["failures"] else "")
         table.add_row(r["arch"], r["format"], f"{r['bytes'] / 1024:.1f} KiB", acc, delta, status)
-    Console().print(table)
+    print_table(table)
 
 
 @app.command()
