@@ -38,13 +38,13 @@ class TrainOptions:
     init_from: Path | None = None  # fine-tune: start from this trained model.keras of the same arch
 
 
-def require_keras():
-    """Import Keras, or say which extra to install."""
+def require_keras(purpose: str = "Training"):
+    """Import Keras, or say (for ``purpose``) which extra to install."""
     try:
         import keras  # noqa: F401
         import tensorflow as tf
     except ImportError:
-        raise MissingExtraError("TensorFlow", "train", "Training") from None
+        raise MissingExtraError("TensorFlow", "train", purpose) from None
     return tf
 
 

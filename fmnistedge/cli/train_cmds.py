@@ -205,7 +205,7 @@ def export_cmd(
     dirs = _export_targets(arch_names, all_archs, artifacts)
     from fmnistedge.train import require_keras
 
-    require_keras()
+    require_keras("Export")
     from fmnistedge.export.formats import select
     from fmnistedge.export.pipeline import ExportOptions, export_arch, summary_rows
     from fmnistedge.progress import make_progress
@@ -273,7 +273,8 @@ def report(
     """Draw training curves, confusion matrices, galleries and embeddings per architecture.
 
     Writes OUT/ARCH/index.md with its PNG figures, and OUT/index.md, an overview of
-    every architecture reported. Needs the 'report' extra (matplotlib, scikit-learn).
+    every architecture reported. Needs the 'report' extra (matplotlib, scikit-learn) and
+    the 'train' extra (TensorFlow, to load the Keras models).
     """
     from fmnistedge.train import require_keras
 
@@ -294,7 +295,7 @@ def report(
 
         if importlib.util.find_spec(module) is None:
             raise errors.MissingExtraError(package, "report", "Reports")
-    require_keras()
+    require_keras("Reports (they load the Keras models)")
     ensure_writable_dir(out)
     from fmnistedge.progress import make_progress
     from fmnistedge.report import arch_report, overview

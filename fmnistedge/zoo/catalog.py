@@ -32,5 +32,5 @@ def describe(name: str) -> dict[str, Any]:
 def describe_all(include_test: bool = False) -> list[dict[str, Any]]:
     from fmnistedge.train import require_keras
 
-    require_keras()
+    require_keras("Counting parameters and MACs")
     return [describe(n) for n in zoo.names(include_test)]
