@@ -295,8 +295,10 @@ def test_unwritable_paths_are_one_line_errors(exported_tiny, good_jpeg, tmp_path
     result = runner.invoke(app, ["classify", str(good_jpeg), "--model", str(_model_file(exported_tiny)),
                                  "--save-preprocessed", str(blocker)])
     assert result.exit_code == 1 and "Traceback" not in result.output and str(blocker) in result.output
-    result = runner.invoke(app, ["wardrobe", "list", "--wardrobe", str(blocker / "w.db")])
-    assert result.exit_code == 1 and "Traceback" not in result.output
+    clip = Path(__file__).resolve().parent.parent / "samples" / "scan.mp4"
+    result = runner.invoke(app, ["scan", "--source", str(clip), "--no-show", "--model", str(_model_file(exported_tiny)),
+                                 "--wardrobe", str(blocker / "w.db")])
+    assert result.exit_code == 1 and "Traceback" not in result.output and str(blocker) in result.output
 
 
 def test_model_path_reports_the_arch_from_its_manifest(exported_tiny, good_jpeg):

@@ -102,11 +102,21 @@ def test_camera_disconnect_retries_then_ends_cleanly():
     assert 0.5 <= time.monotonic() - start < 3
 
 
-def test_camera_that_cannot_open_fails_clearly():
-    result = runner.invoke(app, ["scan", "--camera", "9", "--no-show", "--wardrobe", "/tmp/never.db"])
+def test_camera_that_cannot_open_fails_clearly(tmp_path):
+    never = tmp_path / "never.db"
+    result = runner.invoke(app, ["scan", "--camera", "9", "--no-show", "--wardrobe", str(never)])
     assert result.exit_code == 1 and "Cannot open camera 9" in result.output
-    result = runner.invoke(app, ["scan", "--source", "missing.mp4", "--no-show"])
+    result = runner.invoke(app, ["scan", "--source", "missing.mp4", "--no-show", "--wardrobe", str(never)])
     assert result.exit_code == 1 and "No such video file: missing.mp4" in result.output
+    assert not never.exists()  # a scan that never started leaves no new wardrobe
+
+
+def test_a_wardrobe_path_that_does_not_exist_is_an_error_not_a_new_database(tmp_path):
+    typo = tmp_path / "wardorbe.db"
+    for command in (["list"], ["stats"], ["export"], ["remove", "1"]):
+        result = runner.invoke(app, ["wardrobe", *command, "--wardrobe", str(typo)])
+        assert result.exit_code == 1 and f"No wardrobe at {typo}" in result.output, command
+    assert not typo.exists()
     assert runner.invoke(app, ["scan", "--camera", "0", "--source", "x.mp4"]).exit_code == 2
 
 

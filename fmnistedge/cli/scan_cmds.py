@@ -56,8 +56,13 @@ def scan(
     ref = models.resolve(model, engine.value if engine else None, artifacts,
                          precision.value if precision else None)
     backend = models.load(ref, threads=threads)
-    store = Wardrobe(wardrobe)
+    # The source first: a camera or file that cannot be opened must not leave a new wardrobe behind.
     src = PicameraSource() if picamera else OpenCVSource(source if source is not None else (camera or 0))
+    try:
+        store = Wardrobe(wardrobe)
+    except BaseException:
+        src.close()
+        raise
     source_name = "picamera" if picamera else str(source if source is not None else f"camera:{camera or 0}")
     recorded_ids: list[int] = []
 
@@ -132,8 +137,12 @@ app.add_typer(wardrobe_app, name="wardrobe")
 
 
 def _open_wardrobe(path: Optional[Path]):
+    """The wardrobe at ``path`` (default: the user's). A ``--wardrobe`` file that does
+    not exist is an error, not a new empty database: it is most likely a typo."""
     from fmnistedge.runtime.wardrobe import Wardrobe
 
+    if path is not None and not Path(path).exists():
+        raise errors.FmnistEdgeError(f"No wardrobe at {path}; 'fmnistedge scan --wardrobe {path}' creates one")
     return Wardrobe(path)
 
 
