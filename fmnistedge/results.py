@@ -278,6 +278,10 @@ def render_export_markdown(csv_path: Path) -> str:
 def render_photo_markdown(json_path: Path) -> str:
     import json
 
+    import numpy as np
+
+    from fmnistedge.labels import LABELS
+
     doc = json.loads(Path(json_path).read_text())
     res = doc["results"]
     m = doc["model"]
@@ -288,6 +292,16 @@ def render_photo_markdown(json_path: Path) -> str:
     for mode, r in res.items():
         lines.append(f"| {names.get(mode, mode)} | {100 * r['macro_top1']:.1f}% | {100 * r['macro_top3']:.1f}% | "
                      f"{100 * r['top1']:.1f}% | {r['items']} |")
+    modes = list(res)
+    lines += ["", "| class | photos | " + " | ".join(f"{mode} top-1 | {mode} top-3" for mode in modes) + " |",
+              "|---|---:|" + "---:|---:|" * len(modes)]
+    counts = np.array(res[modes[0]]["confusion_matrix"]).sum(axis=1)
+    for c, label in enumerate(LABELS):
+        if label not in res[modes[0]]["per_class_top1"]:
+            continue
+        cells = " | ".join(f"{100 * res[mode]['per_class_top1'][label]:.0f}% | "
+                           f"{100 * res[mode]['per_class_top3'][label]:.0f}%" for mode in modes)
+        lines.append(f"| {label} | {int(counts[c])} | {cells} |")
     env = doc["environment"]
     lines += ["", f"Model `{m['arch']}` ({m['file']}, {m['precision']}); {len(next(iter(res.values()))['per_class_top1'])} "
               f"classes present; generated from `{Path(json_path).as_posix()}`, written by `{env['command']}`."]
