@@ -101,3 +101,23 @@ def test_edge_runs_table_and_accuracy_plot(fake_artifacts, tmp_path):
     assert row["run"] == "edge-x-ablation" and row["test_accuracy"] == f"{100 * rec['test_accuracy']:.2f}"
     assert "| `edge-x-ablation` |" in readme.read_text()
     assert (out / "accuracy-params.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_photo_block_has_a_row_per_present_class_from_the_evaluation_file(tmp_path):
+    import numpy as np
+
+    from fmnistedge.runtime.evaluate import score
+
+    y = np.array([1, 1, 7, 7, 7])  # Trouser x2, Sneaker x3; other classes absent
+    ranking = np.tile(np.linspace(0.05, 0.01, 10), (5, 1))  # no ties: classes 0, 1, 2 come next
+    probs = ranking.copy()
+    probs[[0, 1, 2, 3, 4], [1, 3, 7, 8, 8]] = 0.9  # one Trouser right, one Sneaker right
+    doc = {"model": {"arch": "edge-r", "file": "model_int8.tflite", "precision": "int8"},
+           "results": {"photo": score(y, probs), "naive": score(y, ranking)},
+           "environment": {"command": "fmnistedge evaluate --photos P"}}
+    path = tmp_path / "realphotos-dev.json"
+    path.write_text(json.dumps(doc))
+    text = results.render_photo_markdown(path)
+    rows = [line for line in text.splitlines() if line.startswith("| Trouser") or line.startswith("| Sneaker")]
+    assert rows == ["| Trouser | 2 | 50% | 100% | 0% | 100% |", "| Sneaker | 3 | 33% | 33% | 0% | 0% |"]
+    assert "| T-shirt/top" not in text and "fmnistedge evaluate --photos P" in text
