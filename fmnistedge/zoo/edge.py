@@ -93,8 +93,8 @@ def edge_r():
 def edge_m():
     """edge-m, about 309k parameters, ~37M MACs: edge-r's ResNet-8 at twice the width, 32 | 64 | 128.
 
-    The plain 40-40 | 80-80 | 160-160 CNN first registered here (451k parameters, 45M
-    MACs) took 3.0x edge-r's training step (batch 128) on a 2-core x86 CPU; this ResNet
-    takes 1.7x, for 31% fewer parameters (docs/training.md).
+    It replaced the plain 40-40 | 80-80 | 160-160 CNN first registered here (451k
+    parameters, 45M MACs), whose training step was clearly slower on a 2-core x86 CPU
+    (docs/training.md).
     """
     return _resnet("edge-m", (32, 64, 128))
