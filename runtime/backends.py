@@ -142,16 +142,17 @@ class LiteRTBackend:
             self._batch = n
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        self._resize(len(batch))
         x = batch
         if is_quantized(self.inp["dtype"]):
             scale, zp = self.inp["quantization"]
             x = quantize(batch, scale, zp, self.inp["dtype"])
         try:
+            self._resize(len(batch))  # a file with a fixed batch size fails here
             self.interp.set_tensor(self.inp["index"], x.astype(self.inp["dtype"], copy=False))
             self.interp.invoke()
         except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"LiteRT failed to run {self.path}: {str(exc).splitlines()[0]}") from None
+            raise ModelError(f"LiteRT failed to run {self.path} on a batch of {len(batch)}: "
+                             f"{str(exc).splitlines()[0]}") from None
         y = self.interp.get_tensor(self.out["index"])
         if is_quantized(self.out["dtype"]):
             scale, zp = self.out["quantization"]

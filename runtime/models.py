@@ -33,6 +33,7 @@ class ModelRef:
     precision: str
     entry: dict | None  # the manifest entry (None for a lone file without manifest)
     where: str  # "shipped", "artifacts" or "file"
+    note: str = ""  # set when a name skipped a folder of that name, e.g. the shipped one
 
 
 def shipped_dir() -> Path:
@@ -129,7 +130,10 @@ def resolve(model: str | None, engine: str | None = None, artifacts: Path = ARTI
                 continue
             name, entry = picked
             check_file(arch_dir / name)
-            return ModelRef(arch_dir / name, doc["arch"], entry["format"], entry["precision"], entry, where)
+            note = (f"{model}: {' and '.join(searched[:-1])} has no usable file of that engine and precision; "
+                    f"using {arch_dir / name}, which may be another training of {model}"
+                    if len(searched) > 1 else "")
+            return ModelRef(arch_dir / name, doc["arch"], entry["format"], entry["precision"], entry, where, note)
     if searched:
         wanted = " ".join(w for w in (precision, engine) if w)
         raise ModelError(f"No usable {wanted + ' ' if wanted else ''}model file for {model} in "

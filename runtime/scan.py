@@ -8,6 +8,7 @@ Tests feed frames from a list or a video file.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -93,12 +94,16 @@ class PicameraSource:
                 raise ScanError("--picamera needs Picamera2: on Raspberry Pi OS 'sudo apt install "
                                 "python3-picamera2' and create the venv with --system-site-packages") from None
             camera_factory = Picamera2
+        self.cam = None
         try:
             # Picamera2 raises IndexError when no camera is detected, RuntimeError when it is busy.
             self.cam = camera_factory()
             self.cam.configure(self.cam.create_preview_configuration(main={"size": size, "format": "RGB888"}))
             self.cam.start()
         except Exception as exc:  # noqa: BLE001 - any failure here means the camera cannot be used
+            if self.cam is not None:
+                with contextlib.suppress(Exception):
+                    self.cam.close()  # release a camera that was acquired but would not start
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ScanError(f"Cannot open the Pi camera through Picamera2 ({detail}); check the ribbon "
                             "cable, 'rpicam-hello --list-cameras', and that no other program uses it") from None

@@ -240,6 +240,24 @@ def test_lone_truncated_model_and_wrong_shape_fail_clearly(exported_tiny, tmp_pa
     assert result.exit_code == 1 and "expected (N, 28, 28, 1)" in result.output
 
 
+def test_a_tflite_file_with_a_fixed_batch_of_one_fails_in_one_line_on_a_batch(tmp_path, good_jpeg):
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 28, 28, 1], tf.float32)])
+    def fixed(x):  # another tool's export: batch size 1 baked in
+        return tf.reshape(x, [1, 784])[:, :10]
+
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([fixed.get_concrete_function()], fixed)
+    model = tmp_path / "fixed.tflite"
+    model.write_bytes(conv.convert())
+    assert runner.invoke(app, ["classify", str(good_jpeg), "--model", str(model)]).exit_code == 0
+    second = tmp_path / "b.jpg"
+    shutil.copy(good_jpeg, second)
+    result = runner.invoke(app, ["classify", str(good_jpeg), str(second), "--model", str(model)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"LiteRT failed to run {model} on a batch of 2" in result.output
+
+
 def _foreign_onnx(path: Path, in_type: int, out_shape: list, classes: int) -> Path:
     """A model from another tool: flatten the 28x28 image, keep the first ``classes`` values."""
     import onnx
@@ -330,8 +348,15 @@ def test_precision_picks_the_file_and_a_name_falls_through_to_artifacts(exported
         models.resolve("tiny", "onnx", art, "fp16")
     with pytest.raises(UsageError, match="does not match"):
         models.resolve(str(art / "tiny" / "model_int8.onnx"), precision="fp32")
-    result = runner.invoke(app, ["classify", "x.jpg", "--model", "tiny", "--precision", "int4"])
-    assert result.exit_code == 2
+    with pytest.raises(UsageError, match="Unknown precision 'int4'"):
+        models.resolve("tiny", artifacts=art, precision="int4")
+    assert runner.invoke(app, ["classify", "x.jpg", "--model", "tiny", "--precision", "int4"]).exit_code == 2
+    good = tmp_path / "a.png"
+    Image.new("RGB", (40, 40), (200, 200, 200)).save(good)
+    result = runner.invoke(app, ["classify", str(good), "--model", "tiny", "--artifacts", str(art), "--engine", "onnx"])
+    assert result.exit_code == 0  # says that it skipped the shipped folder and which file it used instead
+    assert f"using {art / 'tiny' / 'model_int8.onnx'}" in result.stderr and str(shipped / "tiny") in result.stderr
+    assert models.resolve("tiny", artifacts=art).note == ""
 
 
 def test_malformed_manifest_and_failed_files_are_refused(exported_tiny, tmp_path, good_jpeg):

@@ -89,6 +89,10 @@ def test_a_missing_system_library_is_one_line_with_the_apt_hint(tmp_path):
     proc = run_cli("classify", sample, env={"PYTHONPATH": str(tmp_path)})
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "libGL.so.1" in proc.stderr and "apt install libgl1 libglib2.0-0" in proc.stderr
+    (fake / "__init__.py").write_text(  # a broken build, not a missing library: keep the full report
+        'raise ImportError("cv2.abi3.so: undefined symbol: foo")\n')
+    proc = run_cli("classify", sample, env={"PYTHONPATH": str(tmp_path)})
+    assert proc.returncode == 1 and "undefined symbol: foo" in proc.stderr and "apt install" not in proc.stderr
 
 
 def test_models_table_is_not_cut_when_piped():

@@ -109,10 +109,17 @@ def test_unreadable_photos_are_named_skipped_and_exit_1(few_photos, tmp_path):
 @pytest.mark.parametrize("content, message", [
     ("path,label_index\ncaf\xe9.jpg,1\n".encode("latin-1"), "is not UTF-8 text"),
     (b"path,label_index\n\"a.jpg,1\n", "needs a path and a label_index"),
-    (b"\xef\xbb\xbfpath,label_index\n", "needs the columns path,label_index"),
+    (b"path;label_index\nx.jpg;1\n", "needs the columns path,label_index"),
 ])
 def test_bad_labels_files_get_one_line_errors(tmp_path, content, message):
     labels = tmp_path / "labels.csv"
     labels.write_bytes(content)
     result = CliRunner().invoke(app, ["evaluate", "--photos", str(tmp_path), "--labels", str(labels)])
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+def test_labels_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    from fmnistedge.runtime.evaluate import read_labels
+
+    (tmp_path / "labels.csv").write_bytes(b"\xef\xbb\xbfpath,label_index\nx.jpg,1\n")  # Excel's "CSV UTF-8"
+    assert read_labels(tmp_path) == [(tmp_path / "x.jpg", 1)]

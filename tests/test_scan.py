@@ -123,6 +123,8 @@ def test_a_wardrobe_path_that_does_not_exist_is_an_error_not_a_new_database(tmp_
 class FakePicamera:
     """Picamera2's surface as the scanner uses it; ``frames`` captures, then the camera fails."""
 
+    closed = 0
+
     def __init__(self, frames: int = 2, fail_at: str | None = None) -> None:
         self.frames, self.fail_at = frames, fail_at
         if fail_at == "init":
@@ -147,11 +149,16 @@ class FakePicamera:
     def stop(self) -> None:
         pass
 
+    def close(self) -> None:
+        FakePicamera.closed += 1
+
 
 @pytest.mark.parametrize("fail_at, detail", [("init", "list index out of range"), ("start", "resource busy")])
 def test_pi_camera_that_cannot_open_fails_in_one_line(fail_at, detail):
+    FakePicamera.closed = 0
     with pytest.raises(ScanError, match=f"Cannot open the Pi camera through Picamera2 \\(.*{detail}"):
         PicameraSource(camera_factory=lambda: FakePicamera(fail_at=fail_at))
+    assert FakePicamera.closed == (1 if fail_at == "start" else 0)  # an acquired camera is released
 
 
 def test_pi_camera_lost_mid_scan_ends_the_frames_and_says_so():

@@ -35,11 +35,12 @@ class _ErrorMappingGroup(typer.core.TyperGroup):
             print_error(f"{exc.strerror or exc}{where}")
             raise typer.Exit(errors.EXIT_INPUT_FAILED) from None
         except ImportError as exc:
-            if ".so" not in str(exc):
-                raise
+            if "cannot open shared object file" not in str(exc):
+                raise  # a broken install or an ABI mismatch: the traceback is the useful report
             # OpenCV's wheel links system libraries a minimal Debian/Ubuntu lacks.
-            print_error(f"A system library is missing ({exc}); on Debian/Ubuntu: "
-                        "sudo apt install libgl1 libglib2.0-0")
+            hint = ("; on Debian/Ubuntu: sudo apt install libgl1 libglib2.0-0"
+                    if any(lib in str(exc) for lib in ("libGL", "libglib", "libgthread")) else "")
+            print_error(f"A system library is missing ({exc}){hint}")
             raise typer.Exit(errors.EXIT_INPUT_FAILED) from None
         except KeyboardInterrupt:
             stderr.print("Interrupted; everything finished before the interrupt is kept.")
@@ -64,6 +65,18 @@ DataDir = Annotated[
 
 def _print_json(obj) -> None:
     typer.echo(json.dumps(obj, indent=2))
+
+
+def resolve_model(model, engine, precision, artifacts: Path):
+    """``--model``/``--engine``/``--precision`` to a checked model reference; says on
+    stderr when a name skipped the shipped folder for another folder's file."""
+    from fmnistedge.runtime import models
+
+    ref = models.resolve(model, engine.value if engine else None, artifacts,
+                         precision.value if precision else None)
+    if ref.note:
+        stderr.print(f"note: {ref.note}", highlight=False, soft_wrap=True)
+    return ref
 
 
 def print_table(table) -> None:

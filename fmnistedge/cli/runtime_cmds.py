@@ -9,9 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from fmnistedge import errors
-from fmnistedge.cli.app import (print_table, ensure_writable_dir, ArtifactsOpt, DataDir, EngineOpt, JsonFlag, ModelOpt,
-                                PrecisionOpt, _arch_selection,
-                                _print_json, app, stderr)
+from fmnistedge.cli.app import (ArtifactsOpt, DataDir, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt, _arch_selection,
+                                _print_json, app, ensure_writable_dir, print_table, resolve_model, stderr)
 from fmnistedge.progress import print_error
 
 
@@ -39,8 +38,7 @@ def classify(
     from fmnistedge.runtime import imageio, models
     from fmnistedge.runtime.classify import Failure, classify_files
 
-    ref = models.resolve(model, engine.value if engine else None, artifacts,
-                         precision.value if precision else None)
+    ref = resolve_model(model, engine, precision, artifacts)
     backend = models.load(ref, threads=threads)  # a bad model fails once, before any image
     entries = imageio.expand_paths(paths)
     files = [e for e in entries if isinstance(e, Path)]
@@ -130,8 +128,7 @@ def evaluate(
     wanted = [m.strip() for m in modes.split(",") if m.strip()]
     if not wanted or set(wanted) - set(PHOTO_MODES):
         raise errors.UsageError(f"--modes takes photo, naive and/or raw. Received: {modes!r}")
-    ref = models.resolve(model, engine.value if engine else None, artifacts,
-                         precision.value if precision else None)
+    ref = resolve_model(model, engine, precision, artifacts)
     backend = models.load(ref)
     items = read_labels(photos, labels)
     if out is not None:

@@ -10,7 +10,7 @@ import typer
 
 from fmnistedge import errors
 from fmnistedge.cli.app import (_ErrorMappingGroup, ArtifactsOpt, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt,
-                                _print_json, app, stderr)
+                                _print_json, app, resolve_model, stderr)
 
 
 WardrobeOpt = Annotated[Optional[Path], typer.Option(
@@ -53,8 +53,7 @@ def scan(
 
     if sum(x is not None and x is not False for x in (camera, source, picamera or None)) > 1:
         raise errors.UsageError("Choose one of --camera, --source and --picamera.")
-    ref = models.resolve(model, engine.value if engine else None, artifacts,
-                         precision.value if precision else None)
+    ref = resolve_model(model, engine, precision, artifacts)
     backend = models.load(ref, threads=threads)
     # The source first: a camera or file that cannot be opened must not leave a new wardrobe behind.
     src = PicameraSource() if picamera else OpenCVSource(source if source is not None else (camera or 0))

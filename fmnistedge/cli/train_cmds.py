@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from fmnistedge import errors
-from fmnistedge.cli.app import (print_table, ensure_writable_dir, ArtifactsOpt, DataDir, JsonFlag, _arch_selection,
-                                _print_json, app)
+from fmnistedge.cli.app import (ArtifactsOpt, DataDir, JsonFlag, _arch_selection, _print_json, app,
+                                ensure_writable_dir, print_table)
 
 
 @app.command()
