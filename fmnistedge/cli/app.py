@@ -92,7 +92,6 @@ def print_table(table) -> None:
     console.print(table)
 
 
-
 class Engine(str, Enum):
     onnx = "onnx"
     tflite = "tflite"
