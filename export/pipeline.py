@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from fmnistedge import data, fileio, manifest, provenance
-from fmnistedge.errors import ModelError
+from fmnistedge.errors import ModelError, first_line
 from fmnistedge.export import keras2onnx, keras2tflite, metadata, onnx2int8
 from fmnistedge.export.formats import Format
 from fmnistedge.export.verify import same_outputs, verify
@@ -47,7 +47,7 @@ def load_keras(path: Path) -> Any:
     try:
         model = keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:  # Keras raises many types for a bad file
-        raise ModelError(f"{path} is not a loadable Keras model: {str(exc).splitlines()[0][:200]}") from None
+        raise ModelError(f"{path} is not a loadable Keras model: {first_line(exc)[:200]}") from None
     if not hasattr(model, "input_shape") or tuple(model.input_shape[1:]) != INPUT_SHAPE:
         shape = getattr(model, "input_shape", None)
         raise ModelError(f"{path} takes input of shape {shape}; expected (None, 28, 28, 1)")

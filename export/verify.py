@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from fmnistedge.errors import first_line
 from fmnistedge.export.formats import Format
 from fmnistedge.runtime.backends import LiteRTBackend, open_backend, predict_all
 
@@ -72,7 +73,7 @@ def _structural_checks(fmt: Format, model: bytes, backend) -> tuple[dict, list[s
             onnx.checker.check_model(onnx.load_from_string(model), full_check=True)
             checks["onnx_checker"] = "passed (full_check)"
         except onnx.checker.ValidationError as exc:
-            checks["onnx_checker"] = f"failed: {str(exc).splitlines()[0]}"
+            checks["onnx_checker"] = f"failed: {first_line(exc)}"
             failures.append("onnx.checker full check failed")
     return checks, failures
 

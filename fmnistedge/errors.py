@@ -45,3 +45,9 @@ class VerificationError(FmnistEdgeError):
     """A model missed its verification or accuracy bar."""
 
     exit_code = EXIT_VERIFY_FAILED
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first message line for a one-line error (its type name if it has no message)."""
+    lines = str(exc).splitlines()
+    return lines[0] if lines else type(exc).__name__

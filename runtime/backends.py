@@ -16,7 +16,7 @@ from typing import Iterator, Protocol
 
 import numpy as np
 
-from fmnistedge.errors import ModelError
+from fmnistedge.errors import ModelError, first_line
 from fmnistedge.labels import INPUT_SHAPE, NUM_CLASSES
 from fmnistedge.runtime.quant import dequantize, is_quantized, quantize
 
@@ -70,7 +70,7 @@ class OnnxBackend:
                 model_bytes if model_bytes is not None else str(self.path), opts,
                 providers=["CPUExecutionProvider"])
         except Exception as exc:  # ORT raises several private exception types
-            raise ModelError(f"ONNX Runtime cannot load {self.path}: {str(exc).splitlines()[0]}") from None
+            raise ModelError(f"ONNX Runtime cannot load {self.path}: {first_line(exc)}") from None
         inp, out = self.session.get_inputs()[0], self.session.get_outputs()[0]
         _check_shape(self.path, inp.shape)
         if inp.type != "tensor(float)":
@@ -83,7 +83,7 @@ class OnnxBackend:
         try:
             out = self.session.run([self.output_name], {self.input_name: batch.astype(np.float32, copy=False)})
         except Exception as exc:  # ORT raises several private exception types
-            raise ModelError(f"ONNX Runtime failed to run {self.path}: {str(exc).splitlines()[0]}") from None
+            raise ModelError(f"ONNX Runtime failed to run {self.path}: {first_line(exc)}") from None
         return _as_scores(self.path, out[0], len(batch))
 
 
@@ -121,7 +121,7 @@ class LiteRTBackend:
             else:
                 self.interp = Interpreter(model_path=str(self.path), num_threads=threads)
         except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"LiteRT cannot load {self.path}: {str(exc).splitlines()[0]}") from None
+            raise ModelError(f"LiteRT cannot load {self.path}: {first_line(exc)}") from None
         self.inp = self.interp.get_input_details()[0]
         self.out = self.interp.get_output_details()[0]
         _check_shape(self.path, self.inp["shape"])
@@ -152,7 +152,7 @@ class LiteRTBackend:
             self.interp.invoke()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"LiteRT failed to run {self.path} on a batch of {len(batch)}: "
-                             f"{str(exc).splitlines()[0]}") from None
+                             f"{first_line(exc)}") from None
         y = self.interp.get_tensor(self.out["index"])
         if is_quantized(self.out["dtype"]):
             scale, zp = self.out["quantization"]

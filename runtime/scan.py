@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
-from fmnistedge.errors import FmnistEdgeError
+from fmnistedge.errors import FmnistEdgeError, first_line
 from fmnistedge.labels import LABELS
 from fmnistedge.runtime.preprocess import prepare_frame, to_model_input
 
@@ -104,7 +104,7 @@ class PicameraSource:
             if self.cam is not None:
                 with contextlib.suppress(Exception):
                     self.cam.close()  # release a camera that was acquired but would not start
-            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            detail = first_line(exc)
             raise ScanError(f"Cannot open the Pi camera through Picamera2 ({detail}); check the ribbon "
                             "cable, 'rpicam-hello --list-cameras', and that no other program uses it") from None
         self.lost = False

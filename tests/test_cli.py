@@ -100,3 +100,10 @@ def test_models_table_is_not_cut_when_piped():
     assert result.exit_code == 0
     assert "…" not in result.stdout
     assert "lenet5-relu" in result.stdout and "model_int8.tflite" in result.stdout and "verified" in result.stdout
+
+
+def test_first_line_of_an_exception_without_a_message_is_its_type():
+    from fmnistedge.errors import first_line
+
+    assert first_line(RuntimeError("bad model\nstack detail")) == "bad model"
+    assert first_line(RuntimeError()) == "RuntimeError"  # an empty message must not break the error line
