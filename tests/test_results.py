@@ -121,3 +121,26 @@ def test_photo_block_has_a_row_per_present_class_from_the_evaluation_file(tmp_pa
     rows = [line for line in text.splitlines() if line.startswith("| Trouser") or line.startswith("| Sneaker")]
     assert rows == ["| Trouser | 2 | 50% | 100% | 0% | 100% |", "| Sneaker | 3 | 33% | 33% | 0% | 0% |"]
     assert "| T-shirt/top" not in text and "fmnistedge evaluate --photos P" in text
+
+
+def test_targets_block_judges_each_edge_model_against_the_bench_file(tmp_path):
+    def row(arch, acc, p50, params=1000, status="ok", fmt="tflite-int8"):
+        return {"arch": arch, "format": fmt, "status": status, "accuracy": acc, "latency_p50_ms": p50,
+                "params": params}
+
+    doc = {"rows": [row("edge-r", 0.9404, 0.30, params=78_426), row("edge-r", 0.9406, 0.01, fmt="tflite-fp32"),
+                    row("edge-m", 0.9600, 0.04, params=600_000),
+                    row("cnn1", 0.9063, 0.20), row("cnn2", 0.9224, 0.50),
+                    row("cnn-basic", 0.9440, 0.10),  # within 0.5 points: similar, and faster
+                    row("cnn-final", 0.9500, 0.05),  # more accurate by more than 0.5 points: not a rival
+                    row("study-ann3", 0.88, 0.01, status="error")]}  # failed rows are left out
+    path = tmp_path / "bench-shipped.json"
+    path.write_text(json.dumps(doc))
+    lines = results.render_targets_markdown(path).splitlines()
+    edge_r = next(line for line in lines if line.startswith("| `edge-r`"))
+    assert edge_r == ("| `edge-r` | 78,426 (<= 100,000): met | 94.04% (>= 94.0%): met | 0.300 | "
+                      "1 of 3: **not met** | `cnn-basic`, `cnn1` |")
+    edge_m = next(line for line in lines if line.startswith("| `edge-m`"))
+    assert "600,000 (<= 500,000): **not met**" in edge_m and "96.00% (>= 95.0%): met" in edge_m
+    assert edge_m.endswith("| 4 of 4: met | none |")
+    assert not any(line.startswith("| `edge-s`") for line in lines)  # not in the bench file

@@ -131,7 +131,7 @@ def table(
     and RESULTS/accuracy-params.png (needs the 'report' extra). With --readme, rewrites the blocks between
     <!-- NAME:start --> and <!-- NAME:end --> markers from those files and from
     RESULTS/realphotos-dev.json, RESULTS/coldstart.json, RESULTS/bench.json and
-    RESULTS/bench-shipped.json when present.
+    RESULTS/bench-shipped.json (also issue 7's targets) when present.
     """
     from fmnistedge import results as res
 
@@ -168,7 +168,8 @@ def table(
               "photo-table": (results / "realphotos-dev.json", res.render_photo_markdown),
               "coldstart": (results / "coldstart.json", res.render_coldstart_markdown),
               "bench-table": (results / "bench.json", res.render_bench_markdown),
-              "bench-shipped-table": (results / "bench-shipped.json", res.render_bench_markdown)}
+              "bench-shipped-table": (results / "bench-shipped.json", res.render_bench_markdown),
+              "targets-table": (results / "bench-shipped.json", res.render_targets_markdown)}
     for name, (source, render) in blocks.items():
         if source.is_file():
             res.update_block(readme, name, render(source))
