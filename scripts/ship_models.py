@@ -1,11 +1,14 @@
 """Copy verified exported models into the package (``fmnistedge/models``) for the wheel.
 
     python scripts/ship_models.py ARCH [ARCH ...] --default ARCH [--why TEXT]
-        [--files model_int8.tflite,model_int8.onnx] [--default-files ...] [--artifacts artifacts]
+        [--files model_int8.tflite,model_int8.onnx] [--default-files ...] [--artifacts DIR ...]
 
 For each architecture: the chosen files (only verified ones), a manifest that
 lists exactly those files, and its ``train.json`` (the training log: command,
-seed, epochs, wall time, commit). ``default.json`` names the default model.
+seed, epochs, wall time, commit). A fine-tuned model (``init_from`` in its
+``train.json``) also ships the log of the model it started from as
+``train.init.json`` (and so on down the chain: ``train.init.init.json``), found
+next to that model, whose sha256 must match. ``default.json`` names the default model.
 Existing shipped folders of the named architectures are replaced; an architecture
 with no folder in ``--artifacts`` has its shipped folder trimmed to the chosen
 files. The total size is printed against the wheel budget.
@@ -14,20 +17,24 @@ files. The total size is printed against the wheel budget.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
 from pathlib import Path
 
 from fmnistedge import fileio, manifest
 from fmnistedge.runtime.integrity import check_file
+from fmnistedge.runtime.modelmeta import sha256_file
 
-SHIPPED = Path(__file__).resolve().parent.parent / "fmnistedge" / "models"
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "fmnistedge" / "models"
 BUDGET_BYTES = 15 * 1024 * 1024
 
 
-def ship(arch: str, files: list[str], artifacts: Path) -> int:
-    """Ship ``files`` of ``artifacts/arch``; without that folder, trim the shipped one to ``files``."""
-    src = artifacts / arch if (artifacts / arch).is_dir() else SHIPPED / arch
+def ship(arch: str, files: list[str], artifacts: list[Path]) -> int:
+    """Ship ``files`` of ``FOLDER/arch`` for the first of ``artifacts`` that has it; without
+    one, trim the shipped folder to ``files``."""
+    src = next((a / arch for a in artifacts if (a / arch).is_dir()), SHIPPED / arch)
     doc = manifest.load(src)
     if doc is None:
         raise SystemExit(f"{src} has no manifest.json; run 'fmnistedge export {arch} --int8' first")
@@ -44,11 +51,32 @@ def ship(arch: str, files: list[str], artifacts: Path) -> int:
         for name in files:
             shutil.copy2(src / name, staged / name)
         shutil.copy2(src / "train.json", staged / "train.json")
+        if src.parent == SHIPPED and (src / "train.init.json").is_file():  # trimming: the chain stays
+            for log in src.glob("train.init*.json"):
+                shutil.copy2(log, staged / log.name)
+        else:
+            copy_training_chain(src / "train.json", staged)
         fileio.write_json(staged / manifest.MANIFEST_NAME, {**doc, "files": entries})
         if dest.exists():
             shutil.rmtree(dest)
         staged.rename(dest)
     return sum((dest / n).stat().st_size for n in files)
+
+
+def copy_training_chain(train_log: Path, staged: Path) -> None:
+    """Copy the ``train.json`` of each model this one was fine-tuned from (``init_from``), so
+    the shipped folder holds the whole training history: train.init.json, train.init.init.json, ..."""
+    rec, name = json.loads(train_log.read_text()), "train"
+    while rec.get("init_from"):
+        init = rec["init_from"]
+        model = Path(init["path"]) if Path(init["path"]).is_absolute() else ROOT / init["path"]
+        log = model.with_name("train.json")
+        if not (model.is_file() and log.is_file() and sha256_file(model) == init["sha256"]):
+            raise SystemExit(f"{train_log} was fine-tuned from {init['path']} (sha256 {init['sha256'][:12]}...), "
+                             f"which is not there with its train.json; its training log must ship too")
+        name += ".init"
+        shutil.copy2(log, staged / f"{name}.json")
+        rec, train_log = json.loads(log.read_text()), log
 
 
 def main() -> None:
@@ -58,14 +86,15 @@ def main() -> None:
     parser.add_argument("--why", default="")
     parser.add_argument("--files", default="model_int8.tflite")
     parser.add_argument("--default-files", default="model_int8.tflite,model_int8.onnx,model_fp32.onnx")
-    parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
+    parser.add_argument("--artifacts", type=Path, action="append",
+                        help="folder of exported models; repeat to search several in order (default: artifacts)")
     args = parser.parse_args()
     if args.default not in args.archs:
         raise SystemExit("--default must be one of the shipped architectures")
     total = 0
     for arch in args.archs:
         files = (args.default_files if arch == args.default else args.files).split(",")
-        size = ship(arch, files, args.artifacts)
+        size = ship(arch, files, args.artifacts or [Path("artifacts")])
         total += size
         print(f"{arch}: {', '.join(files)} ({size / 1024:.0f} KiB)")
     fileio.write_json(SHIPPED / "default.json", {"arch": args.default, "why": args.why})

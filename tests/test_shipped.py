@@ -47,8 +47,38 @@ def test_shipped_file_matches_manifest_and_its_accuracy_to_the_last_digit(arch, 
     probs = predict_all(open_backend(path), to_model_input(x))
     assert float((probs.argmax(1) == y).mean()) == entry["test_accuracy"]
     train_log = json.loads((shipped_dir() / arch / "train.json").read_text())
-    assert train_log["environment"]["command"] and train_log["seed"] is not None
     assert manifest.load(shipped_dir() / arch)["keras"]["test_accuracy"] == train_log["test_accuracy"]
+
+
+# Trained on the first day, minutes before the repository's first commit: no commit to record.
+TRAINED_BEFORE_THE_FIRST_COMMIT = {"dense-300-100", "dense-512-512", "lenet5", "lenet5-relu"}
+
+
+@pytest.mark.parametrize("arch", sorted({arch for arch, _ in SHIPPED}))
+def test_shipped_training_log_records_how_the_model_was_made(arch):
+    """Command, seed, epochs, wall time and commit of every training run behind a shipped model;
+    a fine-tuned one ships the log of the model it started from (train.init.json), and so on."""
+    folder, name = shipped_dir() / arch, "train"
+    while True:
+        log = json.loads((folder / f"{name}.json").read_text())
+        env = log["environment"]
+        assert log["arch"] == arch and env["command"].startswith("fmnistedge train")
+        assert log["seed"] is not None and log["epochs_run"] >= 1 and log["train_seconds"] > 0
+        assert env["git_commit"] or arch in TRAINED_BEFORE_THE_FIRST_COMMIT
+        init = log.get("init_from")
+        if not init:
+            break
+        name += ".init"
+        parent = json.loads((folder / f"{name}.json").read_text())
+        assert (parent["test_accuracy"], parent["epochs_run"], parent["recipe"]) == (
+            init["test_accuracy"], init["epochs_run"], init["recipe"])
+    assert sorted(p.name for p in folder.glob("train*.json")) == sorted(
+        ["train.json"] + [f"train{'.init' * i}.json" for i in range(1, name.count(".init") + 1)])
+
+
+def test_the_default_ships_the_files_issue_7_asks_for():
+    files = manifest.load(shipped_dir() / default_arch())["files"]
+    assert {"model_int8.tflite", "model_int8.onnx", "model_fp32.onnx"} <= set(files)
 
 
 def _expected() -> list[dict]:
