@@ -81,6 +81,26 @@ def test_the_default_ships_the_files_issue_7_asks_for():
     assert {"model_int8.tflite", "model_int8.onnx", "model_fp32.onnx"} <= set(files)
 
 
+# Ops an edge-family file may hold once batch normalization is folded into the convolutions
+# and ReLU fused: an unfolded BN would show up as MUL/SUB (TFLite) or BatchNormalization/Mul (ONNX).
+EDGE_TFLITE_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MAX_POOL_2D", "MEAN", "FULLY_CONNECTED", "SOFTMAX"}
+EDGE_ONNX_OPS = {"Conv", "Relu", "Add", "MaxPool", "GlobalAveragePool", "Reshape", "Squeeze", "MatMul", "Gemm",
+                 "Softmax", "QuantizeLinear", "DequantizeLinear"}
+
+
+@pytest.mark.parametrize("arch, name", [(a, n) for a, n in SHIPPED if a.startswith("edge-")])
+def test_shipped_edge_files_have_batch_norm_folded_and_only_int8_friendly_ops(arch, name):
+    path = shipped_dir() / arch / name
+    if name.endswith(".tflite"):
+        backend = open_backend(path)
+        ops = {op["op_name"] for op in backend.interp._get_ops_details()}
+        assert ops <= EDGE_TFLITE_OPS, ops - EDGE_TFLITE_OPS
+    else:
+        onnx = pytest.importorskip("onnx")
+        ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+        assert ops <= EDGE_ONNX_OPS, ops - EDGE_ONNX_OPS
+
+
 def _expected() -> list[dict]:
     with open(ROOT / "samples" / "expected.csv", newline="") as fh:
         return list(csv.DictReader(fh))
