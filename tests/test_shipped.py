@@ -131,15 +131,29 @@ def test_default_model_runs_in_both_engines(engine):
 
 
 def test_wheel_carries_the_models_within_budget(tmp_path):
+    """Built from a copy of the source tree without its build/ folder, so no stale build output
+    can stand in for the shipped files: the wheel's models folder holds exactly the shipped
+    files, byte for byte as their manifests say, and the whole wheel stays within the budget."""
+    import hashlib
+    import shutil
+
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "artifacts*", "__pycache__", ".pytest_cache"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path), str(ROOT)], check=True, timeout=600)
+                    "-q", "-w", str(tmp_path), str(src)], check=True, timeout=600)
     wheel = next(tmp_path.glob("fmnistedge-*.whl"))
     with zipfile.ZipFile(wheel) as zf:
+        models = {i.filename[len("fmnistedge/models/"):]: zf.read(i) for i in zf.infolist()
+                  if i.filename.startswith("fmnistedge/models/") and not i.filename.endswith("/")}
         names = set(zf.namelist())
-        model_bytes = sum(i.file_size for i in zf.infolist() if i.filename.startswith("fmnistedge/models/"))
+    on_disk = {p.relative_to(shipped_dir()).as_posix() for p in shipped_dir().rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts}
+    assert set(models) == on_disk  # nothing missing, nothing extra
     for arch, name in SHIPPED:
-        assert f"fmnistedge/models/{arch}/{name}" in names
-    assert "fmnistedge/models/default.json" in names
+        entry = manifest.load(shipped_dir() / arch)["files"][name]
+        assert hashlib.sha256(models[f"{arch}/{name}"]).hexdigest() == entry["sha256"]
     assert {"fmnistedge/export/pipeline.py", "fmnistedge/runtime/backends.py"} <= names
-    print(f"shipped model bytes in the wheel: {model_bytes}")
-    assert 0 < model_bytes <= WHEEL_BUDGET
+    model_bytes = sum(len(b) for b in models.values())
+    print(f"shipped model bytes in the wheel: {model_bytes}; wheel file: {wheel.stat().st_size} bytes")
+    assert 0 < model_bytes <= WHEEL_BUDGET and wheel.stat().st_size <= WHEEL_BUDGET
