@@ -11,6 +11,12 @@ saturate with full 8-bit weights, so a file verified on a VNNI machine scored
 lower on an AVX2-only one than its manifest recorded. With 7-bit weights no pair
 can saturate: every x86 CPU computes the same exact integers, and the accuracy
 recorded at export holds on the user's machine.
+
+``weight_bits=8`` (``fmnistedge export --onnx-weight-bits 8``) keeps full 8-bit
+weights: more accurate for wider models, and exact on ARM (a Raspberry Pi) and on
+x86 CPUs with VNNI, but on other x86 CPUs the saturating kernels can move the
+result, so the accuracy verified at export may not be the one a user's x86 machine
+computes.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from fmnistedge.export.keras2onnx import INPUT_NAME
 CALIBRATION_BATCH = 50
 
 
-def convert(fp32_model: bytes, calibration: np.ndarray) -> bytes:
+def convert(fp32_model: bytes, calibration: np.ndarray, weight_bits: int = 7) -> bytes:
+    if weight_bits not in (7, 8):
+        raise ValueError(f"weight_bits must be 7 or 8, not {weight_bits}")
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod,
                                           QuantFormat, QuantType, quant_pre_process,
                                           quantize_static)
@@ -47,6 +55,6 @@ def convert(fp32_model: bytes, calibration: np.ndarray) -> bytes:
         quantize_static(
             str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax, reduce_range=True,
+            calibrate_method=CalibrationMethod.MinMax, reduce_range=weight_bits == 7,
         )
         return out.read_bytes()

@@ -64,6 +64,31 @@ def test_onnx_int8_weights_use_7_bits(exported):
     # |w| <= 64: two u8 x s8 products sum to at most 2 * 255 * 64 = 32640 < 2**15.
     assert weights and all(np.abs(w.astype(int)).max() <= 64 for w in weights)
     assert all(np.abs(w.astype(int)).max() >= 60 for w in weights)  # the range is used, not shrunk further
+    assert doc_weight_bits(exported[1]) == {"model_int8.tflite": 8, "model_int8.onnx": 7}
+
+
+def doc_weight_bits(doc: dict) -> dict:
+    return {name: e["calibration"]["weight_bits"] for name, e in doc["files"].items() if e["precision"] == "int8"}
+
+
+def test_onnx_weight_bits_8_keeps_full_range_weights_and_records_it(exported, tmp_path):
+    import shutil
+
+    import onnx
+    from onnx import numpy_helper
+
+    from fmnistedge.export.formats import FORMATS
+    from fmnistedge.export.pipeline import ExportOptions, export_arch
+
+    arch_dir = tmp_path / "tiny"
+    shutil.copytree(exported[0], arch_dir)
+    doc = export_arch(arch_dir, [FORMATS["onnx-int8"]], ExportOptions(onnx_weight_bits=8))
+    assert doc["files"]["model_int8.onnx"]["verified"]
+    assert doc["files"]["model_int8.onnx"]["calibration"]["weight_bits"] == 8
+    graph = onnx.load(arch_dir / "model_int8.onnx").graph
+    weights = [numpy_helper.to_array(t) for t in graph.initializer
+               if t.data_type == onnx.TensorProto.INT8 and t.name.endswith("_quantized")]
+    assert weights and all(np.abs(w.astype(int)).max() >= 120 for w in weights)
 
 
 def test_metadata_round_trips_from_the_file_alone(exported, tmp_path):

@@ -186,6 +186,10 @@ def export_cmd(
     formats: Annotated[str, typer.Option(help="Comma-separated engines: tflite, onnx.")] = "tflite,onnx",
     calibration_samples: Annotated[int, typer.Option(
         min=10, help="Training images (class-stratified) used to calibrate int8.")] = 500,
+    onnx_weight_bits: Annotated[int, typer.Option(
+        min=7, max=8, help="Weight width of int8 ONNX files: 7 gives the same result on every x86 CPU; "
+                           "8 is more accurate and exact on ARM and VNNI CPUs, but may score differently "
+                           "on other x86 CPUs (docs/export.md).")] = 7,
     artifacts: Annotated[Path, typer.Option(help="Folder of trained models (OUT of 'train').")] = Path("artifacts"),
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip verification (files are marked unverified).")] = False,
     data_dir: DataDir = None,
@@ -212,8 +216,8 @@ def export_cmd(
     from fmnistedge.progress import make_progress
 
     chosen = select(engines, int8=int8, fp16=fp16)
-    options = ExportOptions(calibration_samples=calibration_samples, verify=not no_verify,
-                            data_dir=data_dir)
+    options = ExportOptions(calibration_samples=calibration_samples, onnx_weight_bits=onnx_weight_bits,
+                            verify=not no_verify, data_dir=data_dir)
     rows = []
     with make_progress() as progress:
         per_arch = 2 + len(chosen) * (1 if no_verify else 2)
