@@ -51,7 +51,7 @@ def ship(arch: str, files: list[str], artifacts: list[Path]) -> int:
         for name in files:
             shutil.copy2(src / name, staged / name)
         shutil.copy2(src / "train.json", staged / "train.json")
-        if src.parent == SHIPPED and (src / "train.init.json").is_file():  # trimming: the chain stays
+        if src.resolve().parent == SHIPPED and (src / "train.init.json").is_file():  # trimming: the chain stays
             for log in src.glob("train.init*.json"):
                 shutil.copy2(log, staged / log.name)
         else:
@@ -69,7 +69,8 @@ def copy_training_chain(train_log: Path, staged: Path) -> None:
     rec, name = json.loads(train_log.read_text()), "train"
     while rec.get("init_from"):
         init = rec["init_from"]
-        model = Path(init["path"]) if Path(init["path"]).is_absolute() else ROOT / init["path"]
+        # A relative path is relative to where training ran: usually the repository root.
+        model = next((c for c in (Path(init["path"]), ROOT / init["path"]) if c.is_file()), Path(init["path"]))
         log = model.with_name("train.json")
         if not (model.is_file() and log.is_file() and sha256_file(model) == init["sha256"]):
             raise SystemExit(f"{train_log} was fine-tuned from {init['path']} (sha256 {init['sha256'][:12]}...), "

@@ -129,18 +129,31 @@ def test_targets_block_judges_each_edge_model_against_the_bench_file(tmp_path):
                 "params": params}
 
     doc = {"rows": [row("edge-r", 0.9404, 0.30, params=78_426), row("edge-r", 0.9406, 0.01, fmt="tflite-fp32"),
-                    row("edge-m", 0.9600, 0.04, params=600_000),
+                    row("edge-m", 0.9600, 0.01, params=600_000),
                     row("cnn1", 0.9063, 0.20), row("cnn2", 0.9224, 0.50),
                     row("cnn-basic", 0.9440, 0.10),  # within 0.5 points: similar, and faster
                     row("cnn-final", 0.9500, 0.05),  # more accurate by more than 0.5 points: not a rival
+                    row("cnn-standard", 0.9454, 0.02),  # exactly 0.5 points more accurate: similar
                     row("study-ann3", 0.88, 0.01, status="error")]}  # failed rows are left out
     path = tmp_path / "bench-shipped.json"
     path.write_text(json.dumps(doc))
     lines = results.render_targets_markdown(path).splitlines()
     edge_r = next(line for line in lines if line.startswith("| `edge-r`"))
     assert edge_r == ("| `edge-r` | 78,426 (<= 100,000): met | 94.04% (>= 94.0%): met | 0.300 | "
-                      "1 of 3: **not met** | `cnn-basic`, `cnn1` |")
+                      "1 of 4: **not met** | `cnn-standard`, `cnn-basic`, `cnn1` |")
     edge_m = next(line for line in lines if line.startswith("| `edge-m`"))
     assert "600,000 (<= 500,000): **not met**" in edge_m and "96.00% (>= 95.0%): met" in edge_m
-    assert edge_m.endswith("| 4 of 4: met | none |")
+    assert edge_m.endswith("| 5 of 5: met | none |")
     assert "| `edge-s` | - | - | - | no int8 TFLite row in this bench file | - |" in lines  # not measured
+    doc["rows"] = [r for r in doc["rows"] if r["arch"].startswith("edge-")]
+    path.write_text(json.dumps(doc))
+    assert "not judged: no source architecture" in results.render_targets_markdown(path)
+
+
+def test_export_caption_lists_every_tool_version_even_release_candidates(tmp_path):
+    path = tmp_path / "exports.csv"
+    rows = [{"arch": "cnn1", "format": "onnx-int8", "bytes": 1000, "keras_accuracy": "90.00", "delta_points": "+0.00",
+             "status": "verified", "onnxruntime": v, "tensorflow": "2.21.0", "tf2onnx": "1.17.0",
+             "ai_edge_litert": "2.3.0"} for v in ("1.32.0", "1.31.1", "1.32.0rc1")]
+    results.write_csv(rows, path, list(rows[0]))
+    assert "ONNX Runtime 1.31.1 and 1.32.0 and 1.32.0rc1" in results.render_export_markdown(path)
