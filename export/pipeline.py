@@ -68,7 +68,7 @@ def calibration_images(count: int, data_dir: Path | None) -> tuple[np.ndarray, d
 
 
 def _convert(fmt: Format, model: Any, workdir: Path, calib: np.ndarray | None,
-             cache: dict[str, bytes], onnx_weight_bits: int = 7) -> bytes:
+             cache: dict[str, bytes], onnx_weight_bits: int) -> bytes:
     if fmt.engine == "tflite":
         saved = workdir / "saved_model"
         if not saved.exists():
