@@ -64,11 +64,8 @@ def test_onnx_int8_weights_use_7_bits(exported):
     # |w| <= 64: two u8 x s8 products sum to at most 2 * 255 * 64 = 32640 < 2**15.
     assert weights and all(np.abs(w.astype(int)).max() <= 64 for w in weights)
     assert all(np.abs(w.astype(int)).max() >= 60 for w in weights)  # the range is used, not shrunk further
-    assert doc_weight_bits(exported[1]) == {"model_int8.tflite": 8, "model_int8.onnx": 7}
-
-
-def doc_weight_bits(doc: dict) -> dict:
-    return {name: e["calibration"]["weight_bits"] for name, e in doc["files"].items() if e["precision"] == "int8"}
+    assert {name: e["calibration"]["weight_bits"] for name, e in exported[1]["files"].items()
+            if e["precision"] == "int8"} == {"model_int8.tflite": 8, "model_int8.onnx": 7}
 
 
 def test_onnx_weight_bits_8_keeps_full_range_weights_and_records_it(exported, tmp_path):
