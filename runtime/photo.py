@@ -30,6 +30,10 @@ from fmnistedge.labels import IMAGE_SIZE
 cv2.ocl.setUseOpenCL(False)
 
 WORK_SIDE = 160  # segmentation resolution (longest side)
+# Rendering resolution (longest side): a larger image is reduced to this first, so the
+# cost of masking, blurring and cropping is bounded whatever the input's size (a 28 px
+# output needs no more). Real photos are rarely larger after JPEG draft decoding.
+RENDER_SIDE = 512
 BORDER = 0.04  # fraction of each side treated as background seed for GrabCut
 MIN_AREA, MAX_AREA = 0.02, 0.97  # plausible garment area fractions
 GRABCUT_ITERS = 2
@@ -40,11 +44,14 @@ EMPTY_CONTRAST_FACTOR = 2.0
 EMPTY_MIN_DISTANCE = 12.0
 MAX_GAIN = 4.0
 GARMENT_FLOOR = 48.0
+# A photo whose pixels all lie within this many gray levels of each other (a blank,
+# all-black or all-white image, a 1x1 image) shows no garment: method "empty".
+FLAT_RANGE = 6
 
 
 @dataclass
 class PhotoInfo:
-    method: str  # "alpha", "grabcut", "border-distance" or "whole-image"
+    method: str  # "alpha", "grabcut", "border-distance", "whole-image" or "empty" (a flat image)
     box: tuple[int, int, int, int]  # x, y, w, h of the garment in the original image
     area: float  # mask area as a fraction of the image
     notes: list[str] = field(default_factory=list)
@@ -109,6 +116,7 @@ def border_distance_mask(rgb: np.ndarray, detect_empty: bool = False) -> np.ndar
     ring = np.concatenate([lab[:b].reshape(-1, 3), lab[-b:].reshape(-1, 3),
                            lab[:, :b].reshape(-1, 3), lab[:, -b:].reshape(-1, 3)])
     k = min(4, len(ring))
+    cv2.setRNGSeed(0)  # k-means++ seeding is random: the same photo must give the same mask every call
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
     _, _, centers = cv2.kmeans(ring, k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
     dist = np.min(np.linalg.norm(lab[:, :, None, :] - centers[None, None], axis=3), axis=2)
@@ -224,8 +232,19 @@ def render(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, tuple[int, in
 
 def photo_to_fashion_mnist(rgb: np.ndarray, alpha: np.ndarray | None = None,
                            detect_empty: bool = False) -> tuple[np.ndarray, PhotoInfo]:
-    mask, method = segment(rgb, alpha, detect_empty)
-    img, box = render(rgb, mask)
+    """Segment and render ``rgb``; the box in the result is in ``rgb``'s own pixels."""
+    h, w = rgb.shape[:2]
+    small = _resize_longest(rgb, RENDER_SIDE)
+    if alpha is not None and small.shape[:2] != alpha.shape[:2]:
+        alpha = cv2.resize(alpha, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
+    gray = _gray(small)
+    if int(gray.max()) - int(gray.min()) <= FLAT_RANGE and (alpha is None or alpha.min() == alpha.max()):
+        mask, method = np.full(small.shape[:2], 255, np.uint8), "empty"
+    else:
+        mask, method = segment(small, alpha, detect_empty)
+    img, (x, y, bw, bh) = render(small, mask)
+    sx, sy = w / small.shape[1], h / small.shape[0]
+    box = (int(round(x * sx)), int(round(y * sy)), int(round(bw * sx)), int(round(bh * sy)))
     return img, PhotoInfo(method, box, float(mask.mean()) / 255.0)
 
 

@@ -86,10 +86,10 @@ def test_white_garment_stays_visible():
     assert out[10:22, 10:18].mean() > 40
 
 
-def test_plain_image_falls_back_to_whole_image():
+def test_plain_image_is_empty():
     flat = np.full((100, 80, 3), 128, np.uint8)
     out, info = photo.photo_to_fashion_mnist(flat)
-    assert info.method == "whole-image" and out.shape == (28, 28)
+    assert info.method == "empty" and out.shape == (28, 28)
 
 
 def test_naive_and_raw_modes():
