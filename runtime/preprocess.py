@@ -30,6 +30,24 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
 
 
 PHOTO_MODES = ("photo", "raw", "naive")
+_PREPROCESS_MODULES = ("preprocess.py", "photo.py", "imageio.py")
+
+
+def preprocessing_version() -> str:
+    """A digest of the code that turns an image file into a model input (this module,
+    :mod:`~fmnistedge.runtime.photo`, :mod:`~fmnistedge.runtime.imageio`) and of the
+    OpenCV and Pillow versions it runs on: caches of rendered photos key on it."""
+    import hashlib
+    from pathlib import Path
+
+    import cv2
+    import PIL
+
+    h = hashlib.sha256(f"cv2 {cv2.__version__} PIL {PIL.__version__}".encode())
+    here = Path(__file__).parent
+    for name in _PREPROCESS_MODULES:
+        h.update((here / name).read_bytes())
+    return h.hexdigest()[:16]
 
 
 def prepare_rgb(rgb: np.ndarray, mode: str = "photo", alpha: np.ndarray | None = None,

@@ -1,0 +1,237 @@
+"""Labelled real photos for training: read, render once (cached), split by photographer.
+
+A folder in the layout of ``realphotos-train`` (the public clothing-dataset of
+alexeygrigorev, CC0: https://github.com/alexeygrigorev/clothing-dataset) holds
+``labels.csv`` with the columns ``path,label_index,candidates,sender_id``:
+
+* ``label_index`` 0-9: one Fashion-MNIST class;
+* empty ``label_index`` with ``candidates`` such as ``0|2``: only a set of classes
+  is known (a partial label, trained through :func:`set_loss`'s set-valued objective);
+* ``none``: a garment of no Fashion-MNIST class (shorts, skirts, hats...), used to
+  learn and measure the "none of these" decision.
+
+Photos go through :func:`fmnistedge.runtime.preprocess.prepare_image`, the very
+function ``classify`` runs, and the rendered 28x28 images are cached under a key
+that includes :func:`~fmnistedge.runtime.preprocess.preprocessing_version`, so a
+change to the preprocessing code re-renders them. Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from fmnistedge.errors import FmnistEdgeError
+from fmnistedge.labels import IMAGE_SIZE, NUM_CLASSES
+
+DOWNLOAD_HINT = ("labelled casual clothing photos, e.g. the CC0 clothing-dataset "
+                 "(https://github.com/alexeygrigorev/clothing-dataset) relabelled as described in "
+                 "docs/training.md")
+CACHE_FORMAT = 1
+PARTIAL_MODES = ("set", "drop")
+
+
+@dataclass(frozen=True)
+class PhotoRow:
+    path: Path
+    image_id: str
+    label: int | None  # one class, or None
+    candidates: tuple[int, ...]  # the classes it may be when ``label`` is None; () for none
+    sender: str
+
+    @property
+    def is_none(self) -> bool:
+        """A garment of no Fashion-MNIST class."""
+        return self.label is None and not self.candidates
+
+    def target(self) -> np.ndarray:
+        """The set of acceptable classes as a 10-vector of 0/1 (all zero for ``none``)."""
+        t = np.zeros(NUM_CLASSES, np.float32)
+        if self.label is not None:
+            t[self.label] = 1.0
+        else:
+            t[list(self.candidates)] = 1.0
+        return t
+
+
+def _classes(text: str, where: str) -> tuple[int, ...]:
+    try:
+        out = tuple(sorted({int(c) for c in text.split("|") if c.strip()}))
+    except ValueError:
+        raise FmnistEdgeError(f"{where}: candidates must be class numbers joined by '|'. "
+                              f"Received: {text!r}") from None
+    if any(not 0 <= c < NUM_CLASSES for c in out):
+        raise FmnistEdgeError(f"{where}: candidate classes must be 0-9. Received: {text!r}")
+    return out
+
+
+def read_photo_labels(folder: Path) -> list[PhotoRow]:
+    """The rows of ``folder/labels.csv`` (see the module docstring), paths inside ``folder``."""
+    folder = Path(folder)
+    labels_csv = folder / "labels.csv"
+    if not labels_csv.is_file():
+        raise FmnistEdgeError(f"No labels file {labels_csv}: --photos needs a folder of {DOWNLOAD_HINT}")
+    try:
+        with open(labels_csv, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise FmnistEdgeError(f"{labels_csv} is not a readable UTF-8 CSV file: {exc}") from None
+    need = {"path", "label_index", "candidates", "sender_id"}
+    if not rows or not need <= set(rows[0]):
+        raise FmnistEdgeError(f"{labels_csv} needs the columns {','.join(sorted(need))}")
+    root = folder.resolve()
+    out = []
+    for line, r in enumerate(rows, start=2):
+        where = f"{labels_csv} line {line}"
+        rel = (r.get("path") or "").strip()
+        path = (folder / rel).resolve()
+        if not rel or root not in path.parents:
+            raise FmnistEdgeError(f"{where}: the path must name a file inside {folder}. Received: {rel!r}")
+        raw = (r.get("label_index") or "").strip()
+        cands = _classes(r.get("candidates") or "", where)
+        if raw == "none":
+            label, cands = None, ()
+        elif raw == "":
+            if len(cands) < 2:
+                raise FmnistEdgeError(f"{where}: an empty label_index needs two or more candidates")
+            label = None
+        else:
+            one = _classes(raw, where)
+            if len(one) != 1:
+                raise FmnistEdgeError(f"{where}: label_index must be one class 0-9, 'none' or empty. "
+                                      f"Received: {raw!r}")
+            label, cands = one[0], ()
+        out.append(PhotoRow(path, Path(rel).stem, label, cands, (r.get("sender_id") or "").strip()))
+    return out
+
+
+def grouped_split(rows: list[PhotoRow], val_fraction: float, seed: int) -> np.ndarray:
+    """A boolean mask of validation rows: whole photographers (``sender``), about
+    ``val_fraction`` of the photos, drawn with ``seed``. No sender is on both sides."""
+    if not 0.0 < val_fraction < 1.0:
+        raise FmnistEdgeError(f"The photo validation fraction must be between 0 and 1. Received: {val_fraction}")
+    senders = sorted({r.sender for r in rows})
+    order = np.random.default_rng(seed).permutation(len(senders))
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.sender] = counts.get(r.sender, 0) + 1
+    chosen: set[str] = set()
+    total, goal = 0, val_fraction * len(rows)
+    for i in order:
+        if total >= goal:
+            break
+        chosen.add(senders[i])
+        total += counts[senders[i]]
+    return np.array([r.sender in chosen for r in rows], bool)
+
+
+def _render_one(path: str) -> tuple[np.ndarray | None, str]:
+    from fmnistedge.runtime.preprocess import prepare_image
+
+    try:
+        img, info = prepare_image(Path(path), "photo")
+    except FmnistEdgeError as exc:
+        return None, f"error: {exc}"
+    return img, info.get("method", "")
+
+
+def cache_key(rows: list[PhotoRow]) -> str:
+    """Changes with the preprocessing code and with the set of photos (names, sizes, mtimes)."""
+    from fmnistedge.runtime.preprocess import preprocessing_version
+
+    h = hashlib.sha256(f"{CACHE_FORMAT}|{preprocessing_version()}".encode())
+    for r in rows:
+        st = r.path.stat() if r.path.exists() else None
+        h.update(f"|{r.path.name}:{st.st_size if st else -1}:{int(st.st_mtime) if st else -1}".encode())
+    return h.hexdigest()[:20]
+
+
+def render_photos(rows: list[PhotoRow], cache_dir: Path, workers: int = 0,
+                  progress: Callable[[int, int], None] = lambda done, total: None,
+                  ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Rendered 28x28 uint8 images of ``rows`` (zeros where a photo failed), a mask of the
+    ones that rendered, and each one's segmentation method; cached in ``cache_dir``."""
+    cache_dir = Path(cache_dir)
+    cache = cache_dir / f"photos-{cache_key(rows)}.npz"
+    if cache.is_file():
+        with np.load(cache) as z:
+            return z["images"], z["ok"], [str(m) for m in z["methods"]]
+    images = np.zeros((len(rows), IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    ok = np.zeros(len(rows), bool)
+    methods = [""] * len(rows)
+    workers = workers or min(4, os.cpu_count() or 1)
+    paths = [str(r.path) for r in rows]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for i, (img, method) in enumerate(pool.map(_render_one, paths, chunksize=32)):
+            if img is not None:
+                images[i], ok[i] = img, True
+            methods[i] = method
+            if (i + 1) % 100 == 0 or i + 1 == len(rows):
+                progress(i + 1, len(rows))
+    from fmnistedge import fileio
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with fileio.atomic_path(cache) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, images=images, ok=ok, methods=np.array(methods))
+    return images, ok, methods
+
+
+@dataclass
+class PhotoSet:
+    """Rendered photos with targets, split by photographer."""
+
+    images: np.ndarray  # (N, 28, 28) uint8
+    targets: np.ndarray  # (N, 10) 0/1 sets; all zero for "none"
+    rows: list[PhotoRow]
+    val: np.ndarray  # bool (N,)
+
+    def select(self, mask: np.ndarray) -> "PhotoSet":
+        return PhotoSet(self.images[mask], self.targets[mask],
+                        [r for r, m in zip(self.rows, mask) if m], self.val[mask])
+
+    @property
+    def single(self) -> np.ndarray:
+        return np.array([r.label is not None for r in self.rows], bool)
+
+    @property
+    def none(self) -> np.ndarray:
+        return np.array([r.is_none for r in self.rows], bool)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """The single label of each row, -1 where there is none."""
+        return np.array([-1 if r.label is None else r.label for r in self.rows], np.int64)
+
+
+def load_photo_set(folder: Path, cache_dir: Path, val_fraction: float, seed: int,
+                   progress: Callable[[int, int], None] = lambda done, total: None) -> PhotoSet:
+    rows = read_photo_labels(folder)
+    images, ok, _ = render_photos(rows, cache_dir, progress=progress)
+    val = grouped_split(rows, val_fraction, seed)
+    targets = np.stack([r.target() for r in rows]) if rows else np.zeros((0, NUM_CLASSES), np.float32)
+    return PhotoSet(images, targets, rows, val).select(ok)
+
+
+def sampling_weights(targets: np.ndarray, none_share: float) -> np.ndarray:
+    """Per-photo sampling probabilities: each class's photos (a partial label counts
+    towards each of its candidates equally) get weight ~ 1/sqrt(class count), so
+    Pullover's 57 photos are drawn far more often than T-shirt's 1,220 but not as
+    often as full balancing would repeat them; ``none`` photos share ``none_share``."""
+    sizes = targets.sum(1)
+    labelled = sizes > 0
+    share = np.where(labelled[:, None], targets / np.maximum(sizes, 1)[:, None], 0.0)
+    per_class = share.sum(0)
+    w_class = np.where(per_class > 0, 1.0 / np.sqrt(np.maximum(per_class, 1e-9)), 0.0)
+    w = (share * w_class[None]).sum(1)
+    w = w / max(w.sum(), 1e-12) * (1.0 - none_share if (~labelled).any() else 1.0)
+    if (~labelled).any():
+        w[~labelled] = none_share / (~labelled).sum()
+    return w / w.sum()
