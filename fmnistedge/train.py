@@ -35,7 +35,15 @@ class TrainOptions:
     val_fraction: float = 0.1
     augment: str | None = None  # override the recipe's augmentation ("none" for none)
     learning_rate: float | None = None  # override the recipe's (peak) learning rate
-    init_from: Path | None = None  # fine-tune: start from this trained model.keras of the same arch
+    init_from: Path | None = None  # fine-tune: from this model.keras, or fp32 .onnx export, of the same arch
+    # Photo-domain training (fmnistedge.photos): a labelled real-photo folder mixed into every batch.
+    photos: Path | None = None
+    photo_share: float = 0.5  # fraction of each batch drawn from the photos
+    photo_val_fraction: float = 0.2  # photographers held out for validation, temperature and threshold
+    partial: str = "set"  # candidate-set rows: "set" (set-valued loss) or "drop"
+    none_share: float = 0.1  # fraction of photo draws that are "none" garments (pushed towards uniform)
+    epoch_size: int = 16384  # images per epoch in photo mode
+    photo_cache: Path = Path("artifacts/.photo-cache")
 
 
 def require_keras(purpose: str = "Training"):
@@ -130,23 +138,41 @@ def _epoch_timer():
 
 
 def _init_weights(model, path: Path, options: TrainOptions) -> dict[str, Any]:
-    """Copy the weights of a trained ``model.keras`` of the same architecture into ``model``."""
+    """Copy the weights of a trained ``model.keras``, or of an fp32 ONNX export (a shipped
+    model, rebuilt by :mod:`fmnistedge.warmstart`), of the same architecture into ``model``."""
     import keras
 
     from fmnistedge.errors import UsageError
-    from fmnistedge.runtime.modelmeta import sha256_file
 
     path = Path(path)
+    rebuilt_diff = None
+    if path.suffix.lower() == ".onnx":
+        from fmnistedge import warmstart
+
+        x, y = data.load_split("train", options.data_dir)
+        sample = data.stratified_sample(y, 3000, seed=options.seed)
+        src, rebuilt_diff = warmstart.keras_from_onnx(model.name, path, to_model_input(x[sample]))
+        model.set_weights(src.get_weights())
+        record = path.with_name("train.json")
+        base = load_record(record) if record.is_file() else {}
+        return _init_record(path, base, options, rebuilt_diff)
     try:
         src = keras.models.load_model(path, compile=False, safe_mode=True)
     except (OSError, ValueError) as exc:
-        raise UsageError(f"--init-from needs a Keras model file written by 'fmnistedge train'. "
-                         f"Received: path={str(path)!r} ({exc})") from None
+        raise UsageError(f"--init-from needs a Keras model file written by 'fmnistedge train' or an fp32 "
+                         f"ONNX export. Received: path={str(path)!r} ({exc})") from None
     if src.name != model.name:
         raise UsageError(f"--init-from {path} is a {src.name!r} model, not {model.name!r}")
     model.set_weights(src.get_weights())
     record = path.with_name("train.json")
     base = load_record(record) if record.is_file() else {}
+    return _init_record(path, base, options, rebuilt_diff)
+
+
+def _init_record(path: Path, base: dict, options: TrainOptions, rebuilt_diff: float | None) -> dict[str, Any]:
+    from fmnistedge.errors import UsageError
+    from fmnistedge.runtime.modelmeta import sha256_file
+
     # The validation split is drawn with --seed from the (--limit) training images: any
     # other split would validate on images the starting model was trained on.
     for key, flag, value in (("seed", "--seed", options.seed), ("limit", "--limit", options.limit)):
@@ -155,7 +181,8 @@ def _init_weights(model, path: Path, options: TrainOptions) -> dict[str, Any]:
                              f"same {flag} so its validation split holds no image it trained on "
                              f"(received {flag} {value}).")
     return {"path": str(path), "sha256": sha256_file(path), "test_accuracy": base.get("test_accuracy"),
-            "epochs_run": base.get("epochs_run"), "recipe": base.get("recipe")}
+            "epochs_run": base.get("epochs_run"), "recipe": base.get("recipe"),
+            **({"rebuilt_from_onnx_max_prob_diff": rebuilt_diff} if rebuilt_diff is not None else {})}
 
 
 def train_arch(
@@ -187,21 +214,30 @@ def train_arch(
         x_all, y_all = x_all[keep], y_all[keep]
     x_tr, y_tr, x_val, y_val = data.train_val_split(x_all, y_all, options.val_fraction, options.seed)
     x_test, y_test = data.load_split("test", options.data_dir)
-    steps = -(-len(x_tr) // batch)
-    model.compile(optimizer=_optimizer(recipe, steps, epochs), loss=_loss(recipe), metrics=["accuracy"])
+    pset = _load_photos(options) if options.photos is not None else None
     timer = _epoch_timer()
     out_dir = Path(options.out) / name
     # Epoch checkpoints: a killed run resumes from its last finished epoch when the
     # same command is run again; the folder is removed when training completes.
     backup = keras.callbacks.BackupAndRestore(str(out_dir / ".train-backup"), delete_checkpoint=True)
     cbs = [timer, backup, *(callbacks or [])]
+    if pset is None:
+        steps = -(-len(x_tr) // batch)
+        model.compile(optimizer=_optimizer(recipe, steps, epochs), loss=_loss(recipe), metrics=["accuracy"])
+        train_data = _dataset(to_model_input(x_tr), y_tr, batch, options.seed, recipe)
+        val_data = (to_model_input(x_val), _targets(y_val, recipe))
+    else:
+        train_data, steps, photo_cbs = _photo_pipeline(pset, x_tr, y_tr, batch, epochs, recipe, options)
+        model.compile(optimizer=_optimizer(recipe, steps, epochs),
+                      loss=_photo_loss(recipe), metrics=["accuracy"])
+        val_data = (to_model_input(x_val), np.eye(NUM_CLASSES, dtype=np.float32)[y_val])
+        cbs = [photo_cbs[0], *cbs, *photo_cbs[1:]]  # photo metrics first, so every callback sees them
     if recipe.early_stopping:
         cbs.append(keras.callbacks.EarlyStopping(
             monitor="val_accuracy", patience=recipe.early_stopping, restore_best_weights=True))
     started = time.perf_counter()
     history = model.fit(
-        _dataset(to_model_input(x_tr), y_tr, batch, options.seed, recipe),
-        validation_data=(to_model_input(x_val), _targets(y_val, recipe)),
+        train_data, validation_data=val_data, steps_per_epoch=steps if pset is not None else None,
         epochs=epochs, callbacks=cbs, verbose=0, shuffle=False,  # the dataset shuffles
     )
     train_seconds = time.perf_counter() - started
@@ -219,7 +255,7 @@ def train_arch(
         "recipe": {**asdict(replace(recipe, epochs=epochs, batch_size=batch))},
         "epochs_requested": epochs,
         "epochs_run": len(hist.get("loss", [])),
-        "best_epoch": int(np.argmax(hist["val_accuracy"])) + 1 if hist.get("val_accuracy") else None,
+        "best_epoch": _best_epoch(hist, "photo_val_top1_macro" if pset is not None else "val_accuracy"),
         "history": hist,
         **evaluate_probs(y_test, probs),
         "test_items": int(len(y_test)),
@@ -232,6 +268,7 @@ def train_arch(
         "train_seconds": round(train_seconds, 2),
         "seed": options.seed,
         "init_from": init,
+        "photos": _photo_record(model, pset, options) if pset is not None else None,
         "notes": spec.notes,
         "environment": provenance.environment(),
     }
@@ -239,6 +276,98 @@ def train_arch(
         model.save(tmp)
     fileio.write_json(out_dir / "train.json", record)
     return record
+
+
+def _best_epoch(hist: dict, key: str) -> int | None:
+    return int(np.argmax(hist[key])) + 1 if hist.get(key) else None
+
+
+def _load_photos(options: TrainOptions):
+    from fmnistedge import photos
+
+    if options.partial not in photos.PARTIAL_MODES:
+        from fmnistedge.errors import UsageError
+
+        raise UsageError(f"Unknown partial-label mode {options.partial!r}; choose one of: "
+                         f"{', '.join(photos.PARTIAL_MODES)}")
+    return photos.load_photo_set(options.photos, options.photo_cache, options.photo_val_fraction, options.seed)
+
+
+def _photo_loss(recipe: zoo.Recipe):
+    from fmnistedge import phototrain
+
+    return phototrain.set_loss(recipe.label_smoothing)
+
+
+def _photo_pipeline(pset, x_tr, y_tr, batch: int, epochs: int, recipe: zoo.Recipe, options: TrainOptions):
+    """The mixed training dataset, steps per epoch and the photo callbacks (validation first)."""
+    import keras
+
+    from fmnistedge import photos, phototrain
+    from fmnistedge.augment import make_augmenter
+
+    train = _photo_train_rows(pset, options)
+    weights = photos.sampling_weights(train.targets, options.none_share)
+    steps = -(-options.epoch_size // batch)
+    draws = int(steps * batch * epochs * options.photo_share) + batch
+    ds = phototrain.mixed_dataset(
+        to_model_input(x_tr), y_tr, to_model_input(train.images), train.targets, weights,
+        options.photo_share, batch, options.seed, make_augmenter(recipe.augment, options.seed), draws)
+    val = pset.select(pset.val)
+    # The epoch kept is the best on the held-out photographers' photos (macro top-1).
+    best = keras.callbacks.EarlyStopping(monitor="photo_val_top1_macro", mode="max", patience=epochs,
+                                         restore_best_weights=True)
+    return ds, steps, [phototrain.photo_val_callback(to_model_input(val.images), val), best]
+
+
+def _photo_train_rows(pset, options: TrainOptions):
+    train = pset.select(~pset.val)
+    if options.partial == "drop":
+        train = train.select(train.targets.sum(1) <= 1)
+    if options.none_share <= 0:
+        train = train.select(train.targets.sum(1) > 0)
+    return train
+
+
+def _photo_record(model, pset, options: TrainOptions) -> dict[str, Any]:
+    """What the photos were, how they were mixed, and the model's scores, temperature and
+    "none of these" threshold on the held-out photographers."""
+    from fmnistedge import phototrain
+    from fmnistedge.runtime.evaluate import (apply_temperature, choose_threshold, fit_temperature,
+                                             photo_set_metrics, rejection_curve)
+
+    train, val = _photo_train_rows(pset, options), pset.select(pset.val)
+    probs = model.predict(to_model_input(val.images), batch_size=1000, verbose=0)
+    single, none = val.single, val.none
+    labelled = val.targets.sum(1) > 0
+    temperature = fit_temperature(probs[single], val.labels[single])
+    cal = apply_temperature(probs, temperature)
+    known_conf, none_conf = cal[labelled].max(1), cal[none].max(1)
+    threshold = choose_threshold(known_conf, phototrain.REJECT_BUDGET)
+
+    def counts(ps) -> dict[str, int]:
+        sizes = ps.targets.sum(1)
+        return {"single": int((sizes == 1).sum()), "partial": int((sizes > 1).sum()),
+                "none": int((sizes == 0).sum()), "photographers": len({r.sender for r in ps.rows})}
+
+    return {
+        "folder": str(options.photos),
+        "share": options.photo_share, "none_share": options.none_share, "partial": options.partial,
+        "epoch_size": options.epoch_size, "val_fraction": options.photo_val_fraction,
+        "sampling": "per-photo weight 1/sqrt(class count), partial labels split over their candidates",
+        "train": counts(train), "val": counts(val),
+        "val_metrics": photo_set_metrics(probs, val.targets),
+        "calibration": {
+            "temperature": temperature, "reject_below": threshold,
+            "budget": phototrain.REJECT_BUDGET,
+            "fitted_on": f"photo validation split: {counts(val)['photographers']} photographers held out "
+                         f"(seed {options.seed}), {int(single.sum())} single-label photos for the temperature, "
+                         f"{int(labelled.sum())} labelled and {int(none.sum())} 'none' photos for the threshold",
+            "val_known_rejected": float((known_conf < threshold).mean()) if len(known_conf) else 0.0,
+            "val_none_rejected": float((none_conf < threshold).mean()) if len(none_conf) else 0.0,
+            "curve": rejection_curve(known_conf, none_conf, points=41),
+        },
+    }
 
 
 def load_record(path: Path) -> dict[str, Any]:

@@ -65,10 +65,31 @@ def train(
                              "photo, pairs or photo-pairs (see docs/training.md).")] = None,
     learning_rate: Annotated[Optional[float], typer.Option(
         min=1e-6, help="Override the recipe's (peak) learning rate.")] = None,
-    init_from: Annotated[Optional[Path], typer.Option(
-        exists=True, dir_okay=False, help="Fine-tune: start from this trained model.keras of the same "
-                                          "architecture instead of random weights (use its --seed and "
-                                          "--limit, so the validation split stays unseen).")] = None,
+    init_from: Annotated[Optional[str], typer.Option(
+        metavar="MODEL", help="Fine-tune: start from this trained model.keras, an fp32 .onnx export, or a "
+                              "shipped model's name (its model_fp32.onnx, rebuilt) of the same architecture "
+                              "instead of random weights (use its --seed and --limit, so the validation "
+                              "split stays unseen).")] = None,
+    photos: Annotated[Optional[Path], typer.Option(
+        file_okay=False, help="Also train on labelled real photos: a folder with labels.csv "
+                              "(path,label_index,candidates,sender_id; see docs/training.md for the public "
+                              "data set and where to get it). They go through classify's preprocessing.")] = None,
+    photo_share: Annotated[float, typer.Option(
+        min=0.05, max=0.95, help="With --photos: the share of every batch drawn from the photos.")] = 0.5,
+    photo_val_fraction: Annotated[float, typer.Option(
+        min=0.05, max=0.5, help="With --photos: the share of photos, as whole photographers, held out to "
+                                "pick the epoch, the temperature and the 'none of these' threshold.")] = 0.2,
+    partial: Annotated[str, typer.Option(
+        metavar="MODE", help="With --photos: photos known only as a set of classes: 'set' (trained to put "
+                             "their probability on the set) or 'drop'.")] = "set",
+    none_share: Annotated[float, typer.Option(
+        min=0.0, max=0.5, help="With --photos: the share of photo draws that are garments of no class, "
+                               "trained towards equal probabilities (0: leave them out).")] = 0.1,
+    epoch_size: Annotated[int, typer.Option(
+        min=256, max=10_000_000, help="With --photos: images per epoch.")] = 16384,
+    photo_cache: Annotated[Path, typer.Option(
+        help="With --photos: folder for the rendered photos (re-rendered when the preprocessing "
+             "code changes).")] = Path("artifacts/.photo-cache"),
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 0,
     out: Annotated[Path, typer.Option(help="Output folder; writes OUT/ARCH/model.keras and train.json.")] = Path("artifacts"),
     data_dir: DataDir = None,
@@ -80,10 +101,12 @@ def train(
     split is carved from the training set.
     """
     names = _arch_selection(arch_names, all_archs)
+    init_path = None
     if init_from is not None:
         if len(names) != 1:
             raise errors.UsageError("--init-from fine-tunes one architecture; name exactly one.")
-        if init_from.resolve() == (out / names[0] / "model.keras").resolve():
+        init_path = _init_source(init_from)
+        if init_path.resolve() == (out / names[0] / "model.keras").resolve():
             raise errors.UsageError(f"--init-from {init_from} would be overwritten by the result; "
                                     "choose another --out.")
     from fmnistedge.augment import AUGMENTATIONS
@@ -92,6 +115,12 @@ def train(
     from fmnistedge.data import find_dataset
     from fmnistedge.train import TrainOptions, require_keras, train_arch
 
+    if photos is not None:
+        from fmnistedge.photos import PARTIAL_MODES, read_photo_labels
+
+        if partial not in PARTIAL_MODES:
+            raise errors.UsageError(f"Unknown --partial {partial!r}; choose one of: {', '.join(PARTIAL_MODES)}.")
+        read_photo_labels(photos)  # a bad folder fails now, not after TensorFlow's import
     find_dataset(data_dir)  # fail fast, before TensorFlow's slow import
     ensure_writable_dir(out)  # and before hours of training, not after
     require_keras()
@@ -99,7 +128,9 @@ def train(
 
     options = TrainOptions(epochs=epochs, batch_size=batch_size, limit=limit, seed=seed,
                            out=out, data_dir=data_dir, augment=augment,
-                           learning_rate=learning_rate, init_from=init_from)
+                           learning_rate=learning_rate, init_from=init_path, photos=photos,
+                           photo_share=photo_share, photo_val_fraction=photo_val_fraction, partial=partial,
+                           none_share=none_share, epoch_size=epoch_size, photo_cache=photo_cache)
     summaries = []
     with make_progress() as progress:
         for name in names:
@@ -115,6 +146,22 @@ def train(
                     f"{rec['epochs_run']} epochs in {rec['train_seconds']:.0f} s -> {summary['model']}")
     if as_json:
         _print_json(summaries)
+
+
+def _init_source(text: str) -> Path:
+    """--init-from: a file, or a shipped model's name (its fp32 ONNX file)."""
+    path = Path(text)
+    if path.is_file():
+        return path
+    if path.exists():
+        raise errors.UsageError(f"--init-from {text} is not a file")
+    from fmnistedge.runtime.models import shipped_dir
+
+    shipped = shipped_dir() / text / "model_fp32.onnx"
+    if "/" not in text and shipped.is_file():
+        return shipped
+    raise errors.UsageError(f"--init-from {text}: no such file, and no shipped model of that name with a "
+                            "model_fp32.onnx (see 'fmnistedge models')")
 
 
 @app.command()
