@@ -119,6 +119,9 @@ def export_arch(
     command = provenance.command_line()
     old = manifest.load(arch_dir)
     doc = manifest.new_manifest(arch, keras_path.name, keras_sha, keras_acc)
+    photo_calibration = _photo_calibration(arch_dir / "train.json")
+    if photo_calibration is not None:
+        doc["photo_calibration"] = photo_calibration
     if old and old.get("keras", {}).get("sha256") == keras_sha:
         doc["files"] = {k: v for k, v in old["files"].items() if (arch_dir / k).is_file()}
 
@@ -133,6 +136,7 @@ def export_arch(
                 "format": fmt.engine, "precision": fmt.precision, "tool_versions": tools,
                 "calibration": _calibration_record(fmt, calib_info, options),
                 "keras_sha256": keras_sha,
+                **({"photo_calibration": photo_calibration} if photo_calibration else {}),
                 "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             }
             entry: dict[str, Any] = {"format": fmt.engine, "precision": fmt.precision,
@@ -158,6 +162,23 @@ def export_arch(
         step(f"{arch}: writing files")
         _install(staged, arch_dir / manifest.MANIFEST_NAME, doc)
     return doc
+
+
+def _photo_calibration(train_json: Path) -> dict | None:
+    """A photo-trained model's temperature and "none of these" threshold (from its
+    train.json), which the runtime applies to photos (fmnistedge.runtime.openset)."""
+    import json
+
+    if not train_json.is_file():
+        return None
+    rec = json.loads(train_json.read_text())
+    photos = rec.get("photos")
+    if not photos:
+        return None
+    cal = photos["calibration"]
+    return {"temperature": cal["temperature"], "reject_below": cal["reject_below"], "budget": cal["budget"],
+            "fitted_on": cal["fitted_on"],
+            "split": {"folder": photos["folder"], "val_fraction": photos["val_fraction"], "seed": rec["seed"]}}
 
 
 def _install(staged: list[tuple[Path, Path]], manifest_path: Path, doc: dict) -> None:

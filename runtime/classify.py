@@ -20,14 +20,16 @@ BATCH_SIZE = 32
 @dataclass
 class Prediction:
     path: str
-    label: str
-    class_index: int
-    confidence: float
+    label: str  # a class name, or "unknown" (see ``reason`` and ``best_guess``)
+    class_index: int | None  # None when unknown
+    confidence: float  # calibrated top probability when the model carries a photo calibration
     top_k: list[dict]
     preprocess_ms: float
     inference_ms: float
     preprocessing: dict = field(default_factory=dict)
     saved: str | None = None
+    reason: str | None = None  # why the answer is "unknown"
+    best_guess: dict | None = None  # the top class even when the answer is "unknown"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,14 +59,38 @@ def _save_path(save_dir: Path, src: Path, used: set[str]) -> Path:
     return save_dir / name
 
 
+def decide(p: np.ndarray, info: dict, openset, k: int) -> dict:
+    """The answer for one image's probabilities: a class, or "unknown" when no garment was
+    found (a flat image) or the calibrated top probability is below the model's threshold."""
+    from fmnistedge.runtime.openset import UNKNOWN
+
+    if openset is not None and info.get("mode") == "photo":
+        p = openset.calibrate(p[None])[0]
+    best = int(np.argmax(p))
+    guess = {"label": LABELS[best], "class_index": best, "probability": float(p[best])}
+    reason = None
+    if info.get("method") == "empty":
+        reason = "no garment found"
+    elif openset is not None and info.get("mode") == "photo" and not openset.known(p):
+        reason = (f"none of the ten classes (top probability {100 * p[best]:.1f}% is below the model's "
+                  f"{100 * openset.reject_below:.1f}%)")
+    if reason is None:
+        return {"label": LABELS[best], "class_index": best, "confidence": float(p[best]),
+                "top_k": top_k(p, k), "reason": None, "best_guess": guess}
+    return {"label": UNKNOWN, "class_index": None, "confidence": float(p[best]), "top_k": top_k(p, k),
+            "reason": reason, "best_guess": guess}
+
+
 def classify_files(
     paths: Iterable[Path], backend, mode: str = "photo", k: int = 3,
     save_dir: Path | None = None, batch_size: int = BATCH_SIZE,
-    on_result: Callable[[Prediction | Failure], None] = lambda _: None,
+    on_result: Callable[[Prediction | Failure], None] = lambda _: None, openset=None,
 ) -> list[Prediction | Failure]:
     """Preprocess and classify ``paths`` in batches of ``batch_size`` (one engine call each).
 
     Results come back in input order; ``on_result`` sees each as soon as it is known.
+    ``openset`` (:class:`fmnistedge.runtime.openset.OpenSet`) calibrates photo
+    probabilities and answers "unknown" below its threshold.
     """
     import cv2
 
@@ -94,9 +120,9 @@ def classify_files(
                     on_result(failure)
                     continue
                 saved = str(target)
-            best = int(np.argmax(p))
-            result = Prediction(str(path), LABELS[best], best, float(p[best]), top_k(p, k),
-                                round(prep_ms, 3), round(per_item, 3), info, saved)
+            d = decide(p, info, openset, k)
+            result = Prediction(str(path), d["label"], d["class_index"], d["confidence"], d["top_k"],
+                                round(prep_ms, 3), round(per_item, 3), info, saved, d["reason"], d["best_guess"])
             results[index] = result
             on_result(result)
         pending.clear()

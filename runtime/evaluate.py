@@ -56,6 +56,46 @@ def confusion_matrix(y_true: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return cm
 
 
+def photo_set_metrics(probs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """Scores on photos with target sets (N, 10 of 0/1): ``top1_macro`` and ``top3_macro``
+    over the single-label photos, macro over the classes present, and ``set_acc``:
+    the share of labelled photos (single or partial) whose top-1 is in their set."""
+    sizes = targets.sum(1)
+    single = sizes == 1
+    y = targets[single].argmax(1)
+    order = np.argsort(-probs[single], axis=1, kind="stable")
+    hit1, hit3 = order[:, 0] == y, (order[:, :3] == y[:, None]).any(1)
+    present = np.unique(y)
+    out = {
+        "top1_macro": float(np.mean([hit1[y == c].mean() for c in present])) if len(present) else 0.0,
+        "top3_macro": float(np.mean([hit3[y == c].mean() for c in present])) if len(present) else 0.0,
+    }
+    labelled = sizes > 0
+    top = probs[labelled].argmax(1)
+    out["set_acc"] = float(targets[labelled][np.arange(len(top)), top].mean()) if labelled.any() else 0.0
+    return out
+
+
+def rejection_curve(known_conf: np.ndarray, none_conf: np.ndarray, points: int = 101) -> list[dict]:
+    """For thresholds on the (calibrated) top probability, the share of in-set photos
+    wrongly rejected and the share of "none" photos rejected (conf < threshold)."""
+    grid = np.unique(np.concatenate([np.linspace(0.1, 1.0, points), known_conf, none_conf]))
+    grid = grid[(grid >= 0.1) & (grid <= 1.0)]
+    if len(grid) > points:
+        grid = np.quantile(grid, np.linspace(0, 1, points))
+    return [{"threshold": float(t), "known_rejected": float((known_conf < t).mean()) if len(known_conf) else 0.0,
+             "none_rejected": float((none_conf < t).mean()) if len(none_conf) else 0.0} for t in grid]
+
+
+def choose_threshold(known_conf: np.ndarray, budget: float) -> float:
+    """The largest threshold that rejects at most ``budget`` of ``known_conf`` (conf < t)."""
+    if not len(known_conf) or budget <= 0:
+        return 0.0
+    ranked = np.sort(known_conf)
+    k = int(np.floor(budget * len(ranked)))  # at most k rejected
+    return float(ranked[k]) if k < len(ranked) else 1.0
+
+
 def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, bins: int = 15) -> float:
     """ECE: the confidence-weighted gap between confidence and accuracy (Guo et al., 2017)."""
     conf, hit = probs.max(1), probs.argmax(1) == y_true
@@ -147,6 +187,45 @@ def evaluate_photos(
                      for p, t, q in zip(paths, labels, probs)],
     )
     return result, np.stack(images)
+
+
+def none_photos(folder: Path, calibration_meta: dict | None) -> tuple[list[Path], str]:
+    """The "none of the ten" photos of a ``realphotos-train``-style folder to measure
+    rejection on, and a note of which: when the model was trained on that folder, only
+    the photographers it held out (the split recorded in its calibration)."""
+    from fmnistedge import photos as photo_data
+
+    rows = photo_data.read_photo_labels(folder)
+    split = (calibration_meta or {}).get("split") or {}
+    if split and Path(split.get("folder", "")).name == Path(folder).name:
+        val = photo_data.grouped_split(rows, float(split["val_fraction"]), int(split["seed"]))
+        rows = [r for r, v in zip(rows, val) if v]
+        note = (f"'none' rows of the photographers held out from training (val fraction "
+                f"{split['val_fraction']}, seed {split['seed']})")
+    else:
+        note = "every 'none' row"
+    return [r.path for r in rows if r.is_none], note
+
+
+def open_set_report(openset, dev_result: dict, none_probs: np.ndarray | None, none_note: str,
+                    none_failures: int = 0) -> dict:
+    """How the model's "none of these" decision does: the share of labelled dev photos
+    wrongly rejected and of "none" photos rejected at its threshold, the curve over
+    thresholds, and ECE on the dev photos before and after its temperature."""
+    raw = np.array([p["probs"] for p in dev_result["predictions"]], np.float64)
+    index = {name: i for i, name in enumerate(LABELS)}
+    y = np.array([index[p["true"]] for p in dev_result["predictions"]])
+    cal = openset.calibrate(raw)
+    known_conf = cal.max(1)
+    none_conf = openset.calibrate(none_probs).max(1) if none_probs is not None and len(none_probs) else np.array([])
+    return {
+        "temperature": openset.temperature, "reject_below": openset.reject_below,
+        "dev_wrongly_rejected": float((known_conf < openset.reject_below).mean()),
+        "none_rejected": float((none_conf < openset.reject_below).mean()) if len(none_conf) else None,
+        "none_photos": int(len(none_conf)), "none_unreadable": int(none_failures), "none_selection": none_note,
+        "dev_ece_raw": expected_calibration_error(y, raw), "dev_ece_calibrated": expected_calibration_error(y, cal),
+        "curve": rejection_curve(known_conf, none_conf, points=41),
+    }
 
 
 def contact_sheet(images: np.ndarray, true: list[int], pred: list[int], conf: list[float],

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from fmnistedge.labels import LABELS
-from fmnistedge.runtime.scan import Guess, ScanStats, roi_box
+from fmnistedge.runtime.scan import UNKNOWN_CLASS, Guess, ScanStats, roi_box
 
 WINDOW = "fmnistedge scan (q: quit, u: undo last)"
 
@@ -46,8 +46,12 @@ class Preview:
         frame = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         x, y, w, h = roi_box(rgb.shape, self.fraction)
         cv2.rectangle(frame, (x, y), (x + w, y + h), (0, 200, 255), 2)
-        text = (f"{LABELS[guess.class_index]} {100 * guess.confidence:.0f}%"
-                if guess.class_index is not None else "no garment")
+        if guess.class_index is None:
+            text = "no garment"
+        elif guess.class_index == UNKNOWN_CLASS:
+            text = f"unknown garment {100 * guess.confidence:.0f}%"
+        else:
+            text = f"{LABELS[guess.class_index]} {100 * guess.confidence:.0f}%"
         lines = [text, f"{fps:.1f} FPS  {guess.latency_ms:.1f} ms  items {len(stats.records)}"]
         if time.monotonic() < self.message_until:
             lines.append(self.message)

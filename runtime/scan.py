@@ -129,24 +129,34 @@ def roi_box(shape: tuple[int, ...], fraction: float = ROI_FRACTION) -> tuple[int
     return (w - side) // 2, (h - side) // 2, side, side
 
 
+UNKNOWN_CLASS = -1  # a garment in view, but of none of the ten classes (never recorded)
+
+
 @dataclass
 class Guess:
-    class_index: int | None  # None: no garment in view
+    class_index: int | None  # None: no garment in view; UNKNOWN_CLASS: none of the ten classes
     confidence: float
     latency_ms: float
     roi: np.ndarray
 
 
-def classify_frame(rgb: np.ndarray, backend, fraction: float = ROI_FRACTION) -> Guess:
+def classify_frame(rgb: np.ndarray, backend, fraction: float = ROI_FRACTION, openset=None) -> Guess:
+    """Classify the region of interest; ``openset`` (the model's photo calibration)
+    rescales the probabilities and turns a garment of none of the ten classes into
+    ``UNKNOWN_CLASS``."""
     x, y, w, h = roi_box(rgb.shape, fraction)
     roi = rgb[y:y + h, x:x + w]
     start = time.perf_counter()
     img, info = prepare_frame(roi)
-    if info.get("method") == "whole-image":  # nothing separable from the background
+    if info.get("method") in ("whole-image", "empty"):  # nothing separable from the background (or a flat view)
         return Guess(None, 0.0, 1000 * (time.perf_counter() - start), roi)
     probs = backend.predict(to_model_input(img[None]))[0]
+    if openset is not None:
+        probs = openset.calibrate(probs[None])[0]
     best = int(np.argmax(probs))
-    return Guess(best, float(probs[best]), 1000 * (time.perf_counter() - start), roi)
+    if openset is not None and not openset.known(probs):
+        best = UNKNOWN_CLASS
+    return Guess(best, float(probs.max()), 1000 * (time.perf_counter() - start), roi)
 
 
 @dataclass
@@ -155,7 +165,8 @@ class Voter:
 
     An item is recorded when the same label stays at or above ``min_confidence``
     for ``stable_frames`` frames in a row. It is not recorded again until the
-    scene changes: ``rearm_empty_frames`` frames in a row with no garment.
+    scene changes: ``rearm_empty_frames`` frames in a row with no garment. A
+    garment of none of the ten classes (``UNKNOWN_CLASS``) is never recorded.
     """
 
     stable_frames: int = 5
@@ -173,6 +184,9 @@ class Voter:
                 self.armed = True
             return None
         self._empty_run = 0
+        if class_index == UNKNOWN_CLASS:
+            self._history.clear()
+            return None
         self._history.append((class_index, confidence))
         while len(self._history) > self.stable_frames:
             self._history.popleft()

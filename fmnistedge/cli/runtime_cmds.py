@@ -32,14 +32,22 @@ def classify(
     """Classify photos of clothing with a TensorFlow-free engine.
 
     Each photo is segmented (the garment is separated from its background),
-    cropped, negated and fitted into 28x28 like Fashion-MNIST. Exit code 1 if
-    any input failed (the others are still classified), 2 for usage errors.
+    cropped, negated and fitted into 28x28 like Fashion-MNIST. A model trained on
+    real photos carries a calibration: its probabilities are rescaled to match how
+    often it is right on photos, and a photo whose top probability stays below the
+    model's threshold is answered 'unknown' (none of the ten classes; the best
+    guess is still shown and in --json). A blank image is 'unknown' too (no
+    garment found). 'unknown' is an answer, not an error: exit code 0. Exit code 1
+    if any input failed (the others are still classified), 2 for usage errors.
     """
     from fmnistedge.runtime import imageio, models
     from fmnistedge.runtime.classify import Failure, classify_files
 
+    from fmnistedge.runtime.openset import for_model
+
     ref = resolve_model(model, engine, precision, artifacts)
     backend = models.load(ref, threads=threads)  # a bad model fails once, before any image
+    openset = for_model(ref)
     entries = imageio.expand_paths(paths)
     files = [e for e in entries if isinstance(e, Path)]
     for e in entries:
@@ -49,19 +57,26 @@ def classify(
     def show(r) -> None:
         if isinstance(r, Failure):
             print_error(r.error, "error")
+        elif not as_json and r.class_index is None:
+            guess = r.best_guess
+            typer.echo(f"{r.path}: unknown ({r.reason}; best guess {guess['label']} "
+                       f"{100 * guess['probability']:.1f}%)")
         elif not as_json:
             alts = ", ".join(f"{t['label']} {100 * t['probability']:.1f}%" for t in r.top_k[1:])
             typer.echo(f"{r.path}: {r.label} ({100 * r.confidence:.1f}%)" + (f"  [{alts}]" if alts else ""))
 
     results = classify_files(files, backend, mode="raw" if raw else "photo", k=top_k,
-                             save_dir=save_preprocessed, on_result=show)
+                             save_dir=save_preprocessed, on_result=show, openset=openset)
     done = iter(results)  # one per file, in the order of files
     all_results = [next(done) if isinstance(e, Path) else Failure(str(e[0]), e[1]) for e in entries]
     if as_json:
         _print_json({
             "model": {"arch": ref.arch, "path": str(ref.path), "engine": ref.engine,
                       "precision": ref.precision, "where": ref.where,
-                      "verified_accuracy": (ref.entry or {}).get("test_accuracy")},
+                      "verified_accuracy": (ref.entry or {}).get("test_accuracy"),
+                      "photo_calibration": (None if openset is None else
+                                            {"temperature": openset.temperature,
+                                             "reject_below": openset.reject_below})},
             "results": [r.to_dict() for r in all_results],
         })
     if any(isinstance(r, Failure) for r in all_results):
@@ -105,6 +120,11 @@ def evaluate(
     calibration: Annotated[bool, typer.Option(
         "--calibration", help="Also fit a temperature on the Fashion-MNIST validation split (needs the "
                               "dataset) and report ECE on that split and on the photos with it.")] = False,
+    none_photos: Annotated[Optional[Path], typer.Option(
+        file_okay=False, help="A labelled photo folder (labels.csv with 'none' rows: garments of no class) "
+                              "to measure the 'none of these' rejection of a photo-trained model on; only "
+                              "the photographers held out from its training when it was trained on that "
+                              "folder.")] = None,
     data_dir: DataDir = None,
     artifacts: ArtifactsOpt = Path("artifacts"),
     as_json: JsonFlag = False,
@@ -149,6 +169,7 @@ def evaluate(
         print_error(f["error"], "error")
     if calibration:
         report["calibration"] = _temperature_report(ref, backend, report, data_dir)
+    _open_set(report, ref, backend, none_photos)
     if out is not None:
         fileio.write_json(out, report)
         _evaluation_figures(report, seen, out)
@@ -158,6 +179,37 @@ def evaluate(
         _print_evaluation(report, wanted, calibration)
     if failed:
         raise typer.Exit(errors.EXIT_INPUT_FAILED)
+
+
+def _open_set(report: dict, ref, backend, none_folder: Path | None) -> None:
+    """With a photo-trained model: its calibration and 'none of these' decision on the dev
+    photos (and on --none-photos), into report['open_set']."""
+    import numpy as np
+
+    from fmnistedge.runtime.evaluate import none_photos, open_set_report
+    from fmnistedge.runtime.openset import for_model
+    from fmnistedge.runtime.preprocess import prepare_image, to_model_input
+
+    openset = for_model(ref)
+    if openset is None or "photo" not in report["results"]:
+        if none_folder is not None:
+            stderr.print(f"{ref.arch} carries no photo calibration: --none-photos is not measured.")
+        return
+    none_probs, note, failed = None, "", 0
+    if none_folder is not None:
+        from fmnistedge import manifest
+        from fmnistedge.runtime.modelmeta import read_embedded
+
+        meta = (manifest.load(ref.path.parent) if ref.entry is not None else read_embedded(ref.path)) or {}
+        paths, note = none_photos(none_folder, meta.get("photo_calibration"))
+        images = []
+        for p in paths:
+            try:
+                images.append(prepare_image(p, "photo")[0])
+            except errors.FmnistEdgeError:
+                failed += 1
+        none_probs = backend.predict(to_model_input(np.stack(images))) if images else np.zeros((0, 10))
+    report["open_set"] = open_set_report(openset, report["results"]["photo"], none_probs, note, failed)
 
 
 def _print_evaluation(report: dict, wanted: list[str], calibration: bool) -> None:
@@ -170,6 +222,13 @@ def _print_evaluation(report: dict, wanted: list[str], calibration: bool) -> Non
         typer.echo(f"temperature {c['temperature']:.3f} (fitted on {c['fitted_on']}): ECE there "
                    f"{c['val_ece']:.3f} -> {c['val_ece_scaled']:.3f}; on the photos "
                    + ", ".join(f"{m} {v['ece']:.3f} -> {v['ece_scaled']:.3f}" for m, v in c["photos"].items()))
+    if "open_set" in report:
+        o = report["open_set"]
+        none = (f"{100 * o['none_rejected']:.1f}% of {o['none_photos']} 'none' photos rejected"
+                if o["none_rejected"] is not None else "no 'none' photos measured (--none-photos)")
+        typer.echo(f"none of these: below {100 * o['reject_below']:.1f}% (temperature {o['temperature']:.3f}): "
+                   f"{100 * o['dev_wrongly_rejected']:.1f}% of these photos wrongly rejected, {none}; "
+                   f"ECE {o['dev_ece_raw']:.3f} -> {o['dev_ece_calibrated']:.3f} calibrated")
     first = report["results"][wanted[0]]
     typer.echo("per class (top-1): " + ", ".join(
         f"{k} {100 * v:.0f}%" for k, v in first["per_class_top1"].items()))

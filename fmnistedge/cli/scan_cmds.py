@@ -41,7 +41,9 @@ def scan(
 
     An item is recorded when the same label stays above --min-confidence for
     --stable-frames frames; the same item is not recorded again until the scene
-    changes (the item is removed and the view is empty). Every item is committed
+    changes (the item is removed and the view is empty). With a model trained on
+    real photos, confidences are its calibrated photo probabilities, and a garment
+    of none of the ten classes (below the model's threshold) is never recorded. Every item is committed
     at once: Ctrl-C (exit 130) or SIGTERM (exit 0) keeps everything recorded.
     """
     import signal
@@ -53,8 +55,11 @@ def scan(
 
     if sum(x is not None and x is not False for x in (camera, source, picamera or None)) > 1:
         raise errors.UsageError("Choose one of --camera, --source and --picamera.")
+    from fmnistedge.runtime.openset import for_model
+
     ref = resolve_model(model, engine, precision, artifacts)
     backend = models.load(ref, threads=threads)
+    openset = for_model(ref)
     # The source first: a camera or file that cannot be opened must not leave a new wardrobe behind.
     src = PicameraSource() if picamera else OpenCVSource(source if source is not None else (camera or 0))
     try:
@@ -102,7 +107,7 @@ def scan(
                  f"wardrobe {store.path}. Ctrl-C to stop.", markup=False)
     interrupted = False
     try:
-        run_scan(iter(src), lambda rgb: classify_frame(rgb, backend, roi),
+        run_scan(iter(src), lambda rgb: classify_frame(rgb, backend, roi, openset),
                  Voter(stable_frames, min_confidence), on_record, preview, max_frames, max_seconds,
                  should_stop=lambda: stop["flag"], stats=stats)
     except KeyboardInterrupt:

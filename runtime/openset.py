@@ -1,0 +1,71 @@
+"""Calibrated photo probabilities and the "none of these" decision.
+
+A model trained on real photos (``fmnistedge train --photos``) carries, in its
+manifest and in each exported file's embedded metadata, a ``photo_calibration``
+block fitted on photographers held out from training:
+
+* ``temperature``: photo probabilities are rescaled as ``softmax(log p / T)``
+  (Guo et al., 2017), so a 70% answer is right about 70% of the time on photos;
+* ``reject_below``: when the calibrated top probability is below it, the photo
+  is answered ``unknown`` (a garment of none of the ten classes: shorts, a
+  skirt, a hat, or no garment at all). The best guess is still reported.
+
+Models without the block (Fashion-MNIST-only training) keep their raw
+probabilities and never answer ``unknown``, except for a photo in which no
+garment was found (a blank image).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from fmnistedge.errors import ModelError
+
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class OpenSet:
+    temperature: float = 1.0
+    reject_below: float = 0.0
+
+    @classmethod
+    def from_meta(cls, meta: dict | None, where: str = "model") -> "OpenSet | None":
+        """The block ``meta['photo_calibration']``, checked; None when there is none."""
+        block = (meta or {}).get("photo_calibration")
+        if block is None:
+            return None
+        try:
+            t, r = float(block["temperature"]), float(block["reject_below"])
+        except (KeyError, TypeError, ValueError):
+            raise ModelError(f"{where}: photo_calibration needs numeric temperature and reject_below") from None
+        if not (math.isfinite(t) and 0.05 <= t <= 20.0 and math.isfinite(r) and 0.0 <= r <= 1.0):
+            raise ModelError(f"{where}: photo_calibration out of range (temperature {t}, reject_below {r}); "
+                             "re-export the model")
+        return cls(t, r)
+
+    def calibrate(self, probs: np.ndarray) -> np.ndarray:
+        from fmnistedge.runtime.evaluate import apply_temperature
+
+        if self.temperature == 1.0:
+            return probs
+        return apply_temperature(np.asarray(probs, np.float64), self.temperature).astype(np.float32)
+
+    def known(self, calibrated: np.ndarray) -> np.ndarray:
+        """True where the top calibrated probability reaches the threshold."""
+        return np.asarray(calibrated).max(axis=-1) >= self.reject_below
+
+
+def for_model(ref) -> OpenSet | None:
+    """The open-set block of a resolved model (``runtime.models.ModelRef``): from the
+    manifest beside it, else from the file's embedded metadata."""
+    from fmnistedge import manifest
+    from fmnistedge.runtime.modelmeta import read_embedded
+
+    if ref.entry is not None:
+        doc = manifest.load(ref.path.parent)
+        return OpenSet.from_meta(doc, str(ref.path.parent / manifest.MANIFEST_NAME))
+    return OpenSet.from_meta(read_embedded(ref.path), str(ref.path))

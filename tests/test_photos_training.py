@@ -1,0 +1,329 @@
+"""Photo-domain training: the photo folder, the grouped split, the render cache, the
+set-valued loss and the "none of these" decision (fast tier builds its own tiny folder)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from fmnistedge import photos
+from fmnistedge.errors import FmnistEdgeError
+
+SHARED_TRAIN = Path(__file__).resolve().parents[1].parent / "shared" / "realphotos-train"
+
+
+def _garment_photo(rng, kind: int) -> np.ndarray:
+    """A dark garment-like shape on a light, slightly noisy floor (BGR for imwrite)."""
+    img = np.clip(rng.normal(200, 6, (120, 100, 3)), 0, 255).astype(np.uint8)
+    color = tuple(int(c) for c in rng.integers(20, 90, 3))
+    if kind == 1:  # trouser-like: two legs
+        cv2.rectangle(img, (30, 15), (47, 105), color, -1)
+        cv2.rectangle(img, (53, 15), (70, 105), color, -1)
+    elif kind == 5:  # sandal-like: a low wide shape
+        cv2.ellipse(img, (50, 70), (35, 12), 0, 0, 360, color, -1)
+    else:  # top-like: a body with sleeves
+        cv2.rectangle(img, (32, 25), (68, 100), color, -1)
+        cv2.rectangle(img, (15, 25), (85, 45), color, -1)
+    return img
+
+
+def make_photo_folder(root: Path, n_senders: int = 8, per_sender: int = 6, seed: int = 0) -> Path:
+    """A tiny folder in the layout of realphotos-train: images/ and labels.csv with single
+    labels, candidate sets and 'none' rows, several photographers."""
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True)
+    rows = []
+    kinds = [("0", ""), ("1", ""), ("5", ""), ("", "0|2"), ("none", "")]
+    for s in range(n_senders):
+        for i in range(per_sender):
+            label, cands = kinds[(s + i) % len(kinds)]
+            kind = int(label) if label not in ("", "none") else 0
+            name = f"images/s{s}-{i}.jpg"
+            cv2.imwrite(str(root / name), _garment_photo(rng, kind))
+            rows.append({"path": name, "source_label": "x", "label_index": label, "candidates": cands,
+                         "sender_id": str(100 + s), "kids": "False", "note": ""})
+    with open(root / "labels.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return root
+
+
+@pytest.fixture
+def photo_folder(tmp_path) -> Path:
+    return make_photo_folder(tmp_path / "realphotos-train")
+
+
+def test_labels_are_read_with_sets_and_none(photo_folder):
+    rows = photos.read_photo_labels(photo_folder)
+    assert len(rows) == 48
+    assert {r.label for r in rows} == {0, 1, 5, None}
+    partial = [r for r in rows if r.candidates]
+    assert partial and all(r.candidates == (0, 2) and r.label is None for r in partial)
+    none = [r for r in rows if r.is_none]
+    assert none and all(not r.target().any() for r in none)
+    assert partial[0].target().tolist() == [1, 0, 1, 0, 0, 0, 0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("../outside.jpg,x,1,,7,False,", "inside"),
+    ("images/a.jpg,x,12,,7,False,", "0-9"),
+    ("images/a.jpg,x,,2,7,False,", "two or more candidates"),
+    ("images/a.jpg,x,,0|x,7,False,", "joined by"),
+])
+def test_bad_label_rows_are_named_by_line(tmp_path, bad, message):
+    (tmp_path / "labels.csv").write_text(
+        "path,source_label,label_index,candidates,sender_id,kids,note\nimages/b.jpg,x,1,,7,False,\n" + bad + "\n")
+    with pytest.raises(FmnistEdgeError, match=f"line 3.*{message}|{message}.*line 3|line 3"):
+        photos.read_photo_labels(tmp_path)
+
+
+def test_grouped_split_never_puts_a_photographer_on_both_sides(photo_folder):
+    rows = photos.read_photo_labels(photo_folder)
+    for seed in range(5):
+        val = photos.grouped_split(rows, 0.25, seed)
+        inside = {r.sender for r, v in zip(rows, val) if v}
+        outside = {r.sender for r, v in zip(rows, val) if not v}
+        assert inside and outside and not inside & outside
+        assert 0.15 <= val.mean() <= 0.45
+    assert (photos.grouped_split(rows, 0.25, 3) == photos.grouped_split(rows, 0.25, 3)).all()
+
+
+def test_render_cache_is_reused_and_invalidated_by_the_preprocessing_version(photo_folder, tmp_path, monkeypatch):
+    from fmnistedge.runtime import preprocess
+
+    rows = photos.read_photo_labels(photo_folder)
+    cache = tmp_path / "cache"
+    images, ok, methods = photos.render_photos(rows, cache, workers=1)
+    assert ok.all() and images.shape == (48, 28, 28) and images.max() > 0
+    # The images are exactly what classify's preprocessing gives for the same file.
+    assert np.array_equal(images[0], preprocess.prepare_image(rows[0].path, "photo")[0])
+    assert len(list(cache.glob("*.npz"))) == 1
+    photos.render_photos(rows, cache, workers=1)
+    assert len(list(cache.glob("*.npz"))) == 1  # same code, same photos: read back
+    monkeypatch.setattr(preprocess, "preprocessing_version", lambda: "changed")
+    photos.render_photos(rows, cache, workers=1)
+    assert len(list(cache.glob("*.npz"))) == 2  # new preprocessing code: rendered again
+
+
+def test_preprocessing_version_follows_the_code(monkeypatch, tmp_path):
+    from fmnistedge.runtime import preprocess
+
+    before = preprocess.preprocessing_version()
+    assert before == preprocess.preprocessing_version()
+    for name in preprocess._PREPROCESS_MODULES:
+        shutil.copy(Path(preprocess.__file__).parent / name, tmp_path / name)
+    (tmp_path / "photo.py").write_text((tmp_path / "photo.py").read_text() + "\n# changed\n")
+    monkeypatch.setattr(preprocess, "__file__", str(tmp_path / "preprocess.py"))
+    assert preprocess.preprocessing_version() != before
+
+
+def test_sampling_weights_favour_rare_classes_and_give_none_its_share():
+    targets = np.zeros((110, 10), np.float32)
+    targets[:90, 0] = 1  # 90 T-shirts
+    targets[90:100, 2] = 1  # 10 pullovers
+    targets[100:105] = 0  # 5 none rows
+    targets[105:, [0, 2]] = 1  # 5 partial
+    w = photos.sampling_weights(targets, none_share=0.1)
+    assert w.sum() == pytest.approx(1.0)
+    assert w[90] > 2 * w[0]  # one pullover is drawn more often than one T-shirt
+    assert w[100:105].sum() == pytest.approx(0.1)
+
+
+def test_set_valued_loss_known_values():
+    tf = pytest.importorskip("tensorflow")
+    from fmnistedge.phototrain import NONE_WEIGHT, set_loss
+
+    p = np.array([[0.5, 0.3, 0.2] + [0.0] * 7], np.float32)
+    one = np.zeros((1, 10), np.float32)
+    one[0, 0] = 1
+    pair = np.zeros((1, 10), np.float32)
+    pair[0, [0, 1]] = 1
+    far = np.zeros((1, 10), np.float32)
+    far[0, 5] = 1
+    none = np.zeros((1, 10), np.float32)
+    loss = set_loss(0.0)
+    assert float(loss(tf.constant(one), tf.constant(p))[0]) == pytest.approx(-np.log(0.5), rel=1e-5)
+    assert float(loss(tf.constant(pair), tf.constant(p))[0]) == pytest.approx(-np.log(0.8), rel=1e-5)
+    # zero probability mass on the set is penalised hard
+    assert float(loss(tf.constant(far), tf.constant(p))[0]) > 15
+    # "none" rows: the mean negative log-probability (uniform target), weighted
+    clipped = np.clip(p, 1e-7, 1)
+    assert float(loss(tf.constant(none), tf.constant(p))[0]) == pytest.approx(
+        -NONE_WEIGHT * np.log(clipped).mean(), rel=1e-4)
+    # with smoothing, a one-class set is Keras' label-smoothed cross-entropy
+    q = np.array([[0.6, 0.1, 0.05, 0.05, 0.04, 0.04, 0.04, 0.04, 0.02, 0.02]], np.float32)
+    import keras
+
+    ref = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)(one, q)
+    assert float(set_loss(0.1)(tf.constant(one), tf.constant(q))[0]) == pytest.approx(float(ref), rel=1e-4)
+
+
+class _Uniform:
+    """A backend that is never sure: every class 10%."""
+
+    def predict(self, batch):
+        return np.full((len(batch), 10), 0.1, np.float32)
+
+
+class _Sure:
+    def predict(self, batch):
+        out = np.full((len(batch), 10), 0.01, np.float32)
+        out[:, 3] = 0.91
+        return out
+
+
+def test_noise_and_flat_images_come_back_unknown(tmp_path):
+    from fmnistedge.runtime.classify import classify_files
+    from fmnistedge.runtime.openset import OpenSet
+
+    rng = np.random.default_rng(0)
+    noise, flat = tmp_path / "noise.png", tmp_path / "flat.png"
+    cv2.imwrite(str(noise), rng.integers(0, 256, (80, 80, 3), dtype=np.uint8))
+    cv2.imwrite(str(flat), np.full((80, 80, 3), 30, np.uint8))
+    openset = OpenSet(temperature=1.0, reject_below=0.4)
+    noisy, blank = classify_files([noise, flat], _Uniform(), openset=openset)
+    assert noisy.label == "unknown" and noisy.class_index is None and "none of the ten" in noisy.reason
+    assert noisy.best_guess["label"] == "T-shirt/top"
+    assert blank.label == "unknown" and blank.reason == "no garment found"
+    # a confident answer stays an answer; and a flat image is unknown even without a calibration
+    (sure,) = classify_files([noise], _Sure(), openset=openset)
+    assert sure.label == "Dress" and sure.reason is None
+    (blank,) = classify_files([flat], _Sure(), openset=None)
+    assert blank.label == "unknown"
+
+
+def test_temperature_rescales_photo_confidences(tmp_path):
+    from fmnistedge.runtime.classify import classify_files
+    from fmnistedge.runtime.openset import OpenSet
+
+    path = tmp_path / "g.png"
+    cv2.imwrite(str(path), _garment_photo(np.random.default_rng(1), 0))
+    (raw,) = classify_files([path], _Sure(), openset=OpenSet(1.0, 0.0))
+    (soft,) = classify_files([path], _Sure(), openset=OpenSet(2.0, 0.0))
+    assert soft.label == raw.label == "Dress" and soft.confidence < raw.confidence
+    # --raw (Fashion-MNIST style input) is not a photo: no photo calibration applies
+    (fm,) = classify_files([path], _Sure(), mode="raw", openset=OpenSet(2.0, 0.99))
+    assert fm.label == "Dress" and fm.confidence == pytest.approx(0.91)
+
+
+@pytest.mark.parametrize("block, ok", [
+    ({"temperature": 1.2, "reject_below": 0.3}, True),
+    ({"temperature": "hot", "reject_below": 0.3}, False),
+    ({"temperature": 0.0, "reject_below": 0.3}, False),
+    ({"temperature": 1.0, "reject_below": 1.5}, False),
+    ({"temperature": float("nan"), "reject_below": 0.3}, False),
+    ({"reject_below": 0.3}, False),
+])
+def test_a_bad_photo_calibration_block_is_a_model_error(block, ok):
+    from fmnistedge.errors import ModelError
+    from fmnistedge.runtime.openset import OpenSet
+
+    if ok:
+        assert OpenSet.from_meta({"photo_calibration": block}).reject_below == 0.3
+    else:
+        with pytest.raises(ModelError, match="photo_calibration"):
+            OpenSet.from_meta({"photo_calibration": block})
+    assert OpenSet.from_meta({}) is None
+
+
+def test_threshold_choice_and_curve():
+    from fmnistedge.runtime.evaluate import choose_threshold, rejection_curve
+
+    known = np.linspace(0.3, 1.0, 100)
+    t = choose_threshold(known, 0.04)
+    assert (known < t).mean() <= 0.04 and (known < np.nextafter(t, 2)).mean() > 0.04 - 0.011
+    curve = rejection_curve(known, np.full(10, 0.35), points=21)
+    rates = [c["known_rejected"] for c in curve]
+    assert rates == sorted(rates) and curve[-1]["none_rejected"] == 1.0
+
+
+def test_scan_never_records_an_unknown_garment():
+    from fmnistedge.runtime.scan import UNKNOWN_CLASS, Voter
+
+    v = Voter(stable_frames=3, min_confidence=0.5)
+    events = [v.update(c, 0.9) for c in [2, 2, UNKNOWN_CLASS, 2, 2, UNKNOWN_CLASS, UNKNOWN_CLASS, UNKNOWN_CLASS]]
+    assert events == [None] * 8
+    assert [v.update(2, 0.9) for _ in range(3)][-1] == (2, pytest.approx(0.9))
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_photo_training_records_and_exports_its_calibration(photo_folder, tmp_path, real_data):
+    """A few steps of the tiny model with --photos: train.json records the photo split,
+    metrics and calibration; export embeds it; the runtime reads it from the lone file."""
+    from fmnistedge.export.formats import FORMATS
+    from fmnistedge.export.pipeline import export_arch
+    from fmnistedge.runtime.modelmeta import read_embedded
+    from fmnistedge.runtime.openset import OpenSet
+    from fmnistedge.train import TrainOptions, train_arch
+
+    rec = train_arch("tiny", TrainOptions(epochs=1, limit=2000, seed=1, out=tmp_path / "art", photos=photo_folder,
+                                          photo_cache=tmp_path / "cache", epoch_size=512, photo_val_fraction=0.25))
+    ph = rec["photos"]
+    assert ph["train"]["photographers"] + ph["val"]["photographers"] == 8
+    assert set(ph["val_metrics"]) == {"top1_macro", "top3_macro", "set_acc"}
+    assert "photo_val_top1_macro" in rec["history"]
+    cal = ph["calibration"]
+    assert 0.05 <= cal["temperature"] <= 20 and 0 <= cal["reject_below"] <= 1
+    doc = export_arch(tmp_path / "art" / "tiny", [FORMATS["tflite-int8"]])
+    assert doc["photo_calibration"]["temperature"] == cal["temperature"]
+    lone = tmp_path / "lone.tflite"
+    shutil.copy(tmp_path / "art" / "tiny" / "model_int8.tflite", lone)
+    assert OpenSet.from_meta(read_embedded(lone)).reject_below == cal["reject_below"]
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_a_shipped_model_is_rebuilt_from_its_fp32_onnx(real_data):
+    from fmnistedge import data
+    from fmnistedge.runtime.models import shipped_dir
+    from fmnistedge.runtime.preprocess import to_model_input
+    from fmnistedge.warmstart import keras_from_onnx
+
+    x, _ = data.load_split("train")
+    model, diff = keras_from_onnx("edge-r", shipped_dir() / "edge-r" / "model_fp32.onnx", to_model_input(x[:2000]))
+    assert diff < 1e-4
+    # training mode (batch statistics) starts from nearly the same function
+    xt, yt = data.load_split("test")
+    batch = to_model_input(xt[:1000])
+    agree = (np.asarray(model(batch, training=True)).argmax(1) == np.asarray(model(batch)).argmax(1)).mean()
+    assert agree > 0.97
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_TRAIN.is_dir(), reason="needs ../shared/realphotos-train")
+def test_a_short_photo_fine_tune_beats_its_start_on_held_out_photographers(tmp_path, real_data):
+    """A few hundred real photos, two short epochs from the shipped edge-r: the held-out
+    photographers' macro top-1 rises above the starting model's."""
+    from fmnistedge.runtime.evaluate import photo_set_metrics
+    from fmnistedge.runtime.models import shipped_dir
+    from fmnistedge.train import TrainOptions, train_arch
+
+    rows = [r for r in photos.read_photo_labels(SHARED_TRAIN) if r.label is not None][:600]
+    folder = tmp_path / "photos"
+    (folder / "images").mkdir(parents=True)
+    with open(folder / "labels.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label_index", "candidates", "sender_id"])
+        for r in rows:
+            shutil.copy(r.path, folder / "images")
+            w.writerow([f"images/{r.path.name}", r.label, "", r.sender])
+    start = shipped_dir() / "edge-r" / "model_fp32.onnx"
+    opts = dict(out=tmp_path / "a", photos=folder, photo_cache=tmp_path / "c", epoch_size=2048,
+                learning_rate=1e-3, init_from=start)
+    rec = train_arch("edge-r", TrainOptions(epochs=2, **opts))
+    every = photos.load_photo_set(folder, tmp_path / "c", 0.2, 0)
+    pset = every.select(every.val)
+    import onnxruntime as ort
+
+    from fmnistedge.runtime.preprocess import to_model_input
+
+    session = ort.InferenceSession(str(start), providers=["CPUExecutionProvider"])
+    before = photo_set_metrics(session.run(None, {"image": to_model_input(pset.images)})[0], pset.targets)
+    assert rec["photos"]["val_metrics"]["top1_macro"] > before["top1_macro"]
