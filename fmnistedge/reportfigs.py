@@ -142,3 +142,27 @@ def confusion_grid(matrices: dict[str, np.ndarray], reference: np.ndarray, title
             ax.set_title(sub, fontsize=9)
     fig.suptitle(title)
     _save(fig, path)
+
+
+def rejection_curve(curve: list[dict], chosen: float, title: str, path: Path, goal: tuple[float, float] | None = None) -> None:
+    """The "none of these" trade-off: 'none' photos rejected against labelled photos
+    wrongly rejected, one point per threshold, the chosen threshold marked."""
+    p = plt()
+    fig, ax = p.subplots(figsize=(6, 4.5))
+    known = [100 * c["known_rejected"] for c in curve]
+    none = [100 * c["none_rejected"] for c in curve]
+    ax.plot(known, none, marker=".", color="tab:blue")
+    at = min(curve, key=lambda c: abs(c["threshold"] - chosen))
+    ax.plot([100 * at["known_rejected"]], [100 * at["none_rejected"]], "o", color="tab:red",
+            label=f"chosen threshold {100 * chosen:.0f}%")
+    if goal is not None:
+        ax.axvline(100 * goal[0], color="gray", ls="--", lw=0.8)
+        ax.axhline(100 * goal[1], color="gray", ls="--", lw=0.8, label="goal")
+    ax.set_xlabel("labelled photos wrongly rejected (%)")
+    ax.set_ylabel("'none' photos rejected (%)")
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title(title, fontsize=9)
+    _save(fig, path)

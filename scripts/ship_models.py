@@ -8,7 +8,8 @@ lists exactly those files, and its ``train.json`` (the training log: command,
 seed, epochs, wall time, commit). A fine-tuned model (``init_from`` in its
 ``train.json``) also ships the log of the model it started from as
 ``train.init.json`` (and so on down the chain: ``train.init.init.json``), found
-next to that model, whose sha256 must match. ``default.json`` names the default model.
+next to that model, whose sha256 must match; a model fine-tuned from a shipped one
+(``fmnistedge train --init-from edge-r``) takes that folder's chain along. ``default.json`` names the default model.
 Existing shipped folders of the named architectures are replaced; an architecture
 with no folder in ``--artifacts`` has its shipped folder trimmed to the chosen
 files. The total size is printed against the wheel budget.
@@ -77,6 +78,12 @@ def copy_training_chain(train_log: Path, staged: Path) -> None:
                              f"which is not there with its train.json; its training log must ship too")
         name += ".init"
         shutil.copy2(log, staged / f"{name}.json")
+        if log.parent.resolve().parent == SHIPPED.resolve():
+            # Fine-tuned from a shipped model (its fp32 ONNX, rebuilt): that folder holds the
+            # rest of the chain already, since its own starting model.keras is not shipped.
+            for older in log.parent.glob("train.init*.json"):
+                shutil.copy2(older, staged / older.name.replace("train.", f"{name}.", 1))
+            return
         rec, train_log = json.loads(log.read_text()), log
 
 

@@ -287,6 +287,17 @@ def _evaluation_figures(report: dict, seen: dict, out: Path) -> None:
                                  out.with_name(f"{out.stem}.{mode}.confusion.png"))
         except errors.MissingExtraError as exc:
             stderr.print(f"Skipped the confusion-matrix PNG: {exc}", markup=False)
+    o = report.get("open_set")
+    if o is not None and o["none_photos"]:
+        try:
+            from fmnistedge import reportfigs
+
+            reportfigs.rejection_curve(
+                o["curve"], o["reject_below"],
+                f"{report['model']['arch']} {report['model']['file']}: 'none' photos ({o['none_photos']}) "
+                f"vs {report['photos']}", out.with_name(f"{out.stem}.none-curve.png"), goal=(0.05, 0.60))
+        except errors.MissingExtraError as exc:
+            stderr.print(f"Skipped the rejection-curve PNG: {exc}", markup=False)
 
 
 @app.command()

@@ -217,6 +217,8 @@ def table(
               "bench-table": (results / "bench.json", res.render_bench_markdown),
               "bench-shipped-table": (results / "bench-shipped.json", res.render_bench_markdown),
               "targets-table": (results / "bench-shipped.json", res.render_targets_markdown)}
+    if any(r.get("photo_share") for r in run_rows):  # photo-domain runs are recorded
+        blocks["photo-runs"] = (runs_csv, res.render_photo_runs_markdown)
     for name, (source, render) in blocks.items():
         if source.is_file():
             res.update_block(readme, name, render(source))
