@@ -14,7 +14,6 @@ import importlib.util
 import json
 import os
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,6 +22,7 @@ import numpy as np
 
 from fmnistedge import manifest
 from fmnistedge.export.formats import FORMATS
+from fmnistedge.isolated import python_argv
 
 KERAS_FORMATS = ("keras-predict", "keras-call")
 ALL_FORMATS = (*KERAS_FORMATS, *FORMATS)
@@ -96,7 +96,12 @@ def discover(archs: list[str], options: BenchOptions) -> list[Row]:
 
 
 def _worker(mode: str, spec: dict) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "fmnistedge.benchworker", mode, json.dumps(spec)],
+    """Run one benchworker process; its last stderr line becomes the row's error.
+
+    The worker runs the installed package even from the repository root, whose
+    ``./fmnistedge`` folder would otherwise shadow it (see :mod:`fmnistedge.isolated`).
+    """
+    proc = subprocess.run(python_argv("-m", "fmnistedge.benchworker", mode, json.dumps(spec)),
                           capture_output=True, text=True, timeout=3600,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     if proc.returncode != 0:

@@ -307,6 +307,9 @@ def bench(
         from rich.console import Console
 
         Console(width=200).print(benchreport.markdown_table(doc), soft_wrap=True, highlight=False)
+    for r in doc["rows"]:  # the table has no room for why a row failed
+        if r["status"] in ("run failed", "verify failed"):
+            print_error(f"{r['arch']} {r['format']}: {r['error'] or 'no reason recorded'}")
     below = [r for r in doc["rows"] if r["status"] == "ok" and min_accuracy is not None
              and 100 * r["accuracy"] < min_accuracy]
     for r in below:
