@@ -300,3 +300,14 @@ def test_schema_version_is_recorded(tmp_path):
     con.commit()
     with pytest.raises(WardrobeError, match="newer"):
         Wardrobe(db)
+
+
+@pytest.mark.parametrize("index", ["-1", "-5", "100"])
+def test_a_camera_index_out_of_range_is_a_usage_error_not_a_crash(tmp_path, index):
+    # A subprocess: OpenCV segfaulted on a negative index, which would take pytest down with it.
+    proc = subprocess.run([sys.executable, "-m", "fmnistedge", "scan", f"--camera={index}", "--no-show",
+                           "--wardrobe", str(tmp_path / "w.db")], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "--camera" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "w.db").exists()

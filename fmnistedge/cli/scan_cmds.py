@@ -13,13 +13,18 @@ from fmnistedge.cli.app import (_ErrorMappingGroup, ArtifactsOpt, EngineOpt, Jso
                                 _print_json, app, resolve_model, stderr)
 
 
+# OpenCV reads larger indices as a backend code plus an index (e.g. 200 = V4L2) and a
+# negative one crashes it (exit 139), so only plain device numbers are accepted.
+MAX_CAMERA_INDEX = 99
+
 WardrobeOpt = Annotated[Optional[Path], typer.Option(
     "--wardrobe", help="Wardrobe database (default: ~/.local/share/fmnistedge/wardrobe.db).")]
 
 
 @app.command()
 def scan(
-    camera: Annotated[Optional[int], typer.Option(help="USB webcam index (default 0 when no other source is given).")] = None,
+    camera: Annotated[Optional[int], typer.Option(
+        min=0, max=MAX_CAMERA_INDEX, help="USB webcam index (default 0 when no other source is given).")] = None,
     source: Annotated[Optional[str], typer.Option(help="A video file or stream URL instead of a camera.")] = None,
     picamera: Annotated[bool, typer.Option("--picamera", help="Raspberry Pi camera module through Picamera2.")] = False,
     model: ModelOpt = None,
