@@ -107,3 +107,20 @@ def test_first_line_of_an_exception_without_a_message_is_its_type():
 
     assert first_line(RuntimeError("bad model\nstack detail")) == "bad model"
     assert first_line(RuntimeError()) == "RuntimeError"  # an empty message must not break the error line
+
+
+@pytest.mark.parametrize("command", [["classify", "x.png"], ["scan", "--no-show"], ["bench", "edge-r"]])
+@pytest.mark.parametrize("threads", ["0", "100000"])
+def test_a_thread_count_out_of_range_is_a_usage_error(command, threads, monkeypatch, tmp_path):
+    from fmnistedge import bench
+    from fmnistedge.cli.app import MAX_THREADS
+    from fmnistedge.runtime import models
+
+    def never(*_, **__):  # reaching an engine with 100000 threads would start them all
+        raise AssertionError("the thread count reached an engine")
+
+    monkeypatch.setattr(models, "load", never)
+    monkeypatch.setattr(bench, "run", never)
+    result = CliRunner().invoke(app, [*command, "--threads", threads, "--artifacts", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "--threads" in result.output and f"1<=x<={MAX_THREADS}" in result.output

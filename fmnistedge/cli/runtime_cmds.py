@@ -9,8 +9,9 @@ from typing import Annotated, Optional
 import typer
 
 from fmnistedge import errors
-from fmnistedge.cli.app import (ArtifactsOpt, DataDir, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt, _arch_selection,
-                                _print_json, app, ensure_writable_dir, print_table, resolve_model, stderr)
+from fmnistedge.cli.app import (ArtifactsOpt, DataDir, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt, ThreadsOpt,
+                                _arch_selection, _print_json, app, ensure_writable_dir, print_table, resolve_model,
+                                stderr)
 from fmnistedge.progress import print_error
 
 
@@ -22,7 +23,7 @@ def classify(
     engine: EngineOpt = None,
     precision: PrecisionOpt = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=10, help="How many guesses to show.")] = 3,
-    threads: Annotated[int, typer.Option(min=1, help="Inference threads (1 is the Pi-like setting).")] = 1,
+    threads: ThreadsOpt = 1,
     raw: Annotated[bool, typer.Option("--raw", help="Images are already 28x28 Fashion-MNIST style: skip garment segmentation.")] = False,
     save_preprocessed: Annotated[Optional[Path], typer.Option(
         help="Write the 28x28 image the model saw for each input into this folder.")] = None,
@@ -238,7 +239,7 @@ def bench(
     formats: Annotated[str, typer.Option(help="Comma-separated: keras-predict, keras-call, tflite-fp32, "
                                          "tflite-fp16, tflite-int8, onnx-fp32, onnx-int8.")] = ",".join(
         ("keras-predict", "keras-call", "tflite-fp32", "tflite-fp16", "tflite-int8", "onnx-fp32", "onnx-int8")),
-    threads: Annotated[int, typer.Option(min=1, help="Threads for every engine (1 = the Pi-like setting).")] = 1,
+    threads: ThreadsOpt = 1,
     runs: Annotated[int, typer.Option(min=10, help="Timed batch-1 runs per model (interleaved).")] = 300,
     warmup: Annotated[int, typer.Option(min=0, help="Untimed warm-up runs per model.")] = 30,
     batch_sizes: Annotated[str, typer.Option(help="Comma-separated batch sizes for throughput.")] = "1,32",

@@ -10,7 +10,7 @@ import typer
 
 from fmnistedge import errors
 from fmnistedge.cli.app import (_ErrorMappingGroup, ArtifactsOpt, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt,
-                                _print_json, app, resolve_model, stderr)
+                                ThreadsOpt, _print_json, app, resolve_model, stderr)
 
 
 # OpenCV reads larger indices as a backend code plus an index (e.g. 200 = V4L2) and a
@@ -38,7 +38,7 @@ def scan(
     max_frames: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many frames.")] = None,
     max_seconds: Annotated[Optional[float], typer.Option(min=0.1, help="Stop after this many seconds.")] = None,
     roi: Annotated[float, typer.Option(min=0.1, max=1.0, help="Guide box: centered square, this fraction of the shorter side.")] = 0.8,
-    threads: Annotated[int, typer.Option(min=1, help="Inference threads.")] = 1,
+    threads: ThreadsOpt = 1,
     artifacts: ArtifactsOpt = Path("artifacts"),
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines on stdout: one per item, then the summary.")] = False,
 ) -> None:
