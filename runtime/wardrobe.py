@@ -77,10 +77,20 @@ class Wardrobe:
             raise WardrobeError(f"{self.path} is not a usable fmnistedge wardrobe ({exc}); "
                                 "it was left untouched. Use --wardrobe to pick another file.") from None
 
+    def _header(self) -> tuple[int, int, int]:
+        """(application_id, user_version, number of schema objects), read in one transaction:
+        read one by one, another process creating the file could commit in between and
+        make a half-read new wardrobe look like a foreign database."""
+        self.db.execute("BEGIN")
+        try:
+            return (self.db.execute("PRAGMA application_id").fetchone()[0],
+                    self.db.execute("PRAGMA user_version").fetchone()[0],
+                    self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+        finally:
+            self.db.execute("COMMIT")
+
     def _check_and_migrate(self) -> None:
-        app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        app_id, version, tables = self._header()
         if app_id != APPLICATION_ID and (tables or app_id):
             raise WardrobeError(f"{self.path} is an SQLite database but not an fmnistedge wardrobe; "
                                 "it was left untouched. Use --wardrobe to pick another file.")
@@ -89,17 +99,25 @@ class Wardrobe:
                                 f"fmnistedge knows ({SCHEMA_VERSION}); upgrade fmnistedge")
         self.db.execute("PRAGMA journal_mode=WAL")
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
+            self._migrate_to(target)
+
+    def _migrate_to(self, target: int) -> None:
+        """Apply one migration under the write lock. Several processes may open a new
+        file at once: all read version 0, one takes the lock and migrates, the others
+        wait (busy timeout) and then find the work done, so the version is read again
+        inside the transaction."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if self.db.execute("PRAGMA user_version").fetchone()[0] < target:
                 for statement in MIGRATIONS[target].split(";"):
                     if statement.strip():
                         self.db.execute(statement)
                 self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 self.db.execute(f"PRAGMA user_version={target}")
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def _execute(self, sql: str, params: tuple = ()):
         try:
