@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -340,3 +341,88 @@ def test_several_processes_creating_a_new_wardrobe_at_once(tmp_path):
             p.join(timeout=10)
         assert errors == [""] * 6, errors
         assert len(Wardrobe(db).items()) == 6
+
+
+def _damaged_wardrobe(db: Path) -> str:
+    """A wardrobe of 10 items with one data page overwritten (page 6 of 14); its integrity verdict."""
+    w = Wardrobe(db)
+    for _ in range(10):
+        w.add(Item("Coat", 4, 0.9, "cnn1", "abc", "test", os.urandom(3000)))
+    w.close()
+    with open(db, "r+b") as fh:
+        fh.seek(5 * 4096 + 200)
+        fh.write(bytes(range(200)) * 5)
+    con = sqlite3.connect(db)
+    verdict = con.execute("PRAGMA integrity_check(1)").fetchone()[0]
+    assert verdict.startswith("*** in database main ***\nOn tree page 6 ")
+    assert con.execute("SELECT count(*) FROM items").fetchone()[0] == 10  # what 'stats' used to report
+    con.close()
+    return verdict.splitlines()[1]
+
+
+@pytest.mark.parametrize("command", [["wardrobe", "list"], ["wardrobe", "stats"], ["wardrobe", "export"],
+                                     ["wardrobe", "remove", "3"], ["wardrobe", "clear", "--yes"],
+                                     ["scan", "--source", str(CLIP), "--no-show"]])
+def test_a_damaged_wardrobe_is_one_line_with_the_integrity_verdict_and_untouched(tmp_path, command):
+    db = tmp_path / "w.db"
+    verdict = _damaged_wardrobe(db)
+    before = db.read_bytes()
+    result = runner.invoke(app, [*command, "--wardrobe", str(db)])
+    assert result.exit_code == 1, result.output
+    assert f"{db} is damaged (PRAGMA integrity_check: {verdict});" in result.output
+    assert "Traceback" not in result.output and "item(s)" not in result.output
+    assert db.read_bytes() == before
+
+
+@contextlib.contextmanager
+def _read_only(*paths: Path):
+    """Make files and folders unwritable: chmod for a normal user; as root, whom chmod
+    does not stop, the immutable attribute (chattr +i), or skip where that is unavailable."""
+    if os.geteuid() != 0:
+        modes = {p: p.stat().st_mode for p in paths}
+        for p in paths:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            for p, mode in modes.items():
+                p.chmod(mode)
+        return
+    if subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True).returncode != 0:
+        subprocess.run(["chattr", "-i", *map(str, paths)], capture_output=True)
+        pytest.skip("running as root and chattr +i is unavailable here")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+
+
+def test_a_read_only_wardrobe_can_be_read_and_writing_commands_refuse_up_front(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = folder / "w.db"
+    w = Wardrobe(db)
+    w.add(_item())
+    w.add(_item("Bag", 8))
+    w.close()
+    with _read_only(db, folder):
+        listed = runner.invoke(app, ["wardrobe", "list", "--wardrobe", str(db)])
+        assert listed.exit_code == 0 and "Coat" in listed.output and "Bag" in listed.output, listed.output
+        assert runner.invoke(app, ["wardrobe", "stats", "--json", "--wardrobe", str(db)]).exit_code == 0
+        assert runner.invoke(app, ["wardrobe", "export", "--wardrobe", str(db)]).exit_code == 0
+        for command in (["wardrobe", "clear", "--yes"], ["scan", "--source", str(CLIP), "--no-show"]):
+            result = runner.invoke(app, [*command, "--wardrobe", str(db)])
+            assert result.exit_code == 1, result.output
+            assert f"Cannot write to the wardrobe {db}" in result.output and "frames" not in result.output
+    assert len(Wardrobe(db).items()) == 2
+
+
+def test_reading_commands_never_create_the_default_wardrobe(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    for command in (["list"], ["stats"], ["export"], ["export", "--json"]):
+        result = runner.invoke(app, ["wardrobe", *command])
+        assert result.exit_code == 0 and "No wardrobe yet at" in result.output, (command, result.output)
+    for command in (["remove", "1"], ["clear", "--yes"]):
+        result = runner.invoke(app, ["wardrobe", *command])
+        assert result.exit_code == 1 and "No wardrobe yet at" in result.output, (command, result.output)
+    assert not (tmp_path / "data").exists()

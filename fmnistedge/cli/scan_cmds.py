@@ -54,10 +54,11 @@ def scan(
     from fmnistedge.runtime import models
     from fmnistedge.runtime.scan import (OpenCVSource, PicameraSource, ScanStats, Voter,
                                          classify_frame, run_scan)
-    from fmnistedge.runtime.wardrobe import Item, Wardrobe
+    from fmnistedge.runtime.wardrobe import Item, Wardrobe, check_writable
 
     if sum(x is not None and x is not False for x in (camera, source, picamera or None)) > 1:
         raise errors.UsageError("Choose one of --camera, --source and --picamera.")
+    check_writable(wardrobe)  # not at the first record, minutes into the scan
     ref = resolve_model(model, engine, precision, artifacts)
     backend = models.load(ref, threads=threads)
     # The source first: a camera or file that cannot be opened must not leave a new wardrobe behind.
@@ -140,34 +141,44 @@ wardrobe_app = typer.Typer(cls=_ErrorMappingGroup, no_args_is_help=True,
 app.add_typer(wardrobe_app, name="wardrobe")
 
 
-def _open_wardrobe(path: Optional[Path]):
-    """The wardrobe at ``path`` (default: the user's). A ``--wardrobe`` file that does
-    not exist is an error, not a new empty database: it is most likely a typo."""
-    from fmnistedge.runtime.wardrobe import Wardrobe
+def _open_wardrobe(path: Optional[Path], write: bool = False):
+    """The wardrobe at ``path`` (default: the user's), read-only unless ``write``; None
+    when the default one does not exist yet. Only 'scan' creates a wardrobe: a
+    ``--wardrobe`` file that does not exist is an error, not a new empty database
+    (it is most likely a typo), and the default one is not created by looking at it."""
+    from fmnistedge.runtime.wardrobe import Wardrobe, default_path
 
     if path is not None and not Path(path).exists():
         raise errors.FmnistEdgeError(f"No wardrobe at {path}; 'fmnistedge scan --wardrobe {path}' creates one")
-    return Wardrobe(path)
+    if path is None and not default_path().exists():
+        message = f"No wardrobe yet at {default_path()}; 'fmnistedge scan' creates one"
+        if write:
+            raise errors.FmnistEdgeError(message)
+        stderr.print(message, markup=False, highlight=False)
+        return None
+    return Wardrobe(path, readonly=not write)
 
 
 @wardrobe_app.command("list")
 def wardrobe_list(wardrobe: WardrobeOpt = None, as_json: JsonFlag = False) -> None:
     """List every recorded item."""
-    items = _open_wardrobe(wardrobe).items()
+    store = _open_wardrobe(wardrobe)
+    items = store.items() if store is not None else []
     if as_json:
         _print_json(items)
         return
     for it in items:
         typer.echo(f"#{it['id']} {it['label']} ({100 * it['confidence']:.0f}%) {it['first_seen']} "
                    f"[{it['model']}, {it['source']}]")
-    if not items:
+    if not items and store is not None:
         stderr.print("The wardrobe is empty; add items with 'fmnistedge scan'.")
 
 
 @wardrobe_app.command("stats")
 def wardrobe_stats(wardrobe: WardrobeOpt = None, as_json: JsonFlag = False) -> None:
     """Items per label."""
-    stats = _open_wardrobe(wardrobe).stats()
+    store = _open_wardrobe(wardrobe)
+    stats = store.stats() if store is not None else {"items": 0, "per_label": {}}
     if as_json:
         _print_json(stats)
         return
@@ -188,7 +199,8 @@ def wardrobe_export(
 
     if as_csv and as_json:
         raise errors.UsageError("Choose --csv or --json, not both.")
-    text = _open_wardrobe(wardrobe).export("json" if as_json else "csv")
+    store = _open_wardrobe(wardrobe)
+    text = store.export("json" if as_json else "csv") if store is not None else ("[]\n" if as_json else "")
     if out is None:
         typer.echo(text, nl=False)
     else:
@@ -198,7 +210,7 @@ def wardrobe_export(
 @wardrobe_app.command("remove")
 def wardrobe_remove(item_id: Annotated[int, typer.Argument(metavar="ID")], wardrobe: WardrobeOpt = None) -> None:
     """Remove one item by its id."""
-    if not _open_wardrobe(wardrobe).remove(item_id):
+    if not _open_wardrobe(wardrobe, write=True).remove(item_id):
         raise errors.FmnistEdgeError(f"No item #{item_id} in the wardrobe")
     typer.echo(f"removed #{item_id}")
 
@@ -211,4 +223,4 @@ def wardrobe_clear(
     """Delete every item (needs --yes)."""
     if not yes:
         raise errors.UsageError("This deletes every item; pass --yes to confirm.")
-    typer.echo(f"removed {_open_wardrobe(wardrobe).clear()} item(s)")
+    typer.echo(f"removed {_open_wardrobe(wardrobe, write=True).clear()} item(s)")
