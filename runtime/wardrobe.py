@@ -69,6 +69,19 @@ class Item:
     id: int | None = None
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV Injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_safe(value):
+    """A text cell a spreadsheet would run as a formula (a source named
+    ``=HYPERLINK(...)``, say) gets a leading single quote, as OWASP advises; numbers
+    and other text are written as they are. JSON export is data, not a sheet: untouched."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def check_writable(path: Path | str | None) -> None:
     """Fail before a scan starts, not at its first record, when the wardrobe cannot be
     written: SQLite needs the file and its folder (for the WAL and shared-memory files),
@@ -217,7 +230,7 @@ class Wardrobe:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(items)
+        writer.writerows({k: _csv_safe(v) for k, v in it.items()} for it in items)
         return buf.getvalue()
 
     def close(self) -> None:

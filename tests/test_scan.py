@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import signal
@@ -426,3 +427,20 @@ def test_reading_commands_never_create_the_default_wardrobe(tmp_path, monkeypatc
         result = runner.invoke(app, ["wardrobe", *command])
         assert result.exit_code == 1 and "No wardrobe yet at" in result.output, (command, result.output)
     assert not (tmp_path / "data").exists()
+
+
+def test_csv_export_neutralises_formulas(tmp_path):
+    db = tmp_path / "w.db"
+    w = Wardrobe(db)
+    sources = ['=HYPERLINK("http://evil.example","x")', "+1", "-2+3", "@SUM(A1)", "\tx", "camera:0", "\rx"]
+    for source in sources:
+        w.add(Item("Coat", 4, 0.9, "cnn1", "abc", source))
+    w.close()
+    result = runner.invoke(app, ["wardrobe", "export", "--csv", "--wardrobe", str(db)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.endswith(",'\rx\n")  # Python's csv module leaves a lone CR unquoted
+    rows = list(csv.DictReader(io.StringIO(result.stdout, newline="")))[:6]
+    assert [r["source"] for r in rows] == ["'" + s for s in sources[:5]] + ["camera:0"]
+    assert rows[0]["confidence"] == "0.9" and rows[0]["label"] == "Coat"
+    as_json = json.loads(runner.invoke(app, ["wardrobe", "export", "--json", "--wardrobe", str(db)]).stdout)
+    assert [r["source"] for r in as_json] == sources  # JSON is data: kept as it is
