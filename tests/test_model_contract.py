@@ -73,3 +73,83 @@ def test_a_softmax_like_output_is_accepted(tmp_path):
     ok = np.full((2, 10), 0.1, np.float32)
     ok[1] = [0.988 / 9] * 9 + [0.0]  # an int8 softmax's rounding: sums near, not at, 1
     assert _as_scores(Path("m.onnx"), ok, 2).shape == (2, 10)
+
+
+# --- crafted metadata and manifests ---------------------------------------------
+
+def _flatbuffer() -> bytes:
+    """The shipped default's int8 TFLite flatbuffer, without its metadata archive."""
+    import json
+    import zipfile
+    import io
+
+    from fmnistedge.runtime.models import shipped_dir
+
+    data = (shipped_dir() / "edge-r" / "model_int8.tflite").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return data[:json.loads(zf.read("fmnistedge.json"))["payload"]["bytes"]]
+
+
+def _tflite_with(tmp_path: Path, meta: bytes, compression_method: int | None = None) -> Path:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("fmnistedge.json", meta)
+    archive = bytearray(buf.getvalue())
+    if compression_method is not None:  # patch the local and the central directory headers
+        archive[8:10] = struct.pack("<H", compression_method)
+        central = archive.rfind(b"PK\x01\x02")
+        archive[central + 10:central + 12] = struct.pack("<H", compression_method)
+    path = tmp_path / "crafted.tflite"
+    path.write_bytes(_flatbuffer() + bytes(archive))
+    return path
+
+
+@pytest.mark.parametrize("meta, compression", [
+    (b'{"arch": "edge-r", "payload": "lots"}', None),
+    (b'{"arch": "edge-r", "payload": {"bytes": "lots", "sha256": 5}}', None),
+    (b'{"arch": "edge-r", "payload": {"bytes": -5, "sha256": "00"}}', None),
+    (b'[1, 2]', None),
+    (b'{"arch": "edge-r"}', 99),  # a compression method zipfile does not support
+])
+def test_crafted_tflite_metadata_is_a_one_line_model_error(tmp_path, meta, compression):
+    model = _tflite_with(tmp_path, meta, compression)
+    result = runner.invoke(app, ["classify", str(SAMPLE), "--model", str(model)])
+    assert result.exit_code == 1, result.output
+    assert result.output.count("\n") == 1 and str(model) in result.output, result.output
+    assert "re-export or re-install it" in result.output
+
+
+def test_crafted_metadata_types_in_a_file_are_a_one_line_model_error(tmp_path):
+    import hashlib
+    import json
+
+    body = _flatbuffer()
+    seal = {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+    model = _tflite_with(tmp_path, json.dumps({"arch": ["x"], "precision": 8, "payload": seal}).encode())
+    result = runner.invoke(app, ["classify", str(SAMPLE), "--model", str(model)])
+    assert result.exit_code == 1 and "malformed fmnistedge metadata" in result.output, result.output
+
+
+@pytest.mark.parametrize("field, value", [("precision", "int4"), ("bytes", "lots"), ("bytes", True),
+                                          ("format", "coreml"), ("sha256", None)])
+def test_a_manifest_with_bad_values_is_a_one_line_model_error(tmp_path, field, value):
+    import json
+    import shutil
+
+    from fmnistedge.runtime.models import shipped_dir
+
+    art = tmp_path / "art"
+    shutil.copytree(shipped_dir() / "edge-s", art / "mine")
+    path = art / "mine" / "manifest.json"
+    doc = json.loads(path.read_text())
+    doc["files"]["model_int8.tflite"][field] = value
+    path.write_text(json.dumps(doc))
+    for args in (["classify", str(SAMPLE), "--model", "mine"], ["models"],
+                 ["classify", str(SAMPLE), "--model", str(art / "mine" / "model_int8.tflite")]):
+        result = runner.invoke(app, [*args, "--artifacts", str(art)])
+        assert result.exit_code == 1, (args, result.output)
+        assert f"Malformed manifest {path}: files['model_int8.tflite'] has {field} {value!r}" in result.output
+        assert "Traceback" not in result.output
