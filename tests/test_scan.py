@@ -444,3 +444,34 @@ def test_csv_export_neutralises_formulas(tmp_path):
     assert rows[0]["confidence"] == "0.9" and rows[0]["label"] == "Coat"
     as_json = json.loads(runner.invoke(app, ["wardrobe", "export", "--json", "--wardrobe", str(db)]).stdout)
     assert [r["source"] for r in as_json] == sources  # JSON is data: kept as it is
+
+
+def _scan_process(*args: str) -> subprocess.CompletedProcess:
+    """The real command in a subprocess: OpenCV and FFmpeg write to the native stderr."""
+    return subprocess.run([sys.executable, "-m", "fmnistedge", "scan", "--no-show", *args], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def test_a_missing_camera_is_one_line_without_opencv_noise(tmp_path):
+    proc = _scan_process("--camera", "99", "--wardrobe", str(tmp_path / "w.db"))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "Error: Cannot open camera 99 with OpenCV VideoCapture (tried its default backends); "
+        "on a Raspberry Pi camera module try --picamera"], proc.stderr
+
+
+def test_a_video_damaged_mid_stream_says_it_ended_early_and_keeps_its_items(tmp_path):
+    data = bytearray(CLIP.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 20000] = bytes(20000)  # as a bad sector or a cut download would
+    clip, db = tmp_path / "damaged.mp4", tmp_path / "w.db"
+    clip.write_bytes(bytes(data))
+    proc = _scan_process("--source", str(clip), "--json", "--wardrobe", str(db))
+    assert proc.returncode == 1, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    summary = lines[-1]["summary"]
+    assert summary["stopped"].startswith("video ended after ") and summary["frames"] < 96
+    assert f"{clip} ended after {summary['frames']} of the 96 frames it reports" in proc.stderr
+    assert not [line for line in proc.stderr.splitlines() if line.startswith("[")], proc.stderr  # no FFmpeg noise
+    recorded = [line["id"] for line in lines if "id" in line]
+    assert recorded and [it["id"] for it in Wardrobe(db).items()] == recorded

@@ -11,6 +11,7 @@ import typer
 from fmnistedge import errors
 from fmnistedge.cli.app import (_ErrorMappingGroup, ArtifactsOpt, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt,
                                 ThreadsOpt, _print_json, app, resolve_model, stderr)
+from fmnistedge.progress import print_error
 
 
 # OpenCV reads larger indices as a backend code plus an index (e.g. 200 = V4L2) and a
@@ -124,6 +125,9 @@ def scan(
         interrupted, stats.stopped = True, "interrupted"
     if getattr(src, "lost", False):
         stats.stopped = "camera lost"
+    ended_early = getattr(src, "ended_early", None)  # a damaged or cut video file
+    if ended_early:
+        stats.stopped = f"video ended after {ended_early[0]} of its {ended_early[1]} frames"
     summary = stats.summary()
     summary["wardrobe"] = str(store.path)
     if as_json:
@@ -134,6 +138,10 @@ def scan(
                      f"{summary['fps']} FPS, {summary['latency_ms_mean']} ms per frame; stopped: {summary['stopped']}")
     if interrupted:
         raise typer.Exit(errors.EXIT_INTERRUPTED)
+    if ended_early:
+        print_error(f"{source_name} ended after {ended_early[0]} of the {ended_early[1]} frames it reports "
+                    "(damaged or cut short); the items recorded from it are kept")
+        raise typer.Exit(errors.EXIT_INPUT_FAILED)
 
 
 wardrobe_app = typer.Typer(cls=_ErrorMappingGroup, no_args_is_help=True,
