@@ -475,3 +475,15 @@ def test_a_video_damaged_mid_stream_says_it_ended_early_and_keeps_its_items(tmp_
     assert not [line for line in proc.stderr.splitlines() if line.startswith("[")], proc.stderr  # no FFmpeg noise
     recorded = [line["id"] for line in lines if "id" in line]
     assert recorded and [it["id"] for it in Wardrobe(db).items()] == recorded
+
+
+def test_the_display_probe_does_not_import_a_cv2_planted_in_the_current_directory(tmp_path, monkeypatch):
+    from fmnistedge.runtime.preview import display_available
+
+    marker = tmp_path / "planted-ran"
+    (tmp_path / "cv2.py").write_text(f"open({str(marker)!r}, 'w').close()\n"
+                                     "namedWindow = waitKey = destroyAllWindows = lambda *a: None\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DISPLAY", ":99")  # no such display: the real probe fails, which is fine
+    display_available()
+    assert not marker.exists()
