@@ -124,3 +124,19 @@ def test_a_thread_count_out_of_range_is_a_usage_error(command, threads, monkeypa
     result = CliRunner().invoke(app, [*command, "--threads", threads, "--artifacts", str(tmp_path)])
     assert result.exit_code == 2, result.output
     assert "--threads" in result.output and f"1<=x<={MAX_THREADS}" in result.output
+
+
+def test_a_failed_atomic_write_names_the_destination_not_the_temporary_file(tmp_path):
+    from fmnistedge import fileio
+    from fmnistedge.runtime.wardrobe import Wardrobe
+
+    dest = tmp_path / "out.csv"
+    dest.mkdir()  # the rename over it fails
+    with pytest.raises(OSError) as caught:
+        fileio.write_text(dest, "x")
+    assert caught.value.filename == str(dest) and ".partial" not in str(caught.value)
+    db = tmp_path / "w.db"
+    Wardrobe(db).close()
+    result = CliRunner().invoke(app, ["wardrobe", "export", "--wardrobe", str(db), "--out", str(dest)])
+    assert result.exit_code == 1 and f": {dest}\n" in result.output and ".partial" not in result.output, result.output
+    assert [p.name for p in tmp_path.iterdir() if ".partial" in p.name] == []
