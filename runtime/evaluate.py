@@ -10,6 +10,7 @@ matrix. The naive baseline (plain resize + negate) is scored beside it.
 from __future__ import annotations
 
 import csv
+import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -45,6 +46,12 @@ def read_labels(photo_dir: Path, labels_csv: Path | None = None) -> list[tuple[P
         if not 0 <= label < NUM_CLASSES or not r.get("path"):
             raise FmnistEdgeError(f"{labels_csv} line {line}: needs a path and a label_index 0-9. "
                                   f"Received: path={r.get('path')!r}, label_index={r.get('label_index')!r}")
+        # Lexically, not resolved: a photo may be a symlink into a shared collection, but the
+        # CSV itself must not lead out of the folder (an absolute path or ../../etc/passwd).
+        rel = os.path.relpath(os.path.normpath(photo_dir / r["path"]), os.path.normpath(photo_dir))
+        if Path(r["path"]).is_absolute() or rel == ".." or rel.startswith(".." + os.sep):
+            raise FmnistEdgeError(f"{labels_csv} line {line}: path {r['path']!r} is outside {photo_dir}; "
+                                  "paths must be relative and inside the photo folder")
         items.append((photo_dir / r["path"], label))
     return items
 
