@@ -26,6 +26,7 @@ from fmnistedge.isolated import python_argv
 
 KERAS_FORMATS = ("keras-predict", "keras-call")
 ALL_FORMATS = (*KERAS_FORMATS, *FORMATS)
+KERAS_NEEDS_TENSORFLOW = "the Keras rows need TensorFlow: install the 'train' extra (pip install 'fmnistedge[train]')"
 # Published peak arithmetic of one core (see docs/bench.md); estimates are lower bounds.
 PI_PEAK_OPS = {
     "pi4": {"fp32": 12e9, "fp16": 12e9, "int8": 12e9},  # Cortex-A72: no int8 dot product
@@ -49,7 +50,7 @@ class Row:
     arch: str
     format: str
     path: str | None
-    status: str = "pending"  # ok, not exported, verify failed, run failed
+    status: str = "pending"  # ok, not exported, not run (no TensorFlow), verify failed, run failed
     error: str = ""
     metrics: dict = field(default_factory=dict)
 
@@ -79,8 +80,9 @@ def discover(archs: list[str], options: BenchOptions) -> list[Row]:
         for fmt in options.formats:
             if fmt in KERAS_FORMATS:
                 keras_file = arch_dir / "model.keras"
-                if keras_file.is_file() and has_tensorflow():
-                    rows.append(Row(arch, fmt, str(keras_file)))
+                if keras_file.is_file():  # shipped models have none: no row, as for an unexported format
+                    rows.append(Row(arch, fmt, str(keras_file)) if has_tensorflow() else
+                                Row(arch, fmt, None, "not run", KERAS_NEEDS_TENSORFLOW))
                 continue
             if fmt not in by_key or not (arch_dir / by_key[fmt][0]).is_file():
                 rows.append(Row(arch, fmt, None, "not exported",

@@ -123,3 +123,21 @@ def test_a_failed_row_prints_its_reason(synthetic_data, tmp_path):
                                  "--data-dir", str(synthetic_data)])
     assert result.exit_code == 1, result.output
     assert "edge-r tflite-int8:" in result.output and "does not match the sha256" in result.output
+
+
+def test_without_tensorflow_keras_rows_say_so_instead_of_vanishing(synthetic_data, tmp_path, monkeypatch):
+    from fmnistedge import bench
+    from fmnistedge.bench import BenchOptions, discover
+    from fmnistedge.runtime.models import shipped_dir
+
+    monkeypatch.setattr(bench, "has_tensorflow", lambda: False)
+    art = tmp_path / "artifacts"
+    shutil.copytree(shipped_dir() / "edge-s", art / "mine")
+    (art / "mine" / "model.keras").write_bytes(b"not read")
+    rows = discover(["mine"], BenchOptions(formats=("keras-predict", "tflite-int8"), artifacts=art))
+    keras = [r for r in rows if r.format == "keras-predict"]
+    assert len(keras) == 1 and keras[0].status == "not run" and "'train' extra" in keras[0].error
+    result = runner.invoke(app, ["bench", "edge-r", "--formats", "keras-predict", "--data-dir", str(synthetic_data),
+                                 "--artifacts", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "pip install 'fmnistedge[train]'" in result.output, result.output
+    assert "run 'fmnistedge train'" not in result.output

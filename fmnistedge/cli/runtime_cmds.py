@@ -287,9 +287,13 @@ def bench(
             ensure_writable_dir(path.parent)
     options = b.BenchOptions(fmts, threads, runs, warmup, sizes, artifacts, data_dir)
     rows = b.discover(names, options)
+    if not rows and set(fmts) <= set(b.KERAS_FORMATS) and not b.has_tensorflow():
+        raise errors.FmnistEdgeError(f"No Keras models to measure, and {b.KERAS_NEEDS_TENSORFLOW}")
     if not rows:
         raise errors.FmnistEdgeError(f"No models to measure in {artifacts} or the shipped models; "
                                      "run 'fmnistedge train' and 'fmnistedge export' first")
+    if any(r.status == "not run" for r in rows):
+        stderr.print(f"note: {b.KERAS_NEEDS_TENSORFLOW}", markup=False, highlight=False)
     with make_progress() as progress:
         task = progress.add_task("bench", total=sum(r.status == "pending" for r in rows) + 2, status="")
         b.run(rows, options, tick=lambda msg: progress.update(task, advance=1, status=msg))
