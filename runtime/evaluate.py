@@ -46,12 +46,14 @@ def read_labels(photo_dir: Path, labels_csv: Path | None = None) -> list[tuple[P
         if not 0 <= label < NUM_CLASSES or not r.get("path"):
             raise FmnistEdgeError(f"{labels_csv} line {line}: needs a path and a label_index 0-9. "
                                   f"Received: path={r.get('path')!r}, label_index={r.get('label_index')!r}")
-        # Lexically, not resolved: a photo may be a symlink into a shared collection, but the
-        # CSV itself must not lead out of the folder (an absolute path or ../../etc/passwd).
+        # A relative path must stay in the folder (no ../../etc/passwd from a downloaded
+        # labels.csv); checked lexically, as a photo may be a symlink into a shared collection.
+        # An absolute path is the CSV's author's explicit choice (a --labels file may list
+        # photos anywhere) and is kept.
         rel = os.path.relpath(os.path.normpath(photo_dir / r["path"]), os.path.normpath(photo_dir))
-        if Path(r["path"]).is_absolute() or rel == ".." or rel.startswith(".." + os.sep):
+        if not Path(r["path"]).is_absolute() and (rel == ".." or rel.startswith(".." + os.sep)):
             raise FmnistEdgeError(f"{labels_csv} line {line}: path {r['path']!r} is outside {photo_dir}; "
-                                  "paths must be relative and inside the photo folder")
+                                  "a relative path must stay inside the photo folder")
         items.append((photo_dir / r["path"], label))
     return items
 

@@ -125,7 +125,7 @@ def test_labels_file_saved_with_a_byte_order_mark_is_read(tmp_path):
     assert read_labels(tmp_path) == [(tmp_path / "x.jpg", 1)]
 
 
-@pytest.mark.parametrize("path", ["../../../../etc/passwd", "/etc/passwd", "sub/../../x.jpg"])
+@pytest.mark.parametrize("path", ["../../../../etc/passwd", "sub/../../x.jpg", "../x.jpg"])
 def test_labels_paths_outside_the_photo_folder_are_refused_naming_the_line(tmp_path, path):
     from fmnistedge.errors import FmnistEdgeError
     from fmnistedge.runtime.evaluate import read_labels
