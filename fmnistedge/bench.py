@@ -14,7 +14,6 @@ import importlib.util
 import json
 import os
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,9 +22,11 @@ import numpy as np
 
 from fmnistedge import manifest
 from fmnistedge.export.formats import FORMATS
+from fmnistedge.isolated import python_argv
 
 KERAS_FORMATS = ("keras-predict", "keras-call")
 ALL_FORMATS = (*KERAS_FORMATS, *FORMATS)
+KERAS_NEEDS_TENSORFLOW = "the Keras rows need TensorFlow: install the 'train' extra (pip install 'fmnistedge[train]')"
 # Published peak arithmetic of one core (see docs/bench.md); estimates are lower bounds.
 PI_PEAK_OPS = {
     "pi4": {"fp32": 12e9, "fp16": 12e9, "int8": 12e9},  # Cortex-A72: no int8 dot product
@@ -49,7 +50,7 @@ class Row:
     arch: str
     format: str
     path: str | None
-    status: str = "pending"  # ok, not exported, verify failed, run failed
+    status: str = "pending"  # ok, not exported, not run (no TensorFlow), verify failed, run failed
     error: str = ""
     metrics: dict = field(default_factory=dict)
 
@@ -79,8 +80,9 @@ def discover(archs: list[str], options: BenchOptions) -> list[Row]:
         for fmt in options.formats:
             if fmt in KERAS_FORMATS:
                 keras_file = arch_dir / "model.keras"
-                if keras_file.is_file() and has_tensorflow():
-                    rows.append(Row(arch, fmt, str(keras_file)))
+                if keras_file.is_file():  # shipped models have none: no row, as for an unexported format
+                    rows.append(Row(arch, fmt, str(keras_file)) if has_tensorflow() else
+                                Row(arch, fmt, None, "not run", KERAS_NEEDS_TENSORFLOW))
                 continue
             if fmt not in by_key or not (arch_dir / by_key[fmt][0]).is_file():
                 rows.append(Row(arch, fmt, None, "not exported",
@@ -96,7 +98,12 @@ def discover(archs: list[str], options: BenchOptions) -> list[Row]:
 
 
 def _worker(mode: str, spec: dict) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "fmnistedge.benchworker", mode, json.dumps(spec)],
+    """Run one benchworker process; its last stderr line becomes the row's error.
+
+    The worker runs the installed package even from the repository root, whose
+    ``./fmnistedge`` folder would otherwise shadow it (see :mod:`fmnistedge.isolated`).
+    """
+    proc = subprocess.run(python_argv("-m", "fmnistedge.benchworker", mode, json.dumps(spec)),
                           capture_output=True, text=True, timeout=3600,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     if proc.returncode != 0:

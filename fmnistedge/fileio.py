@@ -17,8 +17,29 @@ from typing import Any, Iterator
 @contextlib.contextmanager
 def atomic_path(final: Path | str) -> Iterator[Path]:
     """Yield a temporary path in the same folder (same suffix); rename it over ``final``
-    only if the block finishes. On any exception (Ctrl-C included) the temp file is removed."""
+    only if the block finishes. On any exception (Ctrl-C included) the temp file is removed.
+
+    An OSError about the temporary file (the folder is not writable, the disk is full,
+    ``final`` is a folder) names ``final``: the user never asked for ``.NAME.xyz.partial``."""
     final = Path(final)
+    try:
+        with _temporary_beside(final) as tmp:
+            yield tmp
+    except OSError as exc:
+        if not _is_temporary_of(exc.filename, final):
+            raise
+        raise type(exc)(exc.errno, exc.strerror, str(final)) from None
+
+
+def _is_temporary_of(name, final: Path) -> bool:
+    if not isinstance(name, (str, os.PathLike)):
+        return False
+    path = Path(name)
+    return path.parent == final.parent and path.name.startswith(f".{final.stem}.") and ".partial" in path.name
+
+
+@contextlib.contextmanager
+def _temporary_beside(final: Path) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{final.stem}.", suffix=f".partial{final.suffix}", dir=final.parent

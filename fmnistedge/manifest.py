@@ -16,6 +16,8 @@ from fmnistedge.labels import IMAGE_SIZE, LABELS
 MANIFEST_SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 FILE_KEYS = {"key", "format", "precision", "bytes", "sha256", "status"}
+ENGINES = ("tflite", "onnx")
+PRECISIONS = ("int8", "fp16", "fp32")  # also the runtime's order of preference
 
 INPUT_CONTRACT = {
     "shape": [None, IMAGE_SIZE, IMAGE_SIZE, 1],
@@ -58,4 +60,24 @@ def load(directory: Path | str) -> dict | None:
             isinstance(e, dict) and FILE_KEYS <= set(e) for e in files.values()):
         raise ModelError(f"Malformed manifest {path}: needs 'arch' and 'files' entries with "
                          f"{', '.join(sorted(FILE_KEYS))}; re-run 'fmnistedge export'")
+    for name, entry in files.items():
+        problem = _entry_problem(entry)
+        if problem:
+            raise ModelError(f"Malformed manifest {path}: files[{name!r}] {problem}; re-run 'fmnistedge export'")
     return doc
+
+
+def _entry_problem(entry: dict) -> str | None:
+    """What is wrong with one file entry's values, or None. Every reader (model choice,
+    size check, tables) uses them as they are, so a hand-edited "int4" or "bytes": "lots"
+    is caught here once instead of as a TypeError deep in one of them."""
+    if entry["format"] not in ENGINES:
+        return f"has format {entry['format']!r}; expected one of {', '.join(ENGINES)}"
+    if entry["precision"] not in PRECISIONS:
+        return f"has precision {entry['precision']!r}; expected one of {', '.join(PRECISIONS)}"
+    if type(entry["bytes"]) is not int or entry["bytes"] < 0:
+        return f"has bytes {entry['bytes']!r}; expected a byte count"
+    for key in ("key", "sha256", "status"):
+        if not isinstance(entry[key], str):
+            return f"has {key} {entry[key]!r}; expected text"
+    return None

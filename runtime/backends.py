@@ -2,7 +2,7 @@
 
 ``predict`` takes the model input contract (float32 (N, 28, 28, 1) in [0, 1],
 from :func:`fmnistedge.runtime.preprocess.to_model_input`) and returns float32
-(N, 10) probabilities. int8 input/output (de)quantization happens here, once.
+(N, 10) probabilities, checked to be probabilities. int8 input/output (de)quantization happens here, once.
 The engine is chosen by file suffix. No TensorFlow anywhere.
 """
 
@@ -43,12 +43,38 @@ def _check_classes(path: Path, shape) -> None:
         raise ModelError(f"{path} outputs {last} values per image; expected {NUM_CLASSES} class scores")
 
 
+# How far an image's scores may sum from 1: an int8 softmax rounds each of its 10
+# outputs to 1/256 (the shipped files sum to 0.984-1.008), logits miss by far more.
+PROBABILITY_SUM_TOLERANCE = 0.05
+
+
 def _as_scores(path: Path, y, n: int) -> np.ndarray:
     y = np.asarray(y, dtype=np.float32)
     if y.size != n * NUM_CLASSES:
         raise ModelError(f"{path} returned output of shape {y.shape} for {n} images; "
                          f"expected ({n}, {NUM_CLASSES})")
-    return y.reshape(n, NUM_CLASSES)
+    y = y.reshape(n, NUM_CLASSES)
+    _check_probabilities(path, y)
+    return y
+
+
+def _check_probabilities(path: Path, y: np.ndarray) -> None:
+    """Every confidence we print is read as a probability, so a model that outputs
+    logits (another tool's export without its softmax) or NaN fails here instead of
+    printing "Shirt (5302.7%)" or "nan%"."""
+    problem = None
+    if not np.isfinite(y).all():
+        problem = "values that are not finite (NaN or infinity)"
+    elif (y < -1e-3).any():
+        problem = f"negative values (down to {float(y.min()):.3g})"
+    elif y.size:
+        sums = y.sum(axis=1)
+        worst = sums[np.argmax(np.abs(sums - 1.0))]
+        if abs(worst - 1.0) > PROBABILITY_SUM_TOLERANCE:
+            problem = f"scores that sum to {worst:.2f} for an image"
+    if problem:
+        raise ModelError(f"{path} does not output class probabilities ({problem}); expected a "
+                         "softmax output: 10 values >= 0 summing to 1 per image")
 
 
 class OnnxBackend:

@@ -10,6 +10,7 @@ matrix. The naive baseline (plain resize + negate) is scored beside it.
 from __future__ import annotations
 
 import csv
+import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -45,6 +46,14 @@ def read_labels(photo_dir: Path, labels_csv: Path | None = None) -> list[tuple[P
         if not 0 <= label < NUM_CLASSES or not r.get("path"):
             raise FmnistEdgeError(f"{labels_csv} line {line}: needs a path and a label_index 0-9. "
                                   f"Received: path={r.get('path')!r}, label_index={r.get('label_index')!r}")
+        # A relative path must stay in the folder (no ../../etc/passwd from a downloaded
+        # labels.csv); checked lexically, as a photo may be a symlink into a shared collection.
+        # An absolute path is the CSV's author's explicit choice (a --labels file may list
+        # photos anywhere) and is kept.
+        rel = os.path.relpath(os.path.normpath(photo_dir / r["path"]), os.path.normpath(photo_dir))
+        if not Path(r["path"]).is_absolute() and (rel == ".." or rel.startswith(".." + os.sep)):
+            raise FmnistEdgeError(f"{labels_csv} line {line}: path {r['path']!r} is outside {photo_dir}; "
+                                  "a relative path must stay inside the photo folder")
         items.append((photo_dir / r["path"], label))
     return items
 

@@ -76,6 +76,9 @@ def check_seal(path: Path | str) -> bool:
         return False
     meta = read_tflite_metadata(data)
     payload = (meta or {}).get("payload")
+    if payload is not None and not _is_payload(payload):
+        raise ModelError(f"{path} has a malformed fmnistedge seal (payload {str(payload)[:60]!r}): "
+                         "modified after export; re-export or re-install it")
     if payload is None:
         if meta is None and TFLITE_ASSOCIATED_FILE.encode() in data:
             raise ModelError(f"{path} has a damaged fmnistedge metadata archive: "
@@ -92,6 +95,12 @@ def check_seal(path: Path | str) -> bool:
         raise ModelError(f"{path} has bytes around its metadata archive that the export did not write: "
                          "modified after export; re-export or re-install it")
     return True
+
+
+def _is_payload(payload) -> bool:
+    """The seal's shape as the exporter writes it: {"bytes": count, "sha256": hex digest}."""
+    return (isinstance(payload, dict) and type(payload.get("bytes")) is int and payload["bytes"] >= 0
+            and isinstance(payload.get("sha256"), str))
 
 
 def _archive_spans_the_rest(data: bytes, start: int) -> bool:
@@ -115,15 +124,28 @@ def sha256_file(path: Path | str) -> str:
     return digest.hexdigest()
 
 
+MAX_METADATA_BYTES = 1 << 20  # the exporter writes a few hundred bytes
+
+
 def read_tflite_metadata(data: bytes) -> dict | None:
+    """The embedded JSON object, or None when there is none or it cannot be read.
+
+    The archive is untrusted input: besides BadZipFile, a crafted one makes zipfile
+    raise NotImplementedError (an unsupported compression), RuntimeError (encryption),
+    zlib.error, EOFError and more, and could inflate to gigabytes; all of that reads as
+    "no usable metadata", which :func:`check_seal` refuses when the archive is ours.
+    """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            return json.loads(zf.read(TFLITE_ASSOCIATED_FILE))
-    except (zipfile.BadZipFile, KeyError, ValueError):
+            if zf.getinfo(TFLITE_ASSOCIATED_FILE).file_size > MAX_METADATA_BYTES:
+                return None
+            meta = json.loads(zf.read(TFLITE_ASSOCIATED_FILE))
+    except Exception:  # noqa: BLE001 - see the docstring
         return None
+    return meta if isinstance(meta, dict) else None
 
 
-def read_onnx_metadata(data: bytes) -> dict | None:
+def read_onnx_metadata(data: bytes, name: str = "this ONNX file") -> dict | None:
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -133,12 +155,16 @@ def read_onnx_metadata(data: bytes) -> dict | None:
     except Exception:  # not a loadable ONNX model
         return None
     raw = meta.custom_metadata_map.get(META_KEY)
-    return json.loads(raw) if raw else None
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        raise ModelError(f"The fmnistedge metadata of {name} is not JSON; re-export or re-install it") from None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def read_embedded(path: Path | str) -> dict | None:
     """The embedded fmnistedge metadata of a model file, or None if it has none."""
     data = Path(path).read_bytes()
     if Path(path).suffix.lower() == ".onnx":
-        return read_onnx_metadata(data)
+        return read_onnx_metadata(data, str(path))
     return read_tflite_metadata(data)

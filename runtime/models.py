@@ -22,7 +22,7 @@ from fmnistedge.runtime.modelmeta import read_embedded
 
 DEFAULT_FILE = "default.json"  # {"arch": ..., "why": ...} beside the shipped models
 ARTIFACTS_DIR = Path("artifacts")
-PRECISION_ORDER = ("int8", "fp16", "fp32")
+PRECISION_ORDER = manifest.PRECISIONS
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,9 @@ def resolve(model: str | None, engine: str | None = None, artifacts: Path = ARTI
         else:
             meta = read_embedded(as_path) or {}
             arch, file_precision = meta.get("arch", as_path.stem), meta.get("precision", "unknown")
+            if not isinstance(arch, str) or not isinstance(file_precision, str):
+                raise ModelError(f"{as_path} has malformed fmnistedge metadata (arch {arch!r}, precision "
+                                 f"{file_precision!r}); re-export or re-install it")
         if precision is not None and file_precision != precision:
             raise UsageError(f"--precision {precision} does not match {as_path} ({file_precision})")
         return ModelRef(as_path, arch, engine_for(as_path), file_precision, entry, "file")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections import deque
 from typing import Callable
@@ -16,6 +15,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from fmnistedge.isolated import python_argv
 from fmnistedge.labels import LABELS
 from fmnistedge.runtime.scan import UNKNOWN_CLASS, Guess, ScanStats, roi_box
 
@@ -24,12 +24,14 @@ WINDOW = "fmnistedge scan (q: quit, u: undo last)"
 
 def display_available() -> bool:
     """A display we can open a window on. Probed in a child process: with a stale
-    $DISPLAY (an SSH session without X), OpenCV's GUI backend aborts the process."""
+    $DISPLAY (an SSH session without X), OpenCV's GUI backend aborts the process.
+    The child keeps the current directory off sys.path, so a ``cv2.py`` left there
+    is not run (see :mod:`fmnistedge.isolated`)."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return False
     probe = "import cv2; cv2.namedWindow('probe'); cv2.waitKey(1); cv2.destroyAllWindows()"
     try:
-        return subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=10).returncode == 0
+        return subprocess.run(python_argv("-c", probe), capture_output=True, timeout=10).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 

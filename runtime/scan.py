@@ -9,6 +9,7 @@ Tests feed frames from a list or a video file.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -44,8 +45,24 @@ def to_rgb(frame: np.ndarray | None) -> np.ndarray | None:
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
+def _quiet_opencv() -> int:
+    """Silence OpenCV's and FFmpeg's own log lines (13 for a missing camera, one per broken
+    packet of a damaged video): the scan says what matters in one line. A user who set
+    OPENCV_LOG_LEVEL or OPENCV_FFMPEG_LOGLEVEL keeps that. FFmpeg reads its variable at
+    the first capture, so this runs before it. Returns the log level to restore."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    previous = cv2.utils.logging.getLogLevel()
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(0)  # LOG_LEVEL_SILENT
+    return previous
+
+
 class OpenCVSource:
-    """USB webcams (index), video files and stream URLs through ``cv2.VideoCapture``."""
+    """USB webcams (index), video files and stream URLs through ``cv2.VideoCapture``.
+
+    A file that ends before the frame count its container reports (a damaged or
+    cut video) sets ``ended_early`` to (frames read, frames expected).
+    """
 
     def __init__(self, target: int | str, reconnect_seconds: float = RECONNECT_SECONDS,
                  capture_factory: Callable = cv2.VideoCapture) -> None:
@@ -53,9 +70,12 @@ class OpenCVSource:
         self.is_file = isinstance(target, str) and Path(target).is_file()
         if isinstance(target, str) and not self.is_file and "://" not in target:
             raise ScanError(f"No such video file: {target}")
+        self._log_level = _quiet_opencv()
         self.cap = self._factory(target)
         self.lost = False
+        self.frames_read, self.ended_early = 0, None
         if not self.cap.isOpened():
+            cv2.utils.logging.setLogLevel(self._log_level)
             what = f"camera {target}" if isinstance(target, int) else f"video source {target}"
             raise ScanError(f"Cannot open {what} with OpenCV VideoCapture (tried its default backends)"
                             + ("; on a Raspberry Pi camera module try --picamera" if isinstance(target, int) else ""))
@@ -66,9 +86,11 @@ class OpenCVSource:
             ok, frame = self.cap.read()
             if ok:
                 lost_at = None
+                self.frames_read += 1
                 yield to_rgb(frame)
                 continue
             if self.is_file:
+                self._check_complete()
                 return  # end of the video
             now = time.monotonic()
             lost_at = lost_at or now
@@ -79,8 +101,16 @@ class OpenCVSource:
             self.cap.release()
             self.cap = self._factory(self.target)
 
+    def _check_complete(self) -> None:
+        """Compare the frames read with the container's count; 1% slack (at least one frame)
+        for containers that estimate it from duration and frame rate."""
+        expected = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if expected > 0 and self.frames_read + max(1, expected // 100) < expected:
+            self.ended_early = (self.frames_read, expected)
+
     def close(self) -> None:
         self.cap.release()
+        cv2.utils.logging.setLogLevel(self._log_level)
 
 
 class PicameraSource:

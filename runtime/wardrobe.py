@@ -5,7 +5,9 @@ waits and retries instead of failing or corrupting), the schema version in
 ``PRAGMA user_version`` with migrations, and ``PRAGMA application_id`` so a
 foreign or corrupt file is refused with a clear error and never overwritten.
 Each item is committed as soon as it is recorded, so an interrupted scan keeps
-everything it recorded.
+everything it recorded. A damaged file (``PRAGMA integrity_check`` fails) is
+refused before anything is written to it; reading commands open the file
+read-only (SQLite's ``mode=ro``), so they work on a file or folder they cannot write.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import io
 import json
 import os
 import sqlite3
+import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -66,46 +69,130 @@ class Item:
     id: int | None = None
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV Injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_safe(value):
+    """A text cell a spreadsheet would run as a formula (a source named
+    ``=HYPERLINK(...)``, say) gets a leading single quote, as OWASP advises; numbers
+    and other text are written as they are. JSON export is data, not a sheet: untouched."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def check_writable(path: Path | str | None) -> None:
+    """Fail before a scan starts, not at its first record, when the wardrobe cannot be
+    written: SQLite needs the file and its folder (for the WAL and shared-memory files),
+    or, for a new wardrobe, the nearest folder that exists (to create the rest)."""
+    path = Path(path) if path is not None else default_path()
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    for target in ([path] if path.exists() else []) + [folder]:
+        if not os.access(target, os.W_OK):
+            raise WardrobeError(f"Cannot write to the wardrobe {path}: {target} is read-only; "
+                                "use --wardrobe to pick another file")
+
+
 class Wardrobe:
-    def __init__(self, path: Path | str | None = None, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+    def __init__(self, path: Path | str | None = None, busy_timeout: float = BUSY_TIMEOUT_S,
+                 readonly: bool = False) -> None:
+        """Open (and if needed create and migrate) the wardrobe; ``readonly`` opens an
+        existing one with SQLite's ``mode=ro``, which never creates, migrates or writes."""
         self.path = Path(path) if path is not None else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.readonly = readonly
         try:
-            self.db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
+            if readonly:
+                self.db = sqlite3.connect(self._read_only_uri(), uri=True, timeout=busy_timeout,
+                                          isolation_level=None)
+            else:
+                check_writable(self.path)
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
             self._check_and_migrate()
         except sqlite3.DatabaseError as exc:
             raise WardrobeError(f"{self.path} is not a usable fmnistedge wardrobe ({exc}); "
                                 "it was left untouched. Use --wardrobe to pick another file.") from None
 
+    def _read_only_uri(self) -> str:
+        """``mode=ro``, plus ``immutable=1`` when the folder is read-only and holds no WAL
+        file: SQLite cannot create the shared-memory file a WAL reader needs there, and
+        no process can be writing (a writer would need that WAL file)."""
+        uri = f"file:{urllib.parse.quote(str(self.path.absolute()))}?mode=ro"
+        wal = self.path.with_name(self.path.name + "-wal")
+        if not os.access(self.path.absolute().parent, os.W_OK) and not wal.exists():
+            uri += "&immutable=1"
+        return uri
+
+    def _header(self) -> tuple[int, int, int]:
+        """(application_id, user_version, number of schema objects), read in one transaction:
+        read one by one, another process creating the file could commit in between and
+        make a half-read new wardrobe look like a foreign database."""
+        self.db.execute("BEGIN")
+        try:
+            return (self.db.execute("PRAGMA application_id").fetchone()[0],
+                    self.db.execute("PRAGMA user_version").fetchone()[0],
+                    self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+        finally:
+            self.db.execute("COMMIT")
+
     def _check_and_migrate(self) -> None:
-        app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        app_id, version, tables = self._header()
         if app_id != APPLICATION_ID and (tables or app_id):
             raise WardrobeError(f"{self.path} is an SQLite database but not an fmnistedge wardrobe; "
                                 "it was left untouched. Use --wardrobe to pick another file.")
         if version > SCHEMA_VERSION:
             raise WardrobeError(f"{self.path} has wardrobe schema {version}, newer than this "
                                 f"fmnistedge knows ({SCHEMA_VERSION}); upgrade fmnistedge")
+        if tables:
+            self._check_integrity()
+        if self.readonly:
+            if version < SCHEMA_VERSION:
+                raise WardrobeError(f"{self.path} is not a wardrobe yet (schema {version}); "
+                                    f"'fmnistedge scan --wardrobe {self.path}' makes it one")
+            return
         self.db.execute("PRAGMA journal_mode=WAL")
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
+            self._migrate_to(target)
+
+    def _check_integrity(self) -> None:
+        """Refuse a damaged file before reading or writing it: a corrupt data page can hide
+        from queries that only read an index (a count still says "10 items"), and
+        writing into a damaged b-tree can spread the damage."""
+        verdict = self.db.execute("PRAGMA integrity_check(1)").fetchone()[0]
+        if verdict != "ok":  # "*** in database main ***" then the first problem found
+            detail = [line for line in verdict.splitlines() if not line.startswith("***")] or [verdict]
+            raise WardrobeError(f"{self.path} is damaged (PRAGMA integrity_check: {detail[0]}); "
+                                "it was left untouched. Restore a backup or use --wardrobe to pick another file.")
+
+    def _migrate_to(self, target: int) -> None:
+        """Apply one migration under the write lock. Several processes may open a new
+        file at once: all read version 0, one takes the lock and migrates, the others
+        wait (busy timeout) and then find the work done, so the version is read again
+        inside the transaction."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if self.db.execute("PRAGMA user_version").fetchone()[0] < target:
                 for statement in MIGRATIONS[target].split(";"):
                     if statement.strip():
                         self.db.execute(statement)
                 self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 self.db.execute(f"PRAGMA user_version={target}")
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def _execute(self, sql: str, params: tuple = ()):
         try:
             return self.db.execute(sql, params)
         except sqlite3.OperationalError as exc:  # locked past the busy timeout, disk full, ...
             raise WardrobeError(f"Cannot use {self.path}: {exc}") from None
+        except sqlite3.DatabaseError as exc:  # damaged after it was opened
+            raise WardrobeError(f"{self.path} is damaged ({exc}); stopped using it. "
+                                "Restore a backup or use --wardrobe to pick another file.") from None
 
     def add(self, item: Item) -> int:
         """Record one item and commit it at once."""
@@ -143,7 +230,7 @@ class Wardrobe:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(items)
+        writer.writerows({k: _csv_safe(v) for k, v in it.items()} for it in items)
         return buf.getvalue()
 
     def close(self) -> None:

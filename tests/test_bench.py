@@ -94,3 +94,50 @@ def test_plot_without_the_report_extra_fails_before_measuring(bench_artifacts, t
                                  "--json", str(out / "b.json"), "--plot", str(out / "b.png")])
     assert result.exit_code == 1 and "pip install 'fmnistedge[report]'" in result.output
     assert not (out / "b.json").exists()  # nothing was measured
+
+
+def test_worker_runs_the_installed_package_not_a_planted_folder(synthetic_data, tmp_path, monkeypatch):
+    from fmnistedge.bench import _worker
+
+    planted = tmp_path / "cwd" / "fmnistedge"
+    planted.mkdir(parents=True)
+    (planted / "__init__.py").write_text("")
+    (planted / "benchworker.py").write_text('print(\'{"planted": true}\')\n')
+    monkeypatch.chdir(planted.parent)  # as from the repository root, whose ./fmnistedge shadows the package
+    spec = {"path": str(tmp_path / "missing.tflite"), "format": "tflite-int8", "threads": 1,
+            "batch_sizes": [1], "data_dir": str(synthetic_data)}
+    with pytest.raises(RuntimeError, match="Model file not found"):  # the real worker ran and said why
+        _worker("single", spec)
+
+
+def test_a_failed_row_prints_its_reason(synthetic_data, tmp_path):
+    from fmnistedge.runtime.models import shipped_dir
+
+    art = tmp_path / "artifacts"
+    shutil.copytree(shipped_dir() / "edge-r", art / "edge-r")
+    model = art / "edge-r" / "model_int8.tflite"
+    data = bytearray(model.read_bytes())
+    data[100] ^= 0xFF  # same size, wrong sha256
+    model.write_bytes(bytes(data))
+    result = runner.invoke(app, ["bench", "edge-r", "--artifacts", str(art), *FAST, "--formats", "tflite-int8",
+                                 "--data-dir", str(synthetic_data)])
+    assert result.exit_code == 1, result.output
+    assert "edge-r tflite-int8:" in result.output and "does not match the sha256" in result.output
+
+
+def test_without_tensorflow_keras_rows_say_so_instead_of_vanishing(synthetic_data, tmp_path, monkeypatch):
+    from fmnistedge import bench
+    from fmnistedge.bench import BenchOptions, discover
+    from fmnistedge.runtime.models import shipped_dir
+
+    monkeypatch.setattr(bench, "has_tensorflow", lambda: False)
+    art = tmp_path / "artifacts"
+    shutil.copytree(shipped_dir() / "edge-s", art / "mine")
+    (art / "mine" / "model.keras").write_bytes(b"not read")
+    rows = discover(["mine"], BenchOptions(formats=("keras-predict", "tflite-int8"), artifacts=art))
+    keras = [r for r in rows if r.format == "keras-predict"]
+    assert len(keras) == 1 and keras[0].status == "not run" and "'train' extra" in keras[0].error
+    result = runner.invoke(app, ["bench", "edge-r", "--formats", "keras-predict", "--data-dir", str(synthetic_data),
+                                 "--artifacts", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "pip install 'fmnistedge[train]'" in result.output, result.output
+    assert "run 'fmnistedge train'" not in result.output

@@ -107,3 +107,36 @@ def test_first_line_of_an_exception_without_a_message_is_its_type():
 
     assert first_line(RuntimeError("bad model\nstack detail")) == "bad model"
     assert first_line(RuntimeError()) == "RuntimeError"  # an empty message must not break the error line
+
+
+@pytest.mark.parametrize("command", [["classify", "x.png"], ["scan", "--no-show"], ["bench", "edge-r"]])
+@pytest.mark.parametrize("threads", ["0", "100000"])
+def test_a_thread_count_out_of_range_is_a_usage_error(command, threads, monkeypatch, tmp_path):
+    from fmnistedge import bench
+    from fmnistedge.cli.app import MAX_THREADS
+    from fmnistedge.runtime import models
+
+    def never(*_, **__):  # reaching an engine with 100000 threads would start them all
+        raise AssertionError("the thread count reached an engine")
+
+    monkeypatch.setattr(models, "load", never)
+    monkeypatch.setattr(bench, "run", never)
+    result = CliRunner().invoke(app, [*command, "--threads", threads, "--artifacts", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "--threads" in result.output and f"1<=x<={MAX_THREADS}" in result.output
+
+
+def test_a_failed_atomic_write_names_the_destination_not_the_temporary_file(tmp_path):
+    from fmnistedge import fileio
+    from fmnistedge.runtime.wardrobe import Wardrobe
+
+    dest = tmp_path / "out.csv"
+    dest.mkdir()  # the rename over it fails
+    with pytest.raises(OSError) as caught:
+        fileio.write_text(dest, "x")
+    assert caught.value.filename == str(dest) and ".partial" not in str(caught.value)
+    db = tmp_path / "w.db"
+    Wardrobe(db).close()
+    result = CliRunner().invoke(app, ["wardrobe", "export", "--wardrobe", str(db), "--out", str(dest)])
+    assert result.exit_code == 1 and f": {dest}\n" in result.output and ".partial" not in result.output, result.output
+    assert [p.name for p in tmp_path.iterdir() if ".partial" in p.name] == []

@@ -123,3 +123,15 @@ def test_labels_file_saved_with_a_byte_order_mark_is_read(tmp_path):
 
     (tmp_path / "labels.csv").write_bytes(b"\xef\xbb\xbfpath,label_index\nx.jpg,1\n")  # Excel's "CSV UTF-8"
     assert read_labels(tmp_path) == [(tmp_path / "x.jpg", 1)]
+
+
+@pytest.mark.parametrize("path", ["../../../../etc/passwd", "sub/../../x.jpg", "../x.jpg"])
+def test_labels_paths_outside_the_photo_folder_are_refused_naming_the_line(tmp_path, path):
+    from fmnistedge.errors import FmnistEdgeError
+    from fmnistedge.runtime.evaluate import read_labels
+
+    (tmp_path / "labels.csv").write_text(f"path,label_index\nok.jpg,1\n..ok.jpg,2\n{path},3\n")
+    with pytest.raises(FmnistEdgeError, match=f"labels.csv line 4: path '{path}' is outside {tmp_path}"):
+        read_labels(tmp_path)
+    (tmp_path / "labels.csv").write_text("path,label_index\nok.jpg,1\n..ok.jpg,2\nsub/../in.jpg,3\n")
+    assert [p.name for p, _ in read_labels(tmp_path)] == ["ok.jpg", "..ok.jpg", "in.jpg"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import signal
@@ -300,3 +302,188 @@ def test_schema_version_is_recorded(tmp_path):
     con.commit()
     with pytest.raises(WardrobeError, match="newer"):
         Wardrobe(db)
+
+
+@pytest.mark.parametrize("index", ["-1", "-5", "100"])
+def test_a_camera_index_out_of_range_is_a_usage_error_not_a_crash(tmp_path, index):
+    # A subprocess: OpenCV segfaulted on a negative index, which would take pytest down with it.
+    proc = subprocess.run([sys.executable, "-m", "fmnistedge", "scan", f"--camera={index}", "--no-show",
+                           "--wardrobe", str(tmp_path / "w.db")], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "--camera" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "w.db").exists()
+
+
+
+def _create_and_add(path: str, barrier, results) -> None:
+    """One of several processes opening the same new wardrobe at once: puts '' or its error."""
+    try:
+        barrier.wait(timeout=30)
+        w = Wardrobe(path, busy_timeout=30)
+        w.add(_item())
+        w.close()
+        results.put("")
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_several_processes_creating_a_new_wardrobe_at_once(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(3):  # a race: give it a few chances to show
+        db, barrier, results = tmp_path / f"w{attempt}.db", ctx.Barrier(6), ctx.Queue()
+        procs = [ctx.Process(target=_create_and_add, args=(str(db), barrier, results)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        errors = [results.get(timeout=60) for _ in procs]
+        for p in procs:
+            p.join(timeout=10)
+        assert errors == [""] * 6, errors
+        assert len(Wardrobe(db).items()) == 6
+
+
+def _damaged_wardrobe(db: Path) -> str:
+    """A wardrobe of 10 items with one data page overwritten (page 6 of 14); its integrity verdict."""
+    w = Wardrobe(db)
+    for _ in range(10):
+        w.add(Item("Coat", 4, 0.9, "cnn1", "abc", "test", os.urandom(3000)))
+    w.close()
+    with open(db, "r+b") as fh:
+        fh.seek(5 * 4096 + 200)
+        fh.write(bytes(range(200)) * 5)
+    con = sqlite3.connect(db)
+    verdict = con.execute("PRAGMA integrity_check(1)").fetchone()[0]
+    assert verdict.startswith("*** in database main ***\nOn tree page 6 ")
+    assert con.execute("SELECT count(*) FROM items").fetchone()[0] == 10  # what 'stats' used to report
+    con.close()
+    return verdict.splitlines()[1]
+
+
+@pytest.mark.parametrize("command", [["wardrobe", "list"], ["wardrobe", "stats"], ["wardrobe", "export"],
+                                     ["wardrobe", "remove", "3"], ["wardrobe", "clear", "--yes"],
+                                     ["scan", "--source", str(CLIP), "--no-show"]])
+def test_a_damaged_wardrobe_is_one_line_with_the_integrity_verdict_and_untouched(tmp_path, command):
+    db = tmp_path / "w.db"
+    verdict = _damaged_wardrobe(db)
+    before = db.read_bytes()
+    result = runner.invoke(app, [*command, "--wardrobe", str(db)])
+    assert result.exit_code == 1, result.output
+    assert f"{db} is damaged (PRAGMA integrity_check: {verdict});" in result.output
+    assert "Traceback" not in result.output and "item(s)" not in result.output
+    assert db.read_bytes() == before
+
+
+@contextlib.contextmanager
+def _read_only(*paths: Path):
+    """Make files and folders unwritable: chmod for a normal user; as root, whom chmod
+    does not stop, the immutable attribute (chattr +i), or skip where that is unavailable."""
+    if os.geteuid() != 0:
+        modes = {p: p.stat().st_mode for p in paths}
+        for p in paths:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            for p, mode in modes.items():
+                p.chmod(mode)
+        return
+    if subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True).returncode != 0:
+        subprocess.run(["chattr", "-i", *map(str, paths)], capture_output=True)
+        pytest.skip("running as root and chattr +i is unavailable here")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+
+
+def test_a_read_only_wardrobe_can_be_read_and_writing_commands_refuse_up_front(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = folder / "w.db"
+    w = Wardrobe(db)
+    w.add(_item())
+    w.add(_item("Bag", 8))
+    w.close()
+    with _read_only(db, folder):
+        listed = runner.invoke(app, ["wardrobe", "list", "--wardrobe", str(db)])
+        assert listed.exit_code == 0 and "Coat" in listed.output and "Bag" in listed.output, listed.output
+        assert runner.invoke(app, ["wardrobe", "stats", "--json", "--wardrobe", str(db)]).exit_code == 0
+        assert runner.invoke(app, ["wardrobe", "export", "--wardrobe", str(db)]).exit_code == 0
+        for command in (["wardrobe", "clear", "--yes"], ["scan", "--source", str(CLIP), "--no-show"]):
+            result = runner.invoke(app, [*command, "--wardrobe", str(db)])
+            assert result.exit_code == 1, result.output
+            assert f"Cannot write to the wardrobe {db}" in result.output and "frames" not in result.output
+    assert len(Wardrobe(db).items()) == 2
+
+
+def test_reading_commands_never_create_the_default_wardrobe(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    for command in (["list"], ["stats"], ["export"], ["export", "--json"]):
+        result = runner.invoke(app, ["wardrobe", *command])
+        assert result.exit_code == 0 and "No wardrobe yet at" in result.output, (command, result.output)
+    for command in (["remove", "1"], ["clear", "--yes"]):
+        result = runner.invoke(app, ["wardrobe", *command])
+        assert result.exit_code == 1 and "No wardrobe yet at" in result.output, (command, result.output)
+    assert not (tmp_path / "data").exists()
+
+
+def test_csv_export_neutralises_formulas(tmp_path):
+    db = tmp_path / "w.db"
+    w = Wardrobe(db)
+    sources = ['=HYPERLINK("http://evil.example","x")', "+1", "-2+3", "@SUM(A1)", "\tx", "camera:0", "\rx"]
+    for source in sources:
+        w.add(Item("Coat", 4, 0.9, "cnn1", "abc", source))
+    w.close()
+    result = runner.invoke(app, ["wardrobe", "export", "--csv", "--wardrobe", str(db)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.endswith(",'\rx\n")  # Python's csv module leaves a lone CR unquoted
+    rows = list(csv.DictReader(io.StringIO(result.stdout, newline="")))[:6]
+    assert [r["source"] for r in rows] == ["'" + s for s in sources[:5]] + ["camera:0"]
+    assert rows[0]["confidence"] == "0.9" and rows[0]["label"] == "Coat"
+    as_json = json.loads(runner.invoke(app, ["wardrobe", "export", "--json", "--wardrobe", str(db)]).stdout)
+    assert [r["source"] for r in as_json] == sources  # JSON is data: kept as it is
+
+
+def _scan_process(*args: str) -> subprocess.CompletedProcess:
+    """The real command in a subprocess: OpenCV and FFmpeg write to the native stderr."""
+    return subprocess.run([sys.executable, "-m", "fmnistedge", "scan", "--no-show", *args], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def test_a_missing_camera_is_one_line_without_opencv_noise(tmp_path):
+    proc = _scan_process("--camera", "99", "--wardrobe", str(tmp_path / "w.db"))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "Error: Cannot open camera 99 with OpenCV VideoCapture (tried its default backends); "
+        "on a Raspberry Pi camera module try --picamera"], proc.stderr
+
+
+def test_a_video_damaged_mid_stream_says_it_ended_early_and_keeps_its_items(tmp_path):
+    data = bytearray(CLIP.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 20000] = bytes(20000)  # as a bad sector or a cut download would
+    clip, db = tmp_path / "damaged.mp4", tmp_path / "w.db"
+    clip.write_bytes(bytes(data))
+    proc = _scan_process("--source", str(clip), "--json", "--wardrobe", str(db))
+    assert proc.returncode == 1, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    summary = lines[-1]["summary"]
+    assert summary["stopped"].startswith("video ended after ") and summary["frames"] < 96
+    assert f"{clip} ended after {summary['frames']} of the 96 frames it reports" in proc.stderr
+    assert not [line for line in proc.stderr.splitlines() if line.startswith("[")], proc.stderr  # no FFmpeg noise
+    recorded = [line["id"] for line in lines if "id" in line]
+    assert recorded and [it["id"] for it in Wardrobe(db).items()] == recorded
+
+
+def test_the_display_probe_does_not_import_a_cv2_planted_in_the_current_directory(tmp_path, monkeypatch):
+    from fmnistedge.runtime.preview import display_available
+
+    marker = tmp_path / "planted-ran"
+    (tmp_path / "cv2.py").write_text(f"open({str(marker)!r}, 'w').close()\n"
+                                     "namedWindow = waitKey = destroyAllWindows = lambda *a: None\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DISPLAY", ":99")  # no such display: the real probe fails, which is fine
+    display_available()
+    assert not marker.exists()

@@ -10,6 +10,7 @@ commands start fast and without TensorFlow.
 from __future__ import annotations
 
 import json
+import os
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -110,6 +111,13 @@ PrecisionOpt = Annotated[Optional[Precision], typer.Option(
     help="Weight precision of the model file (default: int8, then fp16, then fp32). On x86 CPUs "
          "without VNNI fp32 can be faster than int8: compare with 'fmnistedge bench'.")]
 ArtifactsOpt = Annotated[Path, typer.Option(help="Folder of trained and exported models.")]
+# The one bound on every --threads: engines create every thread they are asked for
+# (--threads 100000 made ONNX Runtime start 32k threads, and then no process on the
+# machine could fork), and beyond a few per core they only slow inference down.
+MAX_THREADS = 4 * (os.cpu_count() or 1)
+ThreadsOpt = Annotated[int, typer.Option(
+    min=1, max=MAX_THREADS, help=f"Inference threads of the engine (1 is the Pi-like setting; "
+                                 f"at most 4 per CPU core, {MAX_THREADS} here).")]
 
 
 def ensure_writable_dir(directory: Path) -> None:

@@ -9,8 +9,9 @@ from typing import Annotated, Optional
 import typer
 
 from fmnistedge import errors
-from fmnistedge.cli.app import (ArtifactsOpt, DataDir, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt, _arch_selection,
-                                _print_json, app, ensure_writable_dir, print_table, resolve_model, stderr)
+from fmnistedge.cli.app import (ArtifactsOpt, DataDir, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt, ThreadsOpt,
+                                _arch_selection, _print_json, app, ensure_writable_dir, print_table, resolve_model,
+                                stderr)
 from fmnistedge.progress import print_error
 
 
@@ -22,7 +23,7 @@ def classify(
     engine: EngineOpt = None,
     precision: PrecisionOpt = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=10, help="How many guesses to show.")] = 3,
-    threads: Annotated[int, typer.Option(min=1, help="Inference threads (1 is the Pi-like setting).")] = 1,
+    threads: ThreadsOpt = 1,
     raw: Annotated[bool, typer.Option("--raw", help="Images are already 28x28 Fashion-MNIST style: skip garment segmentation.")] = False,
     save_preprocessed: Annotated[Optional[Path], typer.Option(
         help="Write the 28x28 image the model saw for each input into this folder.")] = None,
@@ -308,7 +309,7 @@ def bench(
     formats: Annotated[str, typer.Option(help="Comma-separated: keras-predict, keras-call, tflite-fp32, "
                                          "tflite-fp16, tflite-int8, onnx-fp32, onnx-int8.")] = ",".join(
         ("keras-predict", "keras-call", "tflite-fp32", "tflite-fp16", "tflite-int8", "onnx-fp32", "onnx-int8")),
-    threads: Annotated[int, typer.Option(min=1, help="Threads for every engine (1 = the Pi-like setting).")] = 1,
+    threads: ThreadsOpt = 1,
     runs: Annotated[int, typer.Option(min=10, help="Timed batch-1 runs per model (interleaved).")] = 300,
     warmup: Annotated[int, typer.Option(min=0, help="Untimed warm-up runs per model.")] = 30,
     batch_sizes: Annotated[str, typer.Option(help="Comma-separated batch sizes for throughput.")] = "1,32",
@@ -356,9 +357,13 @@ def bench(
             ensure_writable_dir(path.parent)
     options = b.BenchOptions(fmts, threads, runs, warmup, sizes, artifacts, data_dir)
     rows = b.discover(names, options)
+    if not rows and set(fmts) <= set(b.KERAS_FORMATS) and not b.has_tensorflow():
+        raise errors.FmnistEdgeError(f"No Keras models to measure, and {b.KERAS_NEEDS_TENSORFLOW}")
     if not rows:
         raise errors.FmnistEdgeError(f"No models to measure in {artifacts} or the shipped models; "
                                      "run 'fmnistedge train' and 'fmnistedge export' first")
+    if any(r.status == "not run" for r in rows):
+        stderr.print(f"note: {b.KERAS_NEEDS_TENSORFLOW}", markup=False, highlight=False)
     with make_progress() as progress:
         task = progress.add_task("bench", total=sum(r.status == "pending" for r in rows) + 2, status="")
         b.run(rows, options, tick=lambda msg: progress.update(task, advance=1, status=msg))
@@ -377,6 +382,9 @@ def bench(
         from rich.console import Console
 
         Console(width=200).print(benchreport.markdown_table(doc), soft_wrap=True, highlight=False)
+    for r in doc["rows"]:  # the table has no room for why a row failed
+        if r["status"] in ("run failed", "verify failed"):
+            print_error(f"{r['arch']} {r['format']}: {r['error'] or 'no reason recorded'}")
     below = [r for r in doc["rows"] if r["status"] == "ok" and min_accuracy is not None
              and 100 * r["accuracy"] < min_accuracy]
     for r in below:

@@ -10,8 +10,13 @@ import typer
 
 from fmnistedge import errors
 from fmnistedge.cli.app import (_ErrorMappingGroup, ArtifactsOpt, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt,
-                                _print_json, app, resolve_model, stderr)
+                                ThreadsOpt, _print_json, app, resolve_model, stderr)
+from fmnistedge.progress import print_error
 
+
+# OpenCV reads larger indices as a backend code plus an index (e.g. 200 = V4L2) and a
+# negative one crashes it (exit 139), so only plain device numbers are accepted.
+MAX_CAMERA_INDEX = 99
 
 WardrobeOpt = Annotated[Optional[Path], typer.Option(
     "--wardrobe", help="Wardrobe database (default: ~/.local/share/fmnistedge/wardrobe.db).")]
@@ -19,7 +24,8 @@ WardrobeOpt = Annotated[Optional[Path], typer.Option(
 
 @app.command()
 def scan(
-    camera: Annotated[Optional[int], typer.Option(help="USB webcam index (default 0 when no other source is given).")] = None,
+    camera: Annotated[Optional[int], typer.Option(
+        min=0, max=MAX_CAMERA_INDEX, help="USB webcam index (default 0 when no other source is given).")] = None,
     source: Annotated[Optional[str], typer.Option(help="A video file or stream URL instead of a camera.")] = None,
     picamera: Annotated[bool, typer.Option("--picamera", help="Raspberry Pi camera module through Picamera2.")] = False,
     model: ModelOpt = None,
@@ -33,7 +39,7 @@ def scan(
     max_frames: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many frames.")] = None,
     max_seconds: Annotated[Optional[float], typer.Option(min=0.1, help="Stop after this many seconds.")] = None,
     roi: Annotated[float, typer.Option(min=0.1, max=1.0, help="Guide box: centered square, this fraction of the shorter side.")] = 0.8,
-    threads: Annotated[int, typer.Option(min=1, help="Inference threads.")] = 1,
+    threads: ThreadsOpt = 1,
     artifacts: ArtifactsOpt = Path("artifacts"),
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines on stdout: one per item, then the summary.")] = False,
 ) -> None:
@@ -51,12 +57,13 @@ def scan(
     from fmnistedge.runtime import models
     from fmnistedge.runtime.scan import (OpenCVSource, PicameraSource, ScanStats, Voter,
                                          classify_frame, run_scan)
-    from fmnistedge.runtime.wardrobe import Item, Wardrobe
+    from fmnistedge.runtime.wardrobe import Item, Wardrobe, check_writable
 
     if sum(x is not None and x is not False for x in (camera, source, picamera or None)) > 1:
         raise errors.UsageError("Choose one of --camera, --source and --picamera.")
     from fmnistedge.runtime.openset import for_model
 
+    check_writable(wardrobe)  # not at the first record, minutes into the scan
     ref = resolve_model(model, engine, precision, artifacts)
     backend = models.load(ref, threads=threads)
     openset = for_model(ref)
@@ -123,6 +130,9 @@ def scan(
         interrupted, stats.stopped = True, "interrupted"
     if getattr(src, "lost", False):
         stats.stopped = "camera lost"
+    ended_early = getattr(src, "ended_early", None)  # a damaged or cut video file
+    if ended_early:
+        stats.stopped = f"video ended after {ended_early[0]} of its {ended_early[1]} frames"
     summary = stats.summary()
     summary["wardrobe"] = str(store.path)
     if as_json:
@@ -133,6 +143,10 @@ def scan(
                      f"{summary['fps']} FPS, {summary['latency_ms_mean']} ms per frame; stopped: {summary['stopped']}")
     if interrupted:
         raise typer.Exit(errors.EXIT_INTERRUPTED)
+    if ended_early:
+        print_error(f"{source_name} ended after {ended_early[0]} of the {ended_early[1]} frames it reports "
+                    "(damaged or cut short); the items recorded from it are kept")
+        raise typer.Exit(errors.EXIT_INPUT_FAILED)
 
 
 wardrobe_app = typer.Typer(cls=_ErrorMappingGroup, no_args_is_help=True,
@@ -140,34 +154,44 @@ wardrobe_app = typer.Typer(cls=_ErrorMappingGroup, no_args_is_help=True,
 app.add_typer(wardrobe_app, name="wardrobe")
 
 
-def _open_wardrobe(path: Optional[Path]):
-    """The wardrobe at ``path`` (default: the user's). A ``--wardrobe`` file that does
-    not exist is an error, not a new empty database: it is most likely a typo."""
-    from fmnistedge.runtime.wardrobe import Wardrobe
+def _open_wardrobe(path: Optional[Path], write: bool = False):
+    """The wardrobe at ``path`` (default: the user's), read-only unless ``write``; None
+    when the default one does not exist yet. Only 'scan' creates a wardrobe: a
+    ``--wardrobe`` file that does not exist is an error, not a new empty database
+    (it is most likely a typo), and the default one is not created by looking at it."""
+    from fmnistedge.runtime.wardrobe import Wardrobe, default_path
 
     if path is not None and not Path(path).exists():
         raise errors.FmnistEdgeError(f"No wardrobe at {path}; 'fmnistedge scan --wardrobe {path}' creates one")
-    return Wardrobe(path)
+    if path is None and not default_path().exists():
+        message = f"No wardrobe yet at {default_path()}; 'fmnistedge scan' creates one"
+        if write:
+            raise errors.FmnistEdgeError(message)
+        stderr.print(message, markup=False, highlight=False)
+        return None
+    return Wardrobe(path, readonly=not write)
 
 
 @wardrobe_app.command("list")
 def wardrobe_list(wardrobe: WardrobeOpt = None, as_json: JsonFlag = False) -> None:
     """List every recorded item."""
-    items = _open_wardrobe(wardrobe).items()
+    store = _open_wardrobe(wardrobe)
+    items = store.items() if store is not None else []
     if as_json:
         _print_json(items)
         return
     for it in items:
         typer.echo(f"#{it['id']} {it['label']} ({100 * it['confidence']:.0f}%) {it['first_seen']} "
                    f"[{it['model']}, {it['source']}]")
-    if not items:
+    if not items and store is not None:
         stderr.print("The wardrobe is empty; add items with 'fmnistedge scan'.")
 
 
 @wardrobe_app.command("stats")
 def wardrobe_stats(wardrobe: WardrobeOpt = None, as_json: JsonFlag = False) -> None:
     """Items per label."""
-    stats = _open_wardrobe(wardrobe).stats()
+    store = _open_wardrobe(wardrobe)
+    stats = store.stats() if store is not None else {"items": 0, "per_label": {}}
     if as_json:
         _print_json(stats)
         return
@@ -188,7 +212,8 @@ def wardrobe_export(
 
     if as_csv and as_json:
         raise errors.UsageError("Choose --csv or --json, not both.")
-    text = _open_wardrobe(wardrobe).export("json" if as_json else "csv")
+    store = _open_wardrobe(wardrobe)
+    text = store.export("json" if as_json else "csv") if store is not None else ("[]\n" if as_json else "")
     if out is None:
         typer.echo(text, nl=False)
     else:
@@ -198,7 +223,7 @@ def wardrobe_export(
 @wardrobe_app.command("remove")
 def wardrobe_remove(item_id: Annotated[int, typer.Argument(metavar="ID")], wardrobe: WardrobeOpt = None) -> None:
     """Remove one item by its id."""
-    if not _open_wardrobe(wardrobe).remove(item_id):
+    if not _open_wardrobe(wardrobe, write=True).remove(item_id):
         raise errors.FmnistEdgeError(f"No item #{item_id} in the wardrobe")
     typer.echo(f"removed #{item_id}")
 
@@ -211,4 +236,4 @@ def wardrobe_clear(
     """Delete every item (needs --yes)."""
     if not yes:
         raise errors.UsageError("This deletes every item; pass --yes to confirm.")
-    typer.echo(f"removed {_open_wardrobe(wardrobe).clear()} item(s)")
+    typer.echo(f"removed {_open_wardrobe(wardrobe, write=True).clear()} item(s)")
