@@ -177,6 +177,7 @@ def _photo_calibration(train_json: Path) -> dict | None:
         return None
     cal = photos["calibration"]
     return {"temperature": cal["temperature"], "reject_below": cal["reject_below"], "budget": cal["budget"],
+            "none_output": bool(cal.get("none_output", False)),
             "fitted_on": cal["fitted_on"],
             "split": {"folder": photos["folder"], "val_fraction": photos["val_fraction"], "seed": rec["seed"]}}
 

@@ -10,7 +10,9 @@ Fashion-MNIST + photo input pipeline and the per-epoch photo validation.
 * **"None" photos** (a garment of no Fashion-MNIST class, an all-zero target)
   are pushed towards the uniform distribution, ``-mean_c log p_c`` times
   ``NONE_WEIGHT`` (outlier exposure, Hendrycks et al., 2019), so a low maximum
-  probability can say "none of these".
+  probability can say "none of these"; or, with a "none" output
+  (:func:`add_none_output`), trained as an eleventh class:
+  ``-log(1 - sum_c p_c)``.
 """
 
 from __future__ import annotations
@@ -25,20 +27,51 @@ NONE_WEIGHT = 0.5
 REJECT_BUDGET = 0.04
 
 
-def set_loss(smoothing: float, none_weight: float = NONE_WEIGHT):
-    """A Keras loss on (N, 10) 0/1 target sets and (N, 10) probabilities."""
+def set_loss(smoothing: float, none_weight: float = NONE_WEIGHT, none_output: bool = False):
+    """A Keras loss on (N, 10) 0/1 target sets and (N, 10) probabilities. With
+    ``none_output`` the probabilities' remainder to 1 is the "none" class."""
     import tensorflow as tf
 
     def set_valued_crossentropy(y_true, y_pred):
         y_true = tf.cast(y_true, y_pred.dtype)
         p = tf.clip_by_value(y_pred, 1e-7, 1.0)
+        if none_output:
+            rest = tf.clip_by_value(1.0 - tf.reduce_sum(y_pred, axis=-1, keepdims=True), 1e-7, 1.0)
+            mean_log = tf.reduce_mean(tf.math.log(tf.concat([p, rest], axis=-1)), axis=-1)
+            none_loss = -(1.0 - smoothing) * tf.math.log(rest[:, 0]) - smoothing * mean_log
+        else:
+            mean_log = tf.reduce_mean(tf.math.log(p), axis=-1)
+            none_loss = -none_weight * mean_log
         mass = tf.clip_by_value(tf.reduce_sum(p * y_true, axis=-1), 1e-7, 1.0)
-        mean_log = tf.reduce_mean(tf.math.log(p), axis=-1)
         labelled = tf.reduce_sum(y_true, axis=-1) > 0
         in_set = -(1.0 - smoothing) * tf.math.log(mass) - smoothing * mean_log
-        return tf.where(labelled, in_set, -none_weight * mean_log)
+        return tf.where(labelled, in_set, none_loss)
 
     return set_valued_crossentropy
+
+
+NONE_BIAS_OFFSET = 3.0  # the new "none" logit starts this far below the smallest class bias
+
+
+def add_none_output(model):
+    """The same network with an eleventh, "none of these" class: the 10-way softmax head is
+    replaced by an 11-way one (its first ten columns copied, so the model starts from the
+    same answers) and only the ten class probabilities are output (``ClassProbabilities``)."""
+    import keras
+
+    from fmnistedge.zoo.layers import ClassProbabilities
+
+    head = model.get_layer("probs")
+    w, b = head.get_weights()
+    logits = keras.layers.Dense(NUM_CLASSES + 1, name="probs_none")(head.input)
+    probs = keras.layers.Softmax(name="softmax_none")(logits)
+    out = ClassProbabilities(NUM_CLASSES, name="class_probs")(probs)
+    new = keras.Model(model.input, out, name=model.name)
+    new.get_layer("probs_none").set_weights([
+        np.concatenate([w, np.zeros((w.shape[0], 1), w.dtype)], axis=1),
+        np.concatenate([b, [b.min() - NONE_BIAS_OFFSET]]).astype(b.dtype)])
+    return new
+
 
 
 def mixed_dataset(x_fm: np.ndarray, y_fm: np.ndarray, x_ph: np.ndarray, t_ph: np.ndarray,

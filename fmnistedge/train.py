@@ -43,6 +43,7 @@ class TrainOptions:
     partial: str = "set"  # candidate-set rows: "set" (set-valued loss) or "drop"
     none_share: float = 0.1  # fraction of photo draws that are "none" garments (pushed towards uniform)
     epoch_size: int = 16384  # images per epoch in photo mode
+    none_output: bool = False  # an eleventh "none of these" class trained on the 'none' photos
     photo_cache: Path = Path("artifacts/.photo-cache")
 
 
@@ -207,6 +208,10 @@ def train_arch(
 
     model = zoo.build(name)
     init = _init_weights(model, options.init_from, options) if options.init_from else None
+    if options.photos is not None and options.none_output:
+        from fmnistedge.phototrain import add_none_output
+
+        model = add_none_output(model)
 
     x_all, y_all = data.load_split("train", options.data_dir)
     if options.limit is not None:
@@ -229,7 +234,7 @@ def train_arch(
     else:
         train_data, steps, photo_cbs = _photo_pipeline(pset, x_tr, y_tr, batch, epochs, recipe, options)
         model.compile(optimizer=_optimizer(recipe, steps, epochs),
-                      loss=_photo_loss(recipe), metrics=["accuracy"])
+                      loss=_photo_loss(recipe, options), metrics=["accuracy"])
         val_data = (to_model_input(x_val), np.eye(NUM_CLASSES, dtype=np.float32)[y_val])
         cbs = [photo_cbs[0], *cbs, *photo_cbs[1:]]  # photo metrics first, so every callback sees them
     if recipe.early_stopping:
@@ -293,10 +298,10 @@ def _load_photos(options: TrainOptions):
     return photos.load_photo_set(options.photos, options.photo_cache, options.photo_val_fraction, options.seed)
 
 
-def _photo_loss(recipe: zoo.Recipe):
+def _photo_loss(recipe: zoo.Recipe, options: TrainOptions):
     from fmnistedge import phototrain
 
-    return phototrain.set_loss(recipe.label_smoothing)
+    return phototrain.set_loss(recipe.label_smoothing, none_output=options.none_output)
 
 
 def _photo_pipeline(pset, x_tr, y_tr, batch: int, epochs: int, recipe: zoo.Recipe, options: TrainOptions):
@@ -340,8 +345,11 @@ def _photo_record(model, pset, options: TrainOptions) -> dict[str, Any]:
     probs = model.predict(to_model_input(val.images), batch_size=1000, verbose=0)
     single, none = val.single, val.none
     labelled = val.targets.sum(1) > 0
-    temperature = fit_temperature(probs[single], val.labels[single])
-    cal = apply_temperature(probs, temperature)
+    from fmnistedge.runtime.openset import with_none_column
+
+    full = with_none_column(probs) if options.none_output else probs  # "none" as an eleventh column
+    temperature = fit_temperature(full[single], val.labels[single])
+    cal = apply_temperature(full, temperature)[:, :NUM_CLASSES]
     known_conf, none_conf = cal[labelled].max(1), cal[none].max(1)
     threshold = choose_threshold(known_conf, phototrain.REJECT_BUDGET)
 
@@ -353,12 +361,13 @@ def _photo_record(model, pset, options: TrainOptions) -> dict[str, Any]:
     return {
         "folder": str(options.photos),
         "share": options.photo_share, "none_share": options.none_share, "partial": options.partial,
+        "none_output": options.none_output,
         "epoch_size": options.epoch_size, "val_fraction": options.photo_val_fraction,
         "sampling": "per-photo weight 1/sqrt(class count), partial labels split over their candidates",
         "train": counts(train), "val": counts(val),
         "val_metrics": photo_set_metrics(probs, val.targets),
         "calibration": {
-            "temperature": temperature, "reject_below": threshold,
+            "temperature": temperature, "reject_below": threshold, "none_output": options.none_output,
             "budget": phototrain.REJECT_BUDGET,
             "fitted_on": f"photo validation split: {counts(val)['photographers']} photographers held out "
                          f"(seed {options.seed}), {int(single.sum())} single-label photos for the temperature, "

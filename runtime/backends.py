@@ -48,20 +48,22 @@ def _check_classes(path: Path, shape) -> None:
 PROBABILITY_SUM_TOLERANCE = 0.05
 
 
-def _as_scores(path: Path, y, n: int) -> np.ndarray:
+def _as_scores(path: Path, y, n: int, none_remainder: bool = False) -> np.ndarray:
     y = np.asarray(y, dtype=np.float32)
     if y.size != n * NUM_CLASSES:
         raise ModelError(f"{path} returned output of shape {y.shape} for {n} images; "
                          f"expected ({n}, {NUM_CLASSES})")
     y = y.reshape(n, NUM_CLASSES)
-    _check_probabilities(path, y)
+    _check_probabilities(path, y, none_remainder)
     return y
 
 
-def _check_probabilities(path: Path, y: np.ndarray) -> None:
+def _check_probabilities(path: Path, y: np.ndarray, none_remainder: bool = False) -> None:
     """Every confidence we print is read as a probability, so a model that outputs
     logits (another tool's export without its softmax) or NaN fails here instead of
-    printing "Shirt (5302.7%)" or "nan%"."""
+    printing "Shirt (5302.7%)" or "nan%". A model whose metadata declares a "none of
+    these" output (``photo_calibration.none_output``) outputs ten class probabilities
+    that may sum to less than 1: the remainder is "none"."""
     problem = None
     if not np.isfinite(y).all():
         problem = "values that are not finite (NaN or infinity)"
@@ -69,6 +71,8 @@ def _check_probabilities(path: Path, y: np.ndarray) -> None:
         problem = f"negative values (down to {float(y.min()):.3g})"
     elif y.size:
         sums = y.sum(axis=1)
+        if none_remainder:
+            sums = np.maximum(sums, 1.0)  # below 1 is the "none" probability
         worst = sums[np.argmax(np.abs(sums - 1.0))]
         if abs(worst - 1.0) > PROBABILITY_SUM_TOLERANCE:
             problem = f"scores that sum to {worst:.2f} for an image"
@@ -79,6 +83,7 @@ def _check_probabilities(path: Path, y: np.ndarray) -> None:
 
 class OnnxBackend:
     engine = "onnx"
+    none_remainder = False  # set by open_backend from the file's metadata
 
     def __init__(self, path: Path | str, threads: int = 1, model_bytes: bytes | None = None) -> None:
         import onnxruntime as ort
@@ -110,7 +115,7 @@ class OnnxBackend:
             out = self.session.run([self.output_name], {self.input_name: batch.astype(np.float32, copy=False)})
         except Exception as exc:  # ORT raises several private exception types
             raise ModelError(f"ONNX Runtime failed to run {self.path}: {first_line(exc)}") from None
-        return _as_scores(self.path, out[0], len(batch))
+        return _as_scores(self.path, out[0], len(batch), self.none_remainder)
 
 
 @contextlib.contextmanager
@@ -136,6 +141,7 @@ def _quiet_native_stderr() -> Iterator[None]:
 
 class LiteRTBackend:
     engine = "tflite"
+    none_remainder = False  # set by open_backend from the file's metadata
 
     def __init__(self, path: Path | str, threads: int = 1, model_bytes: bytes | None = None) -> None:
         from ai_edge_litert.interpreter import Interpreter
@@ -183,7 +189,7 @@ class LiteRTBackend:
         if is_quantized(self.out["dtype"]):
             scale, zp = self.out["quantization"]
             y = dequantize(y, scale, zp)
-        return _as_scores(self.path, y, len(batch))
+        return _as_scores(self.path, y, len(batch), self.none_remainder)
 
 
 def engine_for(path: Path | str) -> str:
@@ -200,7 +206,22 @@ def open_backend(path: Path | str, threads: int = 1, model_bytes: bytes | None =
     if model_bytes is None and not path.is_file():
         raise ModelError(f"Model file not found: {path}")
     cls = OnnxBackend if engine_for(path) == "onnx" else LiteRTBackend
-    return cls(path, threads=threads, model_bytes=model_bytes)
+    backend = cls(path, threads=threads, model_bytes=model_bytes)
+    backend.none_remainder = _declares_none_output(path, model_bytes)
+    return backend
+
+
+def _declares_none_output(path: Path, model_bytes: bytes | None) -> bool:
+    """Whether the file's embedded metadata says its outputs leave a "none" remainder."""
+    from fmnistedge.runtime.modelmeta import read_onnx_metadata, read_tflite_metadata
+
+    data = model_bytes if model_bytes is not None else path.read_bytes()
+    try:
+        meta = read_onnx_metadata(data) if engine_for(path) == "onnx" else read_tflite_metadata(data)
+    except ModelError:
+        return False  # the seal and integrity checks report a damaged file
+    block = (meta or {}).get("photo_calibration") if isinstance(meta, dict) else None
+    return isinstance(block, dict) and block.get("none_output") is True
 
 
 def predict_all(backend: Backend, images: np.ndarray, batch_size: int = 500) -> np.ndarray:

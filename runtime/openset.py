@@ -10,6 +10,11 @@ block fitted on photographers held out from training:
   is answered ``unknown`` (a garment of none of the ten classes: shorts, a
   skirt, a hat, or no garment at all). The best guess is still reported.
 
+A model trained with a "none" output (``--none-output``) outputs ten class
+probabilities whose remainder to 1 is the probability of "none of these"
+(``none_output: true`` in the block); the temperature then applies to all
+eleven, and the ten calibrated class probabilities still sum to less than 1.
+
 Models without the block (Fashion-MNIST-only training) keep their raw
 probabilities and never answer ``unknown``, except for a photo in which no
 garment was found (a blank image).
@@ -27,10 +32,18 @@ from fmnistedge.errors import ModelError
 UNKNOWN = "unknown"
 
 
+def with_none_column(probs: np.ndarray) -> np.ndarray:
+    """(N, 10) class probabilities of a "none"-output model -> (N, 11) with "none" last."""
+    probs = np.asarray(probs, np.float64)
+    rest = np.clip(1.0 - probs.sum(axis=1, keepdims=True), 1e-7, 1.0)
+    return np.concatenate([probs, rest], axis=1)
+
+
 @dataclass(frozen=True)
 class OpenSet:
     temperature: float = 1.0
     reject_below: float = 0.0
+    none_output: bool = False  # the probabilities' remainder to 1 is "none of these"
 
     @classmethod
     def from_meta(cls, meta: dict | None, where: str = "model") -> "OpenSet | None":
@@ -45,13 +58,16 @@ class OpenSet:
         if not (math.isfinite(t) and 0.05 <= t <= 20.0 and math.isfinite(r) and 0.0 <= r <= 1.0):
             raise ModelError(f"{where}: photo_calibration out of range (temperature {t}, reject_below {r}); "
                              "re-export the model")
-        return cls(t, r)
+        return cls(t, r, bool(block.get("none_output", False)))
 
     def calibrate(self, probs: np.ndarray) -> np.ndarray:
         from fmnistedge.runtime.evaluate import apply_temperature
 
         if self.temperature == 1.0:
             return probs
+        if self.none_output:
+            scaled = apply_temperature(with_none_column(probs), self.temperature)
+            return scaled[:, :-1].astype(np.float32)
         return apply_temperature(np.asarray(probs, np.float64), self.temperature).astype(np.float32)
 
     def known(self, calibrated: np.ndarray) -> np.ndarray:

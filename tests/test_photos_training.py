@@ -327,3 +327,32 @@ def test_a_short_photo_fine_tune_beats_its_start_on_held_out_photographers(tmp_p
     session = ort.InferenceSession(str(start), providers=["CPUExecutionProvider"])
     before = photo_set_metrics(session.run(None, {"image": to_model_input(pset.images)})[0], pset.targets)
     assert rec["photos"]["val_metrics"]["top1_macro"] > before["top1_macro"]
+
+
+def test_a_none_output_model_keeps_its_answers_and_leaves_a_remainder():
+    pytest.importorskip("tensorflow")
+    from fmnistedge import zoo
+    from fmnistedge.phototrain import add_none_output
+
+    base = zoo.build("edge-r")
+    x = np.random.default_rng(0).random((16, 28, 28, 1)).astype(np.float32)
+    before = np.asarray(base(x))
+    after = np.asarray(add_none_output(base)(x))
+    assert after.shape == (16, 10) and (after.argmax(1) == before.argmax(1)).all()
+    assert ((after.sum(1) < 1.0) & (after.sum(1) > 0.9)).all()  # "none" starts small
+
+
+def test_none_output_calibration_and_contract_keep_the_remainder():
+    from fmnistedge.errors import ModelError
+    from fmnistedge.runtime.backends import _check_probabilities
+    from fmnistedge.runtime.openset import OpenSet
+
+    probs = np.array([[0.5, 0.2] + [0.0] * 8, [0.9, 0.05] + [0.0] * 8], np.float32)  # sums 0.7, 0.95
+    cal = OpenSet(2.0, 0.5, none_output=True).calibrate(probs)
+    assert (cal.sum(1) < 1.0).all() and cal[0].argmax() == 0
+    assert not OpenSet(2.0, 0.5, none_output=True).known(cal)[0]
+    _check_probabilities(Path("m.onnx"), probs, none_remainder=True)
+    with pytest.raises(ModelError, match="sum to 0.70"):
+        _check_probabilities(Path("m.onnx"), probs)  # without the declaration the sum must be 1
+    with pytest.raises(ModelError):
+        _check_probabilities(Path("m.onnx"), probs * 2, none_remainder=True)  # above 1 is never right

@@ -85,6 +85,10 @@ def train(
     none_share: Annotated[float, typer.Option(
         min=0.0, max=0.5, help="With --photos: the share of photo draws that are garments of no class, "
                                "trained towards equal probabilities (0: leave them out).")] = 0.1,
+    none_output: Annotated[bool, typer.Option(
+        "--none-output", help="With --photos: give the model an eleventh 'none of these' class, trained on the "
+                              "'none' photos (its files still output ten class probabilities; the remainder "
+                              "to 1 is 'none').")] = False,
     epoch_size: Annotated[int, typer.Option(
         min=256, max=10_000_000, help="With --photos: images per epoch.")] = 16384,
     photo_cache: Annotated[Path, typer.Option(
@@ -130,7 +134,8 @@ def train(
                            out=out, data_dir=data_dir, augment=augment,
                            learning_rate=learning_rate, init_from=init_path, photos=photos,
                            photo_share=photo_share, photo_val_fraction=photo_val_fraction, partial=partial,
-                           none_share=none_share, epoch_size=epoch_size, photo_cache=photo_cache)
+                           none_share=none_share, epoch_size=epoch_size, photo_cache=photo_cache,
+                           none_output=none_output)
     summaries = []
     with make_progress() as progress:
         for name in names:

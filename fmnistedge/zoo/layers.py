@@ -47,4 +47,28 @@ class RBF(keras.layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
-CUSTOM_OBJECTS = {"RBF": RBF}
+@keras.saving.register_keras_serializable(package="fmnistedge")
+class ClassProbabilities(keras.layers.Layer):
+    """Keep the first ``keep`` probabilities of a softmax over ``keep + 1`` classes.
+
+    A photo model with a "none of these" output (``fmnistedge train --photos
+    --none-output``) computes a softmax over the ten classes and "none"; its file
+    outputs only the ten class probabilities, so every consumer still sees ten class
+    scores, and their remainder to 1 is the probability of "none of these".
+    """
+
+    def __init__(self, keep: int, **kwargs):
+        super().__init__(**kwargs)
+        self.keep = keep
+
+    def call(self, x):
+        return x[..., :self.keep]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.keep)
+
+    def get_config(self):
+        return {**super().get_config(), "keep": self.keep}
+
+
+CUSTOM_OBJECTS = {"RBF": RBF, "ClassProbabilities": ClassProbabilities}
