@@ -84,9 +84,11 @@ def test_the_default_ships_the_files_issue_7_asks_for():
 
 # Ops an edge-family file may hold once batch normalization is folded into the convolutions
 # and ReLU fused: an unfolded BN would show up as MUL/SUB (TFLite) or BatchNormalization/Mul (ONNX).
-EDGE_TFLITE_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MAX_POOL_2D", "MEAN", "FULLY_CONNECTED", "SOFTMAX"}
+# A photo model with a "none" output slices its ten class probabilities off an 11-way softmax.
+EDGE_TFLITE_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MAX_POOL_2D", "MEAN", "FULLY_CONNECTED", "SOFTMAX",
+                   "STRIDED_SLICE"}
 EDGE_ONNX_OPS = {"Conv", "Relu", "Add", "MaxPool", "GlobalAveragePool", "Reshape", "Squeeze", "MatMul", "Gemm",
-                 "Softmax", "QuantizeLinear", "DequantizeLinear"}
+                 "Softmax", "QuantizeLinear", "DequantizeLinear", "Slice"}
 
 
 @pytest.mark.parametrize("arch, name", [(a, n) for a, n in SHIPPED if a.startswith("edge-")])
