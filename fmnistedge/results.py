@@ -376,6 +376,13 @@ def render_photo_markdown(json_path: Path) -> str:
         cells = " | ".join(f"{100 * r['per_class_top1'][label]:.0f}% | {100 * r['per_class_top3'][label]:.0f}%"
                            for _, r in columns)
         lines.append(f"| {label} | {int(counts[c])} | {cells} |")
+    held = doc["model"].get("photo_training")
+    if held:
+        v, n = held["val_metrics"], held.get("val") or {}
+        lines += ["", f"On the photographers its training held out ({n.get('single', '?')} single-label photos of "
+                      f"{n.get('photographers', '?')} photographers in `{held.get('folder')}`, Keras model): "
+                      f"top-1 {100 * v['top1_macro']:.1f}%, top-3 {100 * v['top3_macro']:.1f}% (macro); "
+                      f"{100 * v['set_acc']:.1f}% of all their labelled photos answered within their label set."]
     o = doc.get("open_set")
     if o:
         none = (f"**{100 * o['none_rejected']:.1f}%** of {o['none_photos']} photos of garments of no class "

@@ -21,6 +21,7 @@ from fmnistedge.labels import LABELS, NUM_CLASSES
 from fmnistedge.runtime.preprocess import to_model_input
 
 TRAIN_SCHEMA_VERSION = 1
+PHOTO_MONITOR = "photo_val_set_acc"  # the photo-mode epoch choice (see _photo_pipeline)
 DEFAULT_OUT = Path("artifacts")
 
 
@@ -260,7 +261,8 @@ def train_arch(
         "recipe": {**asdict(replace(recipe, epochs=epochs, batch_size=batch))},
         "epochs_requested": epochs,
         "epochs_run": len(hist.get("loss", [])),
-        "best_epoch": _best_epoch(hist, "photo_val_top1_macro" if pset is not None else "val_accuracy"),
+        "best_epoch": (_best_epoch(hist, PHOTO_MONITOR, start=epochs // 2) if pset is not None
+                       else _best_epoch(hist, "val_accuracy")),
         "history": hist,
         **evaluate_probs(y_test, probs),
         "test_items": int(len(y_test)),
@@ -283,8 +285,11 @@ def train_arch(
     return record
 
 
-def _best_epoch(hist: dict, key: str) -> int | None:
-    return int(np.argmax(hist[key])) + 1 if hist.get(key) else None
+def _best_epoch(hist: dict, key: str, start: int = 0) -> int | None:
+    values = hist.get(key) or []
+    if len(values) <= start:
+        start = 0
+    return start + int(np.argmax(values[start:])) + 1 if values else None
 
 
 def _load_photos(options: TrainOptions):
@@ -319,9 +324,11 @@ def _photo_pipeline(pset, x_tr, y_tr, batch: int, epochs: int, recipe: zoo.Recip
         to_model_input(x_tr), y_tr, to_model_input(train.images), train.targets, weights,
         options.photo_share, batch, options.seed, make_augmenter(recipe.augment, options.seed), draws)
     val = pset.select(pset.val)
-    # The epoch kept is the best on the held-out photographers' photos (macro top-1).
-    best = keras.callbacks.EarlyStopping(monitor="photo_val_top1_macro", mode="max", patience=epochs,
-                                         restore_best_weights=True)
+    # The epoch kept is the best of the second half of the schedule on the held-out
+    # photographers' labelled photos (top-1 within the label set, over all ~1,000 of them:
+    # macro top-1 over classes with 3-5 held-out photos moved by 5 points between epochs).
+    best = keras.callbacks.EarlyStopping(monitor=PHOTO_MONITOR, mode="max", patience=epochs,
+                                         restore_best_weights=True, start_from_epoch=epochs // 2)
     return ds, steps, [phototrain.photo_val_callback(to_model_input(val.images), val), best]
 
 

@@ -158,6 +158,9 @@ def evaluate(
                         "precision": ref.precision, "sha256": (ref.entry or {}).get("sha256"),
                         "verified_test_accuracy": (ref.entry or {}).get("test_accuracy")},
               "photos": str(photos), "results": {}, "environment": provenance.environment()}
+    held_out = _photo_training(ref)
+    if held_out is not None:
+        report["model"]["photo_training"] = held_out
     seen = {}
     with make_progress() as progress:
         for mode in wanted:
@@ -180,6 +183,20 @@ def evaluate(
         _print_evaluation(report, wanted, calibration)
     if failed:
         raise typer.Exit(errors.EXIT_INPUT_FAILED)
+
+
+def _photo_training(ref) -> dict | None:
+    """A photo-trained model's scores on the photographers its training held out (its train.json)."""
+    import json
+
+    log = ref.path.parent / "train.json"
+    try:
+        photos = json.loads(log.read_text()).get("photos") if log.is_file() else None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(photos, dict) or "val_metrics" not in photos:
+        return None
+    return {"folder": photos.get("folder"), "val": photos.get("val"), "val_metrics": photos["val_metrics"]}
 
 
 def _open_set(report: dict, ref, backend, none_folder: Path | None) -> None:
