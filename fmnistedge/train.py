@@ -8,6 +8,7 @@ lazily so the rest of the package works without the ``train`` extra.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -45,6 +46,10 @@ class TrainOptions:
     none_share: float = 0.1  # fraction of photo draws that are "none" garments (pushed towards uniform)
     epoch_size: int = 16384  # images per epoch in photo mode
     none_output: bool = False  # an eleventh "none of these" class trained on the 'none' photos
+    # tf.distribute (fmnistedge.distribute): None, "mirrored" or "multiworker"
+    distribute: str | None = None
+    cpu_replicas: int | None = None  # mirrored without GPUs: split the CPU into this many devices
+    scale_batch: bool = False  # global batch x replicas, learning rate x replicas (linear scaling)
     photo_cache: Path = Path("artifacts/.photo-cache")
 
 
@@ -204,8 +209,23 @@ def train_arch(
         recipe = replace(recipe, learning_rate=options.learning_rate)
     epochs = options.epochs if options.epochs is not None else recipe.epochs
     batch = options.batch_size if options.batch_size is not None else recipe.batch_size
+    plan = None
+    if options.distribute is not None:
+        from fmnistedge import distribute
+
+        plan = distribute.make_plan(options.distribute, options.cpu_replicas)  # before any device is set up
+        if options.scale_batch:
+            batch *= plan.replicas
+            if options.learning_rate is None:
+                recipe = replace(recipe, learning_rate=recipe.learning_rate * plan.replicas)
     keras.utils.set_random_seed(options.seed)
     tf.config.experimental.enable_op_determinism()
+    with (plan.strategy.scope() if plan is not None else contextlib.nullcontext()):
+        return _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
+
+
+def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan):
+    import keras
 
     model = zoo.build(name)
     init = _init_weights(model, options.init_from, options) if options.init_from else None
@@ -241,6 +261,10 @@ def train_arch(
     if recipe.early_stopping:
         cbs.append(keras.callbacks.EarlyStopping(
             monitor="val_accuracy", patience=recipe.early_stopping, restore_best_weights=True))
+    if plan is not None:
+        from fmnistedge.distribute import shard_by_data
+
+        train_data = shard_by_data(train_data)
     started = time.perf_counter()
     history = model.fit(
         train_data, validation_data=val_data, steps_per_epoch=steps if pset is not None else None,
@@ -276,9 +300,15 @@ def train_arch(
         "seed": options.seed,
         "init_from": init,
         "photos": _photo_record(model, pset, options) if pset is not None else None,
+        "distribute": None if plan is None else {
+            "strategy": plan.kind, "replicas": plan.replicas, "workers": plan.workers, "global_batch": batch,
+            "per_replica_batch": batch // plan.replicas, "scale_batch": options.scale_batch,
+            "learning_rate": recipe.learning_rate},
         "notes": spec.notes,
         "environment": provenance.environment(),
     }
+    if plan is not None and not plan.chief:
+        return record  # every worker trains; the chief alone writes the model and its log
     with fileio.atomic_path(out_dir / "model.keras") as tmp:
         model.save(tmp)
     fileio.write_json(out_dir / "train.json", record)

@@ -94,6 +94,16 @@ def train(
     photo_cache: Annotated[Path, typer.Option(
         help="With --photos: folder for the rendered photos (re-rendered when the preprocessing "
              "code changes).")] = Path("artifacts/.photo-cache"),
+    distribute: Annotated[Optional[str], typer.Option(
+        metavar="STRATEGY", help="Train with tf.distribute: 'mirrored' (every local GPU, or --cpu-replicas "
+                                 "logical CPU devices). See docs/training.md ('multiworker' is refused: Keras 3's "
+                                 "fit does not support it).")] = None,
+    cpu_replicas: Annotated[Optional[int], typer.Option(
+        min=1, max=16, help="With --distribute on a machine without GPUs: split the CPU into this many "
+                            "logical devices (to test the distributed path; not faster).")] = None,
+    scale_batch: Annotated[bool, typer.Option(
+        "--scale-batch", help="With --distribute: multiply the global batch by the number of replicas and "
+                              "the learning rate with it (linear scaling); default: the recipe's global batch.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 0,
     out: Annotated[Path, typer.Option(help="Output folder; writes OUT/ARCH/model.keras and train.json.")] = Path("artifacts"),
     data_dir: DataDir = None,
@@ -119,6 +129,15 @@ def train(
     from fmnistedge.data import find_dataset
     from fmnistedge.train import TrainOptions, require_keras, train_arch
 
+    if distribute is not None:
+        from fmnistedge.distribute import MULTIWORKER_REASON, STRATEGIES
+
+        if distribute == "multiworker":
+            raise errors.UsageError(MULTIWORKER_REASON)
+        if distribute not in STRATEGIES:
+            raise errors.UsageError(f"Unknown --distribute {distribute!r}; choose one of: {', '.join(STRATEGIES)}.")
+    elif cpu_replicas is not None or scale_batch:
+        raise errors.UsageError("--cpu-replicas and --scale-batch go with --distribute.")
     if photos is not None:
         from fmnistedge.photos import PARTIAL_MODES, read_photo_labels
 
@@ -135,7 +154,8 @@ def train(
                            learning_rate=learning_rate, init_from=init_path, photos=photos,
                            photo_share=photo_share, photo_val_fraction=photo_val_fraction, partial=partial,
                            none_share=none_share, epoch_size=epoch_size, photo_cache=photo_cache,
-                           none_output=none_output)
+                           none_output=none_output, distribute=distribute, cpu_replicas=cpu_replicas,
+                           scale_batch=scale_batch)
     summaries = []
     with make_progress() as progress:
         for name in names:
