@@ -16,7 +16,17 @@ def python_argv(*args: str) -> list[str]:
     """``[python, FLAG, *args]`` where FLAG keeps the current directory off ``sys.path``.
 
     ``-P`` (Python 3.11+) does only that, so PYTHONPATH and the user site still
-    work; 3.10 lacks it and gets ``-I``, which also ignores those. The child's
-    environment variables (data folder, log levels) are passed on either way.
+    work. 3.10 lacks it (and ``-I`` would also drop a ``pip install --user``
+    package), so there the child removes ``sys.path[0]`` itself before running
+    ``-m MODULE`` or ``-c CODE``. The child's environment variables (data folder,
+    log levels) are passed on either way.
     """
-    return [sys.executable, "-P" if sys.version_info >= (3, 11) else "-I", *args]
+    if sys.version_info >= (3, 11):
+        return [sys.executable, "-P", *args]
+    if args and args[0] == "-m":
+        launcher = ("import runpy, sys; del sys.path[0]; "
+                    f"runpy.run_module({args[1]!r}, run_name='__main__', alter_sys=True)")
+        return [sys.executable, "-c", launcher, *args[2:]]
+    if args and args[0] == "-c":
+        return [sys.executable, "-c", "import sys; del sys.path[0]\n" + args[1], *args[2:]]
+    return [sys.executable, *args]

@@ -83,7 +83,7 @@ def _check_probabilities(path: Path, y: np.ndarray, none_remainder: bool = False
 
 class OnnxBackend:
     engine = "onnx"
-    none_remainder = False  # set by open_backend from the file's metadata
+    none_remainder = False  # set from the file's embedded metadata
 
     def __init__(self, path: Path | str, threads: int = 1, model_bytes: bytes | None = None) -> None:
         import onnxruntime as ort
@@ -107,6 +107,10 @@ class OnnxBackend:
         if inp.type != "tensor(float)":
             raise ModelError(f"{self.path} takes {inp.type} input; expected float32 pixels in [0, 1]")
         _check_classes(self.path, out.shape)
+        from fmnistedge.runtime.modelmeta import parse_onnx_metadata
+
+        self.none_remainder = _none_output(parse_onnx_metadata(
+            self.session.get_modelmeta().custom_metadata_map, str(self.path)))
         self.input_name = inp.name
         self.output_name = out.name
 
@@ -141,7 +145,7 @@ def _quiet_native_stderr() -> Iterator[None]:
 
 class LiteRTBackend:
     engine = "tflite"
-    none_remainder = False  # set by open_backend from the file's metadata
+    none_remainder = False  # set from the file's embedded metadata
 
     def __init__(self, path: Path | str, threads: int = 1, model_bytes: bytes | None = None) -> None:
         from ai_edge_litert.interpreter import Interpreter
@@ -162,6 +166,10 @@ class LiteRTBackend:
             raise ModelError(f"{self.path} takes {dtype} input without quantization parameters; "
                              f"expected float32, or int8/uint8 with a scale")
         _check_classes(self.path, self.out["shape"])
+        from fmnistedge.runtime.modelmeta import read_tflite_metadata
+
+        data = model_bytes if model_bytes is not None else self.path.read_bytes()
+        self.none_remainder = _none_output(read_tflite_metadata(data))
         self._batch = None
 
     def _resize(self, n: int) -> None:
@@ -206,21 +214,12 @@ def open_backend(path: Path | str, threads: int = 1, model_bytes: bytes | None =
     if model_bytes is None and not path.is_file():
         raise ModelError(f"Model file not found: {path}")
     cls = OnnxBackend if engine_for(path) == "onnx" else LiteRTBackend
-    backend = cls(path, threads=threads, model_bytes=model_bytes)
-    backend.none_remainder = _declares_none_output(path, model_bytes)
-    return backend
+    return cls(path, threads=threads, model_bytes=model_bytes)
 
 
-def _declares_none_output(path: Path, model_bytes: bytes | None) -> bool:
-    """Whether the file's embedded metadata says its outputs leave a "none" remainder."""
-    from fmnistedge.runtime.modelmeta import read_onnx_metadata, read_tflite_metadata
-
-    data = model_bytes if model_bytes is not None else path.read_bytes()
-    try:
-        meta = read_onnx_metadata(data) if engine_for(path) == "onnx" else read_tflite_metadata(data)
-    except ModelError:
-        return False  # the seal and integrity checks report a damaged file
-    block = (meta or {}).get("photo_calibration") if isinstance(meta, dict) else None
+def _none_output(meta: dict | None) -> bool:
+    """Whether a file's embedded metadata says its outputs leave a "none" remainder."""
+    block = (meta or {}).get("photo_calibration")
     return isinstance(block, dict) and block.get("none_output") is True
 
 

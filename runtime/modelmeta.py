@@ -137,9 +137,16 @@ def read_tflite_metadata(data: bytes) -> dict | None:
     """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            if zf.getinfo(TFLITE_ASSOCIATED_FILE).file_size > MAX_METADATA_BYTES:
+            info = zf.getinfo(TFLITE_ASSOCIATED_FILE)
+            # The declared size can lie: read at most the cap from the stream itself, and
+            # only the two methods the exporter could have written (bzip2/LZMA inflate unbounded).
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 return None
-            meta = json.loads(zf.read(TFLITE_ASSOCIATED_FILE))
+            with zf.open(info) as fh:
+                raw = fh.read(MAX_METADATA_BYTES + 1)
+            if len(raw) > MAX_METADATA_BYTES:
+                return None
+            meta = json.loads(raw)
     except Exception:  # noqa: BLE001 - see the docstring
         return None
     return meta if isinstance(meta, dict) else None
@@ -154,10 +161,17 @@ def read_onnx_metadata(data: bytes, name: str = "this ONNX file") -> dict | None
         meta = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"]).get_modelmeta()
     except Exception:  # not a loadable ONNX model
         return None
-    raw = meta.custom_metadata_map.get(META_KEY)
+    return parse_onnx_metadata(meta.custom_metadata_map, name)
+
+
+def parse_onnx_metadata(custom_map: dict, name: str = "this ONNX file") -> dict | None:
+    """The fmnistedge JSON object of an ONNX file's custom metadata map (from any open session)."""
+    raw = custom_map.get(META_KEY)
+    if raw is not None and len(raw) > MAX_METADATA_BYTES:
+        raise ModelError(f"The fmnistedge metadata of {name} is too large; re-export or re-install it")
     try:
         parsed = json.loads(raw) if raw else None
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested JSON raises RecursionError
         raise ModelError(f"The fmnistedge metadata of {name} is not JSON; re-export or re-install it") from None
     return parsed if isinstance(parsed, dict) else None
 

@@ -153,3 +153,40 @@ def test_a_manifest_with_bad_values_is_a_one_line_model_error(tmp_path, field, v
         assert result.exit_code == 1, (args, result.output)
         assert f"Malformed manifest {path}: files['model_int8.tflite'] has {field} {value!r}" in result.output
         assert "Traceback" not in result.output
+
+
+def test_metadata_that_inflates_beyond_its_declared_size_is_not_read():
+    """A crafted archive can declare a tiny file_size and inflate to gigabytes: the reader
+    stops at the cap and refuses compression methods the exporter never writes."""
+    import io
+    import zipfile
+
+    from fmnistedge.runtime.modelmeta import MAX_METADATA_BYTES, TFLITE_ASSOCIATED_FILE, read_tflite_metadata
+
+    import tracemalloc
+
+    for method in (zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression=method) as zf:
+            zf.writestr(TFLITE_ASSOCIATED_FILE, b"{" + b" " * (100 * MAX_METADATA_BYTES) + b"}")
+        data = bytearray(buf.getvalue())
+        # Lie about the size in both headers (uncompressed size: local +22, central +24).
+        local = data.find(b"PK\x03\x04")
+        central = data.find(b"PK\x01\x02")
+        data[local + 22:local + 26] = (2).to_bytes(4, "little")
+        data[central + 24:central + 28] = (2).to_bytes(4, "little")
+        tracemalloc.start()
+        try:
+            assert read_tflite_metadata(b"model" + bytes(data)) is None
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 8 * MAX_METADATA_BYTES  # 100 MiB inside; the reader never holds more than the cap
+
+
+def test_deeply_nested_onnx_metadata_is_a_one_line_model_error():
+    from fmnistedge.errors import ModelError
+    from fmnistedge.runtime.modelmeta import parse_onnx_metadata
+
+    with pytest.raises(ModelError, match="not JSON"):
+        parse_onnx_metadata({"fmnistedge": "[" * 100_000})
