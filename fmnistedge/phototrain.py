@@ -63,10 +63,17 @@ def add_none_output(model):
 
     head = model.get_layer("probs")
     w, b = head.get_weights()
-    logits = keras.layers.Dense(NUM_CLASSES + 1, name="probs_none")(head.input)
+    if isinstance(model, keras.Sequential):  # rebuild its body as a graph ending before the head
+        inp = x = keras.Input(model.input_shape[1:], name="image")
+        for layer in model.layers[:-1]:
+            x = layer(x)
+        features, model_input = x, inp
+    else:
+        features, model_input = head.input, model.input
+    logits = keras.layers.Dense(NUM_CLASSES + 1, name="probs_none")(features)
     probs = keras.layers.Softmax(name="softmax_none")(logits)
     out = ClassProbabilities(NUM_CLASSES, name="class_probs")(probs)
-    new = keras.Model(model.input, out, name=model.name)
+    new = keras.Model(model_input, out, name=model.name)
     new.get_layer("probs_none").set_weights([
         np.concatenate([w, np.zeros((w.shape[0], 1), w.dtype)], axis=1),
         np.concatenate([b, [b.min() - NONE_BIAS_OFFSET]]).astype(b.dtype)])
