@@ -44,6 +44,15 @@ class Failure:
         return {"path": self.path, "error": self.error}
 
 
+class ClassifyInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`classify_files`; ``results`` holds what was finished before
+    it (in input order; images preprocessed but not yet through the model are not in it)."""
+
+    def __init__(self, results: list) -> None:
+        super().__init__()
+        self.results = results
+
+
 def top_k(probs: np.ndarray, k: int) -> list[dict]:
     order = np.argsort(-probs, kind="stable")[:k]
     return [{"label": LABELS[i], "class_index": int(i), "probability": float(probs[i])} for i in order]
@@ -89,6 +98,8 @@ def classify_files(
     """Preprocess and classify ``paths`` in batches of ``batch_size`` (one engine call each).
 
     Results come back in input order; ``on_result`` sees each as soon as it is known.
+    Ctrl-C raises :class:`ClassifyInterrupted` (a ``KeyboardInterrupt``) carrying the
+    results finished before it.
     ``openset`` (:class:`fmnistedge.runtime.openset.OpenSet`) calibrates photo
     probabilities and answers "unknown" below its threshold.
     """
@@ -127,17 +138,20 @@ def classify_files(
             on_result(result)
         pending.clear()
 
-    for index, path in enumerate(paths):
-        start = time.perf_counter()
-        try:
-            img, info = prepare_image(path, mode)
-        except FmnistEdgeError as exc:
-            failure = Failure(str(path), str(exc))
-            results[index] = failure
-            on_result(failure)
-            continue
-        pending.append((index, Path(path), img, info, 1000 * (time.perf_counter() - start)))
-        if len(pending) >= batch_size:
-            flush()
-    flush()
+    try:
+        for index, path in enumerate(paths):
+            start = time.perf_counter()
+            try:
+                img, info = prepare_image(path, mode)
+            except FmnistEdgeError as exc:
+                failure = Failure(str(path), str(exc))
+                results[index] = failure
+                on_result(failure)
+                continue
+            pending.append((index, Path(path), img, info, 1000 * (time.perf_counter() - start)))
+            if len(pending) >= batch_size:
+                flush()
+        flush()
+    except KeyboardInterrupt:
+        raise ClassifyInterrupted([results[i] for i in sorted(results)]) from None
     return [results[i] for i in sorted(results)]

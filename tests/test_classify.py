@@ -376,3 +376,46 @@ def test_malformed_manifest_and_failed_files_are_refused(exported_tiny, tmp_path
     (copy / "manifest.json").write_text("[]")
     result = runner.invoke(app, ["classify", str(good_jpeg), "--model", "tiny", "--artifacts", str(tmp_path / "art")])
     assert result.exit_code == 1 and "Malformed manifest" in result.output
+
+
+def test_ctrl_c_with_json_prints_the_results_finished_so_far(tmp_path, good_jpeg):
+    """SIGINT mid-batch: exit 130 and, on stdout, valid JSON with the finished results
+    and "interrupted": true (it used to be 0 bytes on stdout)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(40):  # the first batch (32) is finished before b-bad.jpg is reached
+        os.link(good_jpeg, folder / f"a{i:03d}.jpg")
+    (folder / "b-bad.jpg").write_text("not an image")  # its error line on stderr: the cue to interrupt
+    for i in range(2000):  # about a minute of work left when the signal comes
+        os.link(good_jpeg, folder / f"c{i:04d}.jpg")
+    proc = subprocess.Popen([sys.executable, "-m", "fmnistedge", "classify", str(folder), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        deadline = time.monotonic() + 120
+        seen = ""
+        while "b-bad.jpg" not in seen and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            seen += line
+        assert "b-bad.jpg" in seen, seen
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    doc = json.loads(out)
+    assert doc["interrupted"] is True
+    paths = [r["path"] for r in doc["results"]]
+    assert 33 <= len(paths) < 2041
+    assert paths[:32] == [str(folder / f"a{i:03d}.jpg") for i in range(32)]
+    assert all("label" in r for r in doc["results"] if r["path"] != str(folder / "b-bad.jpg"))
+    assert "Interrupted after" in err and "Traceback" not in err

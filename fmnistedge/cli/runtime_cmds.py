@@ -42,7 +42,7 @@ def classify(
     if any input failed (the others are still classified), 2 for usage errors.
     """
     from fmnistedge.runtime import imageio, models
-    from fmnistedge.runtime.classify import Failure, classify_files
+    from fmnistedge.runtime.classify import ClassifyInterrupted, Failure, classify_files
 
     from fmnistedge.runtime.openset import for_model
 
@@ -66,10 +66,15 @@ def classify(
             alts = ", ".join(f"{t['label']} {100 * t['probability']:.1f}%" for t in r.top_k[1:])
             typer.echo(f"{r.path}: {r.label} ({100 * r.confidence:.1f}%)" + (f"  [{alts}]" if alts else ""))
 
-    results = classify_files(files, backend, mode="raw" if raw else "photo", k=top_k,
-                             save_dir=save_preprocessed, on_result=show, openset=openset)
-    done = iter(results)  # one per file, in the order of files
-    all_results = [next(done) if isinstance(e, Path) else Failure(str(e[0]), e[1]) for e in entries]
+    interrupted = False
+    try:
+        results = classify_files(files, backend, mode="raw" if raw else "photo", k=top_k,
+                                 save_dir=save_preprocessed, on_result=show, openset=openset)
+    except ClassifyInterrupted as exc:  # Ctrl-C: the results finished so far are still reported
+        results, interrupted = exc.results, True
+    by_path = {r.path: r for r in results}  # expand_paths names each file once
+    all_results = [by_path.get(str(e)) if isinstance(e, Path) else Failure(str(e[0]), e[1]) for e in entries]
+    all_results = [r for r in all_results if r is not None]  # None: not finished before Ctrl-C
     if as_json:
         _print_json({
             "model": {"arch": ref.arch, "path": str(ref.path), "engine": ref.engine,
@@ -79,7 +84,13 @@ def classify(
                                             {"temperature": openset.temperature,
                                              "reject_below": openset.reject_below})},
             "results": [r.to_dict() for r in all_results],
+            "interrupted": interrupted,
         })
+    if interrupted:
+        stderr.print(f"Interrupted after {len(results)} of {len(files)} image(s); "
+                     + ("the JSON on stdout holds the results finished so far (\"interrupted\": true)."
+                           if as_json else "the results finished so far are printed."), highlight=False, markup=False)
+        raise typer.Exit(errors.EXIT_INTERRUPTED)
     if any(isinstance(r, Failure) for r in all_results):
         raise typer.Exit(errors.EXIT_INPUT_FAILED)
 
