@@ -419,3 +419,32 @@ def test_ctrl_c_with_json_prints_the_results_finished_so_far(tmp_path, good_jpeg
     assert paths[:32] == [str(folder / f"a{i:03d}.jpg") for i in range(32)]
     assert all("label" in r for r in doc["results"] if r["path"] != str(folder / "b-bad.jpg"))
     assert "Interrupted after" in err and "Traceback" not in err
+
+
+def test_control_characters_in_file_names_are_escaped_in_human_output_not_in_json(tmp_path, good_jpeg):
+    """A file name with ESC sequences or a newline must not drive the terminal or split a
+    line: human output and one-line errors show it escaped; JSON keeps it exact."""
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    good = folder / "red\x1b[31mX\x1b]0;title\x07.jpg"
+    shutil.copy(good_jpeg, good)
+    bad = folder / "two\nlines\u202e.jpg"
+    bad.write_text("not an image")
+    result = runner.invoke(app, ["classify", str(folder)], color=True)  # color: keep what a terminal gets
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert not any(ch in result.output.replace("\n", "") for ch in "\x1b\x07\u202e")
+    assert result.output.count("\n") == 2  # one line per image
+    assert f"{folder}/red\\x1b[31mX\\x1b]0;title\\x07.jpg: " in result.stdout
+    assert f"Not an image (or an unsupported format): {folder}/two\\nlines\\u202e.jpg" in result.output
+    result = runner.invoke(app, ["classify", str(folder), "--json"])
+    paths = {r["path"] for r in json.loads(result.stdout)["results"]}
+    assert paths == {str(good), str(bad)}
+
+
+def test_printable_escapes_controls_and_keeps_other_scripts():
+    from fmnistedge.progress import printable
+
+    assert printable("plain/ok [v2].jpg") == "plain/ok [v2].jpg"
+    assert printable("caf\u00e9 \u0448\u0430\u0440\u0444 \U0001f455") == "caf\u00e9 \u0448\u0430\u0440\u0444 \U0001f455"
+    assert printable("a\x1bb\nc\rd\te\x7ff\x9bg\u2028h") == "a\\x1bb\\nc\\rd\\te\\x7ff\\x9bg\\u2028h"
+    assert printable(b"x\xff.jpg".decode("utf-8", "surrogateescape")) == "x\\xff.jpg"

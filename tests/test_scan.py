@@ -487,3 +487,21 @@ def test_the_display_probe_does_not_import_a_cv2_planted_in_the_current_director
     monkeypatch.setenv("DISPLAY", ":99")  # no such display: the real probe fails, which is fine
     display_available()
     assert not marker.exists()
+
+
+def test_wardrobe_list_escapes_control_characters_from_the_database(tmp_path):
+    """A source or model name stored with ESC sequences or newlines (another tool, a
+    crafted file) prints escaped: one line per item, nothing a terminal would act on."""
+    db = tmp_path / "w.db"
+    w = Wardrobe(db)
+    w.add(Item("Coat", 4, 0.9, "cnn1\x1b[2J", "abc", "cam\nera\x1b]0;x\x07"))
+    w.close()
+    result = runner.invoke(app, ["wardrobe", "list", "--wardrobe", str(db)], color=True)
+    assert result.exit_code == 0
+    assert result.stdout.count("\n") == 1 and "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "[cnn1\\x1b[2J, cam\\nera\\x1b]0;x\\x07]" in result.stdout
+    exported = json.loads(runner.invoke(app, ["wardrobe", "export", "--json", "--wardrobe", str(db)]).stdout)
+    assert exported[0]["source"] == "cam\nera\x1b]0;x\x07"  # JSON keeps the value exact
+    missing = tmp_path / "no\x1b[31mpe.db"
+    result = runner.invoke(app, ["wardrobe", "list", "--wardrobe", str(missing)], color=True)
+    assert result.exit_code == 1 and "\x1b" not in result.output and "no\\x1b[31mpe.db" in result.output

@@ -19,7 +19,7 @@ import typer
 import typer.core
 
 from fmnistedge import errors
-from fmnistedge.progress import print_error, stderr
+from fmnistedge.progress import print_error, printable, stderr
 
 
 class _ErrorMappingGroup(typer.core.TyperGroup):
@@ -76,7 +76,7 @@ def resolve_model(model, engine, precision, artifacts: Path):
     ref = models.resolve(model, engine.value if engine else None, artifacts,
                          precision.value if precision else None)
     if ref.note:
-        stderr.print(f"note: {ref.note}", highlight=False, soft_wrap=True)
+        stderr.print(f"note: {printable(ref.note)}", highlight=False, soft_wrap=True, markup=False)
     return ref
 
 

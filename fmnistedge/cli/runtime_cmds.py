@@ -12,7 +12,7 @@ from fmnistedge import errors
 from fmnistedge.cli.app import (ArtifactsOpt, DataDir, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt, ThreadsOpt,
                                 _arch_selection, _print_json, app, ensure_writable_dir, print_table, resolve_model,
                                 stderr)
-from fmnistedge.progress import print_error
+from fmnistedge.progress import print_error, printable
 
 
 @app.command()
@@ -60,11 +60,11 @@ def classify(
             print_error(r.error, "error")
         elif not as_json and r.class_index is None:
             guess = r.best_guess
-            typer.echo(f"{r.path}: unknown ({r.reason}; best guess {guess['label']} "
+            typer.echo(f"{printable(r.path)}: unknown ({r.reason}; best guess {guess['label']} "
                        f"{100 * guess['probability']:.1f}%)")
         elif not as_json:
             alts = ", ".join(f"{t['label']} {100 * t['probability']:.1f}%" for t in r.top_k[1:])
-            typer.echo(f"{r.path}: {r.label} ({100 * r.confidence:.1f}%)" + (f"  [{alts}]" if alts else ""))
+            typer.echo(f"{printable(r.path)}: {r.label} ({100 * r.confidence:.1f}%)" + (f"  [{alts}]" if alts else ""))
 
     interrupted = False
     try:
@@ -109,13 +109,13 @@ def models(artifacts: ArtifactsOpt = Path("artifacts"), as_json: JsonFlag = Fals
     table = Table("arch", "file", "format", "precision", "size", "verified accuracy", "status", "where")
     for r in rows:
         acc = f"{100 * r['test_accuracy']:.2f}%" if r["test_accuracy"] is not None else "-"
-        table.add_row(r["arch"], r["file"], r["format"], r["precision"], f"{r['bytes'] / 1024:.1f} KiB",
-                      acc, r["status"], r["where"])
+        table.add_row(*map(printable, (r["arch"], r["file"], r["format"], r["precision"])),
+                      f"{r['bytes'] / 1024:.1f} KiB", acc, printable(r["status"]), r["where"])
     print_table(table)
     if not rows:
         stderr.print("No models found; train and export one ('fmnistedge train', 'fmnistedge export').")
     else:
-        stderr.print(f"Default model: {default_arch() or 'none shipped'}")
+        stderr.print(f"Default model: {printable(default_arch() or 'none shipped')}", markup=False)
 
 
 @app.command()
