@@ -448,3 +448,36 @@ def test_printable_escapes_controls_and_keeps_other_scripts():
     assert printable("caf\u00e9 \u0448\u0430\u0440\u0444 \U0001f455") == "caf\u00e9 \u0448\u0430\u0440\u0444 \U0001f455"
     assert printable("a\x1bb\nc\rd\te\x7ff\x9bg\u2028h") == "a\\x1bb\\nc\\rd\\te\\x7ff\\x9bg\\u2028h"
     assert printable(b"x\xff.jpg".decode("utf-8", "surrogateescape")) == "x\\xff.jpg"
+
+
+def _unwritable_folder(tmp_path) -> Path:
+    """An existing folder this process cannot create files in, root included."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        folder.chmod(0o500)
+        return folder
+    if not Path("/proc/self").is_dir():
+        pytest.skip("running as root without /proc: no folder root cannot write")
+    return Path("/proc")  # root can chmod past permissions, not write into procfs
+
+
+@pytest.mark.parametrize("kind", ["exists-unwritable", "under-a-file"])
+def test_an_unwritable_save_preprocessed_folder_is_one_line_before_classifying(tmp_path, good_jpeg, kind):
+    """--save-preprocessed into a folder that cannot be written used to classify every
+    image and then turn each result into a failure; now it is one line up front."""
+    if kind == "exists-unwritable":
+        target = _unwritable_folder(tmp_path)
+    else:
+        (tmp_path / "somefile").write_text("x")
+        target = tmp_path / "somefile" / "sub"
+    images = [tmp_path / f"g{i}.jpg" for i in range(3)]
+    for p in images:
+        shutil.copy(good_jpeg, p)
+    result = runner.invoke(app, ["classify", *map(str, images), "--save-preprocessed", str(target)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stdout == ""
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"Cannot write to {target}" in lines[0], result.output
+    result = runner.invoke(app, ["classify", *map(str, images), "--save-preprocessed", str(target), "--json"])
+    assert result.exit_code == 1 and "{" not in result.output  # no results computed and thrown away

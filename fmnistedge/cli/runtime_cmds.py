@@ -46,6 +46,9 @@ def classify(
 
     from fmnistedge.runtime.openset import for_model
 
+    if save_preprocessed is not None:
+        # One line now, not one failed result per image after all the work.
+        ensure_writable_dir(save_preprocessed)
     ref = resolve_model(model, engine, precision, artifacts)
     backend = models.load(ref, threads=threads)  # a bad model fails once, before any image
     openset = for_model(ref)
