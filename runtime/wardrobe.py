@@ -28,6 +28,10 @@ APPLICATION_ID = 0x464D4E45  # "FMNE"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 30.0
 COLUMNS = ("id", "label", "class_index", "confidence", "first_seen", "model", "model_sha256", "source")
+# SQLite's column types are affinities, not constraints: another tool (or a hand edit) can
+# store a blob label or a text confidence, which would break printing and JSON export.
+COLUMN_TYPES = {"label": ("text",), "class_index": ("integer",), "confidence": ("real", "integer"),
+                "first_seen": ("text",), "model": ("text",), "model_sha256": ("text", "null"), "source": ("text",)}
 
 MIGRATIONS = {
     1: """
@@ -208,7 +212,24 @@ class Wardrobe:
              item.source, item.thumbnail))
         return int(cur.lastrowid)
 
+    def _check_values(self) -> None:
+        """Refuse, in one line naming the item, a row whose values are not of the types
+        fmnistedge writes (see :data:`COLUMN_TYPES`); ``remove`` can still delete it."""
+        bad = " OR ".join(f"typeof({c}) NOT IN ({', '.join(repr(t) for t in types)})"
+                          for c, types in COLUMN_TYPES.items())
+        row = self._execute(f"SELECT id, {', '.join(COLUMN_TYPES)} FROM items WHERE {bad} "
+                            "ORDER BY id LIMIT 1").fetchone()
+        if row is None:
+            return
+        for column, value in zip(COLUMN_TYPES, row[1:]):
+            kind = {bytes: "blob", str: "text", int: "integer", float: "real", type(None): "null"}[type(value)]
+            if kind not in COLUMN_TYPES[column]:
+                raise WardrobeError(f"{self.path}: item #{row[0]} has {column} {value!r:.40} ({kind}), which "
+                                    "fmnistedge never writes; remove it with 'fmnistedge wardrobe remove "
+                                    f"{row[0]} --wardrobe {self.path}' or use --wardrobe to pick another file")
+
     def items(self) -> list[dict]:
+        self._check_values()
         rows = self._execute(f"SELECT {', '.join(COLUMNS)} FROM items ORDER BY id").fetchall()
         return [dict(zip(COLUMNS, r)) for r in rows]
 
@@ -223,6 +244,7 @@ class Wardrobe:
         return self._execute("DELETE FROM items").rowcount
 
     def stats(self) -> dict:
+        self._check_values()
         rows = self._execute("SELECT label, count(*) FROM items GROUP BY label ORDER BY count(*) DESC, label")
         per_label = {label: n for label, n in rows.fetchall()}
         return {"items": sum(per_label.values()), "per_label": per_label}

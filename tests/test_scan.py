@@ -505,3 +505,30 @@ def test_wardrobe_list_escapes_control_characters_from_the_database(tmp_path):
     missing = tmp_path / "no\x1b[31mpe.db"
     result = runner.invoke(app, ["wardrobe", "list", "--wardrobe", str(missing)], color=True)
     assert result.exit_code == 1 and "\x1b" not in result.output and "no\\x1b[31mpe.db" in result.output
+
+
+@pytest.mark.parametrize("column, value", [("label", b"\x00blob"), ("confidence", "high"), ("source", b"raw"),
+                                           ("model_sha256", b"\x01"), ("first_seen", b"\xff")])
+def test_a_wardrobe_row_with_foreign_value_types_is_one_line_and_removable(tmp_path, column, value):
+    """SQLite stores any type in any column: a blob label made 'wardrobe export --json'
+    crash with a TypeError traceback. Now every reading command names the item in one
+    line, and 'wardrobe remove' can still delete it."""
+    db = tmp_path / "w.db"
+    w = Wardrobe(db)
+    w.add(Item("Coat", 4, 0.9, "edge-r", None, "camera:0"))
+    w.close()
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA ignore_check_constraints=1")
+    try:
+        con.execute(f"UPDATE items SET {column} = ? WHERE id = 1", (value,))
+    except sqlite3.IntegrityError:
+        pytest.skip("SQLite refuses this value itself")
+    con.commit()
+    con.close()
+    for args in (["wardrobe", "list"], ["wardrobe", "stats", "--json"], ["wardrobe", "export", "--json"],
+                 ["wardrobe", "export", "--csv"]):
+        result = runner.invoke(app, [*args, "--wardrobe", str(db)])
+        assert result.exit_code == 1 and (result.exception is None or isinstance(result.exception, SystemExit))
+        assert result.stderr.count("\n") == 1 and f"item #1 has {column}" in result.stderr, result.output
+    assert runner.invoke(app, ["wardrobe", "remove", "1", "--wardrobe", str(db)]).exit_code == 0
+    assert runner.invoke(app, ["wardrobe", "list", "--wardrobe", str(db)]).exit_code == 0
