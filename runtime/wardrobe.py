@@ -147,6 +147,9 @@ class Wardrobe:
         if app_id != APPLICATION_ID and (tables or app_id):
             raise WardrobeError(f"{self.path} is an SQLite database but not an fmnistedge wardrobe; "
                                 "it was left untouched. Use --wardrobe to pick another file.")
+        if version < 0:  # user_version is a signed 32-bit header field; fmnistedge writes 0..SCHEMA_VERSION
+            raise WardrobeError(f"{self.path} has wardrobe schema {version}, which no fmnistedge writes: "
+                                "damaged or not a wardrobe; it was left untouched. Use --wardrobe to pick another file.")
         if version > SCHEMA_VERSION:
             raise WardrobeError(f"{self.path} has wardrobe schema {version}, newer than this "
                                 f"fmnistedge knows ({SCHEMA_VERSION}); upgrade fmnistedge")

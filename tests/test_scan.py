@@ -532,3 +532,27 @@ def test_a_wardrobe_row_with_foreign_value_types_is_one_line_and_removable(tmp_p
         assert result.stderr.count("\n") == 1 and f"item #1 has {column}" in result.stderr, result.output
     assert runner.invoke(app, ["wardrobe", "remove", "1", "--wardrobe", str(db)]).exit_code == 0
     assert runner.invoke(app, ["wardrobe", "list", "--wardrobe", str(db)]).exit_code == 0
+
+
+def test_a_negative_schema_version_is_refused_in_one_line_and_left_untouched(tmp_path):
+    """user_version is a signed 32-bit header field: a damaged header (a flipped top bit)
+    made opening for writing try migrations from -2147483646 and die with a KeyError."""
+    import hashlib
+
+    db = tmp_path / "w.db"
+    w = Wardrobe(db)
+    w.add(_item())
+    w.close()
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA user_version=-2147483646")
+    con.execute("PRAGMA journal_mode=DELETE")
+    con.close()
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    for readonly in (True, False):
+        with pytest.raises(WardrobeError, match="schema -2147483646, which no fmnistedge writes"):
+            Wardrobe(db, readonly=readonly)
+    for args in (["wardrobe", "list"], ["wardrobe", "remove", "1"]):
+        result = runner.invoke(app, [*args, "--wardrobe", str(db)])
+        assert result.exit_code == 1 and (result.exception is None or isinstance(result.exception, SystemExit))
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
