@@ -12,6 +12,7 @@ import numpy as np
 from fmnistedge import fileio
 from fmnistedge.errors import FmnistEdgeError
 from fmnistedge.labels import LABELS
+from fmnistedge.runtime.backends import quiet_native_stderr
 from fmnistedge.runtime.preprocess import prepare_image, to_model_input
 
 BATCH_SIZE = 32
@@ -142,7 +143,8 @@ def classify_files(
         for index, path in enumerate(paths):
             start = time.perf_counter()
             try:
-                img, info = prepare_image(path, mode)
+                with quiet_native_stderr():  # libtiff and other C decoders write to fd 2
+                    img, info = prepare_image(path, mode)
             except FmnistEdgeError as exc:
                 failure = Failure(str(path), str(exc))
                 results[index] = failure

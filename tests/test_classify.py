@@ -481,3 +481,25 @@ def test_an_unwritable_save_preprocessed_folder_is_one_line_before_classifying(t
     assert len(lines) == 1 and f"Cannot write to {target}" in lines[0], result.output
     result = runner.invoke(app, ["classify", *map(str, images), "--save-preprocessed", str(target), "--json"])
     assert result.exit_code == 1 and "{" not in result.output  # no results computed and thrown away
+
+
+def test_a_damaged_tiff_is_one_line_without_libtiff_noise(tmp_path):
+    """libtiff (inside Pillow) printed 'tempfile.tif: Using code not yet in table.' on
+    fd 2 before our error line for a TIFF with damaged LZW data (found by tests/test_fuzz.py)."""
+    import io
+    import subprocess
+    import sys
+
+    img = np.full((48, 64, 3), 200, np.uint8)
+    img[10:40, 20:40] = (40, 60, 150)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "TIFF", compression="tiff_lzw")
+    data = bytearray(buf.getvalue())
+    for i in range(20, 60):  # the LZW strip follows the 8-byte header
+        data[i] ^= 0x55
+    path = tmp_path / "lzw.tif"
+    path.write_bytes(bytes(data))
+    proc = subprocess.run([sys.executable, "-m", "fmnistedge", "classify", str(path)], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith(f"error Corrupt or truncated image {path}") and proc.stderr.count("\n") == 1, proc.stderr
