@@ -205,6 +205,37 @@ class Wardrobe:
             raise WardrobeError(f"{self.path} is damaged ({exc}); stopped using it. "
                                 "Restore a backup or use --wardrobe to pick another file.") from None
 
+    def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Run a query and fetch its rows with the same error mapping as :meth:`_execute`:
+        fetching is where a damaged page shows, and where Python fails on text that is
+        not UTF-8 (sqlite3 raises OperationalError "Could not decode to UTF-8 column")."""
+        cur = self._execute(sql, params)
+        try:
+            return cur.fetchall()
+        except sqlite3.OperationalError as exc:
+            if "decode" in str(exc):
+                where = self._first_undecodable_item()
+                fix = (f"remove it with 'fmnistedge wardrobe remove {where} --wardrobe {self.path}' or "
+                       if where is not None else "")
+                raise WardrobeError(f"{self.path}: {'item #%s' % where if where is not None else 'an item'} holds "
+                                    f"text that is not UTF-8, which fmnistedge never writes (damaged, or written "
+                                    f"by another tool); {fix}use --wardrobe to pick another file") from None
+            raise WardrobeError(f"Cannot use {self.path}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise WardrobeError(f"{self.path} is damaged ({exc}); stopped using it. "
+                                "Restore a backup or use --wardrobe to pick another file.") from None
+
+    def _first_undecodable_item(self) -> int | None:
+        try:
+            for (item_id,) in self.db.execute("SELECT id FROM items ORDER BY id").fetchall():
+                try:
+                    self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM items WHERE id = ?", (item_id,)).fetchall()
+                except sqlite3.OperationalError:
+                    return item_id
+        except sqlite3.DatabaseError:
+            pass
+        return None
+
     def add(self, item: Item) -> int:
         """Record one item and commit it at once."""
         first_seen = item.first_seen or datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -220,10 +251,10 @@ class Wardrobe:
         fmnistedge writes (see :data:`COLUMN_TYPES`); ``remove`` can still delete it."""
         bad = " OR ".join(f"typeof({c}) NOT IN ({', '.join(repr(t) for t in types)})"
                           for c, types in COLUMN_TYPES.items())
-        row = self._execute(f"SELECT id, {', '.join(COLUMN_TYPES)} FROM items WHERE {bad} "
-                            "ORDER BY id LIMIT 1").fetchone()
-        if row is None:
+        rows = self._rows(f"SELECT id, {', '.join(COLUMN_TYPES)} FROM items WHERE {bad} ORDER BY id LIMIT 1")
+        if not rows:
             return
+        row = rows[0]
         for column, value in zip(COLUMN_TYPES, row[1:]):
             kind = {bytes: "blob", str: "text", int: "integer", float: "real", type(None): "null"}[type(value)]
             if kind not in COLUMN_TYPES[column]:
@@ -233,12 +264,12 @@ class Wardrobe:
 
     def items(self) -> list[dict]:
         self._check_values()
-        rows = self._execute(f"SELECT {', '.join(COLUMNS)} FROM items ORDER BY id").fetchall()
+        rows = self._rows(f"SELECT {', '.join(COLUMNS)} FROM items ORDER BY id")
         return [dict(zip(COLUMNS, r)) for r in rows]
 
     def thumbnail(self, item_id: int) -> bytes | None:
-        row = self._execute("SELECT thumbnail FROM items WHERE id = ?", (item_id,)).fetchone()
-        return row[0] if row else None
+        rows = self._rows("SELECT thumbnail FROM items WHERE id = ?", (item_id,))
+        return rows[0][0] if rows else None
 
     def remove(self, item_id: int) -> bool:
         return self._execute("DELETE FROM items WHERE id = ?", (item_id,)).rowcount > 0
@@ -248,8 +279,8 @@ class Wardrobe:
 
     def stats(self) -> dict:
         self._check_values()
-        rows = self._execute("SELECT label, count(*) FROM items GROUP BY label ORDER BY count(*) DESC, label")
-        per_label = {label: n for label, n in rows.fetchall()}
+        rows = self._rows("SELECT label, count(*) FROM items GROUP BY label ORDER BY count(*) DESC, label")
+        per_label = {label: n for label, n in rows}
         return {"items": sum(per_label.values()), "per_label": per_label}
 
     def export(self, fmt: str) -> str:

@@ -556,3 +556,25 @@ def test_a_negative_schema_version_is_refused_in_one_line_and_left_untouched(tmp
         assert result.exit_code == 1 and (result.exception is None or isinstance(result.exception, SystemExit))
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
+
+def test_text_that_is_not_utf8_in_a_wardrobe_is_one_line_naming_the_item(tmp_path):
+    """A damaged byte inside a text value (found by tests/test_fuzz.py): Python's sqlite3
+    raised OperationalError 'Could not decode to UTF-8 column' while fetching, outside the
+    error mapping, so 'wardrobe list' and 'export' ended in a traceback."""
+    db = tmp_path / "w.db"
+    w = Wardrobe(db)
+    w.add(_item())
+    w.add(_item("Bag", 8))
+    w.close()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE items SET first_seen = CAST(X'FF323032362D3132' AS TEXT) WHERE id = 2")
+    con.commit()
+    con.close()
+    for args in (["wardrobe", "list"], ["wardrobe", "export", "--json"], ["wardrobe", "export", "--csv"]):
+        result = runner.invoke(app, [*args, "--wardrobe", str(db)])
+        assert result.exit_code == 1 and (result.exception is None or isinstance(result.exception, SystemExit))
+        assert result.stderr.count("\n") == 1 and "item #2 holds text that is not UTF-8" in result.stderr, result.output
+    assert runner.invoke(app, ["wardrobe", "stats", "--wardrobe", str(db)]).exit_code == 0  # labels are fine
+    assert runner.invoke(app, ["wardrobe", "remove", "2", "--wardrobe", str(db)]).exit_code == 0
+    assert [it["id"] for it in Wardrobe(db, readonly=True).items()] == [1]
