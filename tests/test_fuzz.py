@@ -665,7 +665,8 @@ def test_fuzz_classify_options(tier, tmp_path, capsys):
         for opt in options:
             args += [a.replace("SAVE", str(tmp_path / "seen")) for a in opt]
         result = runner.invoke(app, args)
-        assert_cli_contract(result, "--json" in args and "--help" not in args)
+        options = args[:args.index("--")] if "--" in args else args  # after "--" every word is a PATH
+        assert_cli_contract(result, "--json" in options and "--help" not in options)
         if result.exit_code == 2 and "--help" not in args:
             assert result.output.strip().count("\n") == 0, result.output  # one line, not a usage box
         return f"exit {result.exit_code}"
