@@ -107,6 +107,7 @@ class Wardrobe:
         existing one with SQLite's ``mode=ro``, which never creates, migrates or writes."""
         self.path = Path(path) if path is not None else default_path()
         self.readonly = readonly
+        self.busy_timeout = busy_timeout
         try:
             if readonly:
                 self.db = sqlite3.connect(self._read_only_uri(), uri=True, timeout=busy_timeout,
@@ -160,13 +161,32 @@ class Wardrobe:
                 raise WardrobeError(f"{self.path} is not a wardrobe yet (schema {version}); "
                                     f"'fmnistedge scan --wardrobe {self.path}' makes it one")
             return
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self._enable_wal()
         # FULL (SQLite's usual default, set here whatever the build's default): in WAL mode
         # each commit syncs the WAL before add() returns, so an acknowledged item survives
         # a power cut as well as a killed process (NORMAL only guarantees the latter).
         self.db.execute("PRAGMA synchronous=FULL")
         for target in range(version + 1, SCHEMA_VERSION + 1):
             self._migrate_to(target)
+
+    def _enable_wal(self) -> None:
+        """``PRAGMA journal_mode=WAL``, retried: while several processes open a new file
+        at once, SQLite can answer "database is locked" at once, without waiting for its
+        busy timeout (about one round in ten of six processes did, here), so the retries
+        wait up to that timeout themselves."""
+        import time
+
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.002
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL").fetchall()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(2 * delay, 0.1)
 
     def _check_integrity(self) -> None:
         """Refuse a damaged file before reading or writing it: a corrupt data page can hide
