@@ -31,13 +31,44 @@ class _LazyConsole:
 
 stderr = _LazyConsole()
 
+# Characters a terminal acts on instead of showing (ESC starts colour, cursor and title
+# sequences; CR and LF move the cursor) and those that reorder the text around them.
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(ch: str) -> str:
+    cp = ord(ch)
+    if ch in _NAMED:
+        return _NAMED[ch]
+    if 0xDC80 <= cp <= 0xDCFF:  # a byte of a file name that is not UTF-8 (surrogateescape)
+        return f"\\x{cp - 0xDC00:02x}"
+    return f"\\x{cp:02x}" if cp <= 0xFF else f"\\u{cp:04x}"
+
+
+def printable(text: object) -> str:
+    """``text`` safe to print on a terminal line: control characters (C0, DEL, C1), line
+    and paragraph separators, bidirectional-text controls and undecodable file-name bytes
+    are written the way Python's repr writes them (``\\x1b``, ``\\n``, ``\\u202e``), so a
+    file name cannot colour, move or rewrite the terminal or split an error over two
+    lines. Everything else (accents, other scripts, emoji) is kept. JSON output does not
+    need this: ``json.dumps`` escapes control characters itself."""
+    import unicodedata
+
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(_escape_char(ch) if (unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp")
+                                        or ch in _BIDI_CONTROLS) else ch for ch in s)
+
 
 def print_error(message: object, label: str = "Error:") -> None:
     """One red-labelled error line on stderr; the message is escaped, so a file named
-    ``coat [v2].jpg`` prints as it is instead of being read as rich markup."""
+    ``coat [v2].jpg`` prints as it is instead of being read as rich markup, and control
+    characters (a file name with ESC or a newline) are shown escaped (:func:`printable`)."""
     from rich.markup import escape
 
-    stderr.print(f"[red]{label}[/red] {escape(str(message))}", highlight=False, soft_wrap=True)
+    stderr.print(f"[red]{label}[/red] {escape(printable(message))}", highlight=False, soft_wrap=True)
 
 
 def make_progress(transient: bool = False) -> Progress:

@@ -12,6 +12,7 @@ import numpy as np
 from fmnistedge import fileio
 from fmnistedge.errors import FmnistEdgeError
 from fmnistedge.labels import LABELS
+from fmnistedge.runtime.backends import quiet_native_stderr
 from fmnistedge.runtime.preprocess import prepare_image, to_model_input
 
 BATCH_SIZE = 32
@@ -42,6 +43,15 @@ class Failure:
 
     def to_dict(self) -> dict:
         return {"path": self.path, "error": self.error}
+
+
+class ClassifyInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`classify_files`; ``results`` holds what was finished before
+    it (in input order; images preprocessed but not yet through the model are not in it)."""
+
+    def __init__(self, results: list) -> None:
+        super().__init__()
+        self.results = results
 
 
 def top_k(probs: np.ndarray, k: int) -> list[dict]:
@@ -89,6 +99,8 @@ def classify_files(
     """Preprocess and classify ``paths`` in batches of ``batch_size`` (one engine call each).
 
     Results come back in input order; ``on_result`` sees each as soon as it is known.
+    Ctrl-C raises :class:`ClassifyInterrupted` (a ``KeyboardInterrupt``) carrying the
+    results finished before it.
     ``openset`` (:class:`fmnistedge.runtime.openset.OpenSet`) calibrates photo
     probabilities and answers "unknown" below its threshold.
     """
@@ -127,17 +139,21 @@ def classify_files(
             on_result(result)
         pending.clear()
 
-    for index, path in enumerate(paths):
-        start = time.perf_counter()
-        try:
-            img, info = prepare_image(path, mode)
-        except FmnistEdgeError as exc:
-            failure = Failure(str(path), str(exc))
-            results[index] = failure
-            on_result(failure)
-            continue
-        pending.append((index, Path(path), img, info, 1000 * (time.perf_counter() - start)))
-        if len(pending) >= batch_size:
-            flush()
-    flush()
+    try:
+        for index, path in enumerate(paths):
+            start = time.perf_counter()
+            try:
+                with quiet_native_stderr():  # libtiff and other C decoders write to fd 2
+                    img, info = prepare_image(path, mode)
+            except FmnistEdgeError as exc:
+                failure = Failure(str(path), str(exc))
+                results[index] = failure
+                on_result(failure)
+                continue
+            pending.append((index, Path(path), img, info, 1000 * (time.perf_counter() - start)))
+            if len(pending) >= batch_size:
+                flush()
+        flush()
+    except KeyboardInterrupt:
+        raise ClassifyInterrupted([results[i] for i in sorted(results)]) from None
     return [results[i] for i in sorted(results)]

@@ -19,6 +19,7 @@ import numpy as np
 
 from fmnistedge.errors import FmnistEdgeError
 from fmnistedge.labels import LABELS, NUM_CLASSES
+from fmnistedge.runtime.backends import quiet_native_stderr
 from fmnistedge.runtime.preprocess import prepare_image, to_model_input
 
 
@@ -173,7 +174,8 @@ def evaluate_photos(
     for path, label in items:
         start = time.perf_counter()
         try:
-            img, _ = prepare_image(path, mode)
+            with quiet_native_stderr():  # libtiff and other C decoders write to fd 2
+                img, _ = prepare_image(path, mode)
         except FmnistEdgeError as exc:
             failures.append({"path": str(path), "error": str(exc)})
             tick()

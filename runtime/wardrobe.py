@@ -28,6 +28,10 @@ APPLICATION_ID = 0x464D4E45  # "FMNE"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 30.0
 COLUMNS = ("id", "label", "class_index", "confidence", "first_seen", "model", "model_sha256", "source")
+# SQLite's column types are affinities, not constraints: another tool (or a hand edit) can
+# store a blob label or a text confidence, which would break printing and JSON export.
+COLUMN_TYPES = {"label": ("text",), "class_index": ("integer",), "confidence": ("real", "integer"),
+                "first_seen": ("text",), "model": ("text",), "model_sha256": ("text", "null"), "source": ("text",)}
 
 MIGRATIONS = {
     1: """
@@ -103,6 +107,7 @@ class Wardrobe:
         existing one with SQLite's ``mode=ro``, which never creates, migrates or writes."""
         self.path = Path(path) if path is not None else default_path()
         self.readonly = readonly
+        self.busy_timeout = busy_timeout
         try:
             if readonly:
                 self.db = sqlite3.connect(self._read_only_uri(), uri=True, timeout=busy_timeout,
@@ -143,6 +148,9 @@ class Wardrobe:
         if app_id != APPLICATION_ID and (tables or app_id):
             raise WardrobeError(f"{self.path} is an SQLite database but not an fmnistedge wardrobe; "
                                 "it was left untouched. Use --wardrobe to pick another file.")
+        if version < 0:  # user_version is a signed 32-bit header field; fmnistedge writes 0..SCHEMA_VERSION
+            raise WardrobeError(f"{self.path} has wardrobe schema {version}, which no fmnistedge writes: "
+                                "damaged or not a wardrobe; it was left untouched. Use --wardrobe to pick another file.")
         if version > SCHEMA_VERSION:
             raise WardrobeError(f"{self.path} has wardrobe schema {version}, newer than this "
                                 f"fmnistedge knows ({SCHEMA_VERSION}); upgrade fmnistedge")
@@ -153,9 +161,32 @@ class Wardrobe:
                 raise WardrobeError(f"{self.path} is not a wardrobe yet (schema {version}); "
                                     f"'fmnistedge scan --wardrobe {self.path}' makes it one")
             return
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self._enable_wal()
+        # FULL (SQLite's usual default, set here whatever the build's default): in WAL mode
+        # each commit syncs the WAL before add() returns, so an acknowledged item survives
+        # a power cut as well as a killed process (NORMAL only guarantees the latter).
+        self.db.execute("PRAGMA synchronous=FULL")
         for target in range(version + 1, SCHEMA_VERSION + 1):
             self._migrate_to(target)
+
+    def _enable_wal(self) -> None:
+        """``PRAGMA journal_mode=WAL``, retried: while several processes open a new file
+        at once, SQLite can answer "database is locked" at once, without waiting for its
+        busy timeout (about one round in ten of six processes did, here), so the retries
+        wait up to that timeout themselves."""
+        import time
+
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.002
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL").fetchall()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(2 * delay, 0.1)
 
     def _check_integrity(self) -> None:
         """Refuse a damaged file before reading or writing it: a corrupt data page can hide
@@ -194,6 +225,37 @@ class Wardrobe:
             raise WardrobeError(f"{self.path} is damaged ({exc}); stopped using it. "
                                 "Restore a backup or use --wardrobe to pick another file.") from None
 
+    def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Run a query and fetch its rows with the same error mapping as :meth:`_execute`:
+        fetching is where a damaged page shows, and where Python fails on text that is
+        not UTF-8 (sqlite3 raises OperationalError "Could not decode to UTF-8 column")."""
+        cur = self._execute(sql, params)
+        try:
+            return cur.fetchall()
+        except sqlite3.OperationalError as exc:
+            if "decode" in str(exc):
+                where = self._first_undecodable_item()
+                fix = (f"remove it with 'fmnistedge wardrobe remove {where} --wardrobe {self.path}' or "
+                       if where is not None else "")
+                raise WardrobeError(f"{self.path}: {'item #%s' % where if where is not None else 'an item'} holds "
+                                    f"text that is not UTF-8, which fmnistedge never writes (damaged, or written "
+                                    f"by another tool); {fix}use --wardrobe to pick another file") from None
+            raise WardrobeError(f"Cannot use {self.path}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise WardrobeError(f"{self.path} is damaged ({exc}); stopped using it. "
+                                "Restore a backup or use --wardrobe to pick another file.") from None
+
+    def _first_undecodable_item(self) -> int | None:
+        try:
+            for (item_id,) in self.db.execute("SELECT id FROM items ORDER BY id").fetchall():
+                try:
+                    self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM items WHERE id = ?", (item_id,)).fetchall()
+                except sqlite3.OperationalError:
+                    return item_id
+        except sqlite3.DatabaseError:
+            pass
+        return None
+
     def add(self, item: Item) -> int:
         """Record one item and commit it at once."""
         first_seen = item.first_seen or datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -204,13 +266,30 @@ class Wardrobe:
              item.source, item.thumbnail))
         return int(cur.lastrowid)
 
+    def _check_values(self) -> None:
+        """Refuse, in one line naming the item, a row whose values are not of the types
+        fmnistedge writes (see :data:`COLUMN_TYPES`); ``remove`` can still delete it."""
+        bad = " OR ".join(f"typeof({c}) NOT IN ({', '.join(repr(t) for t in types)})"
+                          for c, types in COLUMN_TYPES.items())
+        rows = self._rows(f"SELECT id, {', '.join(COLUMN_TYPES)} FROM items WHERE {bad} ORDER BY id LIMIT 1")
+        if not rows:
+            return
+        row = rows[0]
+        for column, value in zip(COLUMN_TYPES, row[1:]):
+            kind = {bytes: "blob", str: "text", int: "integer", float: "real", type(None): "null"}[type(value)]
+            if kind not in COLUMN_TYPES[column]:
+                raise WardrobeError(f"{self.path}: item #{row[0]} has {column} {value!r:.40} ({kind}), which "
+                                    "fmnistedge never writes; remove it with 'fmnistedge wardrobe remove "
+                                    f"{row[0]} --wardrobe {self.path}' or use --wardrobe to pick another file")
+
     def items(self) -> list[dict]:
-        rows = self._execute(f"SELECT {', '.join(COLUMNS)} FROM items ORDER BY id").fetchall()
+        self._check_values()
+        rows = self._rows(f"SELECT {', '.join(COLUMNS)} FROM items ORDER BY id")
         return [dict(zip(COLUMNS, r)) for r in rows]
 
     def thumbnail(self, item_id: int) -> bytes | None:
-        row = self._execute("SELECT thumbnail FROM items WHERE id = ?", (item_id,)).fetchone()
-        return row[0] if row else None
+        rows = self._rows("SELECT thumbnail FROM items WHERE id = ?", (item_id,))
+        return rows[0][0] if rows else None
 
     def remove(self, item_id: int) -> bool:
         return self._execute("DELETE FROM items WHERE id = ?", (item_id,)).rowcount > 0
@@ -219,8 +298,9 @@ class Wardrobe:
         return self._execute("DELETE FROM items").rowcount
 
     def stats(self) -> dict:
-        rows = self._execute("SELECT label, count(*) FROM items GROUP BY label ORDER BY count(*) DESC, label")
-        per_label = {label: n for label, n in rows.fetchall()}
+        self._check_values()
+        rows = self._rows("SELECT label, count(*) FROM items GROUP BY label ORDER BY count(*) DESC, label")
+        per_label = {label: n for label, n in rows}
         return {"items": sum(per_label.values()), "per_label": per_label}
 
     def export(self, fmt: str) -> str:

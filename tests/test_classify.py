@@ -376,3 +376,130 @@ def test_malformed_manifest_and_failed_files_are_refused(exported_tiny, tmp_path
     (copy / "manifest.json").write_text("[]")
     result = runner.invoke(app, ["classify", str(good_jpeg), "--model", "tiny", "--artifacts", str(tmp_path / "art")])
     assert result.exit_code == 1 and "Malformed manifest" in result.output
+
+
+def test_ctrl_c_with_json_prints_the_results_finished_so_far(tmp_path, good_jpeg):
+    """SIGINT mid-batch: exit 130 and, on stdout, valid JSON with the finished results
+    and "interrupted": true (it used to be 0 bytes on stdout)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(40):  # the first batch (32) is finished before b-bad.jpg is reached
+        os.link(good_jpeg, folder / f"a{i:03d}.jpg")
+    (folder / "b-bad.jpg").write_text("not an image")  # its error line on stderr: the cue to interrupt
+    for i in range(2000):  # about a minute of work left when the signal comes
+        os.link(good_jpeg, folder / f"c{i:04d}.jpg")
+    proc = subprocess.Popen([sys.executable, "-m", "fmnistedge", "classify", str(folder), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        deadline = time.monotonic() + 120
+        seen = ""
+        while "b-bad.jpg" not in seen and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            seen += line
+        assert "b-bad.jpg" in seen, seen
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    doc = json.loads(out)
+    assert doc["interrupted"] is True
+    paths = [r["path"] for r in doc["results"]]
+    assert 33 <= len(paths) < 2041
+    assert paths[:32] == [str(folder / f"a{i:03d}.jpg") for i in range(32)]
+    assert all("label" in r for r in doc["results"] if r["path"] != str(folder / "b-bad.jpg"))
+    assert "Interrupted after" in err and "Traceback" not in err
+
+
+def test_control_characters_in_file_names_are_escaped_in_human_output_not_in_json(tmp_path, good_jpeg):
+    """A file name with ESC sequences or a newline must not drive the terminal or split a
+    line: human output and one-line errors show it escaped; JSON keeps it exact."""
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    good = folder / "red\x1b[31mX\x1b]0;title\x07.jpg"
+    shutil.copy(good_jpeg, good)
+    bad = folder / "two\nlines\u202e.jpg"
+    bad.write_text("not an image")
+    result = runner.invoke(app, ["classify", str(folder)], color=True)  # color: keep what a terminal gets
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert not any(ch in result.output.replace("\n", "") for ch in "\x1b\x07\u202e")
+    assert result.output.count("\n") == 2  # one line per image
+    assert f"{folder}/red\\x1b[31mX\\x1b]0;title\\x07.jpg: " in result.stdout
+    assert f"Not an image (or an unsupported format): {folder}/two\\nlines\\u202e.jpg" in result.output
+    result = runner.invoke(app, ["classify", str(folder), "--json"])
+    paths = {r["path"] for r in json.loads(result.stdout)["results"]}
+    assert paths == {str(good), str(bad)}
+
+
+def test_printable_escapes_controls_and_keeps_other_scripts():
+    from fmnistedge.progress import printable
+
+    assert printable("plain/ok [v2].jpg") == "plain/ok [v2].jpg"
+    assert printable("caf\u00e9 \u0448\u0430\u0440\u0444 \U0001f455") == "caf\u00e9 \u0448\u0430\u0440\u0444 \U0001f455"
+    assert printable("a\x1bb\nc\rd\te\x7ff\x9bg\u2028h") == "a\\x1bb\\nc\\rd\\te\\x7ff\\x9bg\\u2028h"
+    assert printable(b"x\xff.jpg".decode("utf-8", "surrogateescape")) == "x\\xff.jpg"
+
+
+def _unwritable_folder(tmp_path) -> Path:
+    """An existing folder this process cannot create files in, root included."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        folder.chmod(0o500)
+        return folder
+    if not Path("/proc/self").is_dir():
+        pytest.skip("running as root without /proc: no folder root cannot write")
+    return Path("/proc")  # root can chmod past permissions, not write into procfs
+
+
+@pytest.mark.parametrize("kind", ["exists-unwritable", "under-a-file"])
+def test_an_unwritable_save_preprocessed_folder_is_one_line_before_classifying(tmp_path, good_jpeg, kind):
+    """--save-preprocessed into a folder that cannot be written used to classify every
+    image and then turn each result into a failure; now it is one line up front."""
+    if kind == "exists-unwritable":
+        target = _unwritable_folder(tmp_path)
+    else:
+        (tmp_path / "somefile").write_text("x")
+        target = tmp_path / "somefile" / "sub"
+    images = [tmp_path / f"g{i}.jpg" for i in range(3)]
+    for p in images:
+        shutil.copy(good_jpeg, p)
+    result = runner.invoke(app, ["classify", *map(str, images), "--save-preprocessed", str(target)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stdout == ""
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"Cannot write to {target}" in lines[0], result.output
+    result = runner.invoke(app, ["classify", *map(str, images), "--save-preprocessed", str(target), "--json"])
+    assert result.exit_code == 1 and "{" not in result.output  # no results computed and thrown away
+
+
+def test_a_damaged_tiff_is_one_line_without_libtiff_noise(tmp_path):
+    """libtiff (inside Pillow) printed 'tempfile.tif: Using code not yet in table.' on
+    fd 2 before our error line for a TIFF with damaged LZW data (found by tests/test_fuzz.py)."""
+    import io
+    import subprocess
+    import sys
+
+    img = np.full((48, 64, 3), 200, np.uint8)
+    img[10:40, 20:40] = (40, 60, 150)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "TIFF", compression="tiff_lzw")
+    data = bytearray(buf.getvalue())
+    for i in range(20, 60):  # the LZW strip follows the 8-byte header
+        data[i] ^= 0x55
+    path = tmp_path / "lzw.tif"
+    path.write_bytes(bytes(data))
+    proc = subprocess.run([sys.executable, "-m", "fmnistedge", "classify", str(path)], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith(f"error Corrupt or truncated image {path}") and proc.stderr.count("\n") == 1, proc.stderr

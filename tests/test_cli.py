@@ -140,3 +140,32 @@ def test_a_failed_atomic_write_names_the_destination_not_the_temporary_file(tmp_
     result = CliRunner().invoke(app, ["wardrobe", "export", "--wardrobe", str(db), "--out", str(dest)])
     assert result.exit_code == 1 and f": {dest}\n" in result.output and ".partial" not in result.output, result.output
     assert [p.name for p in tmp_path.iterdir() if ".partial" in p.name] == []
+
+
+
+@pytest.mark.parametrize("args", [["classify", "x.png", "--top-k", "0"], ["classify", "x.png", "--bogus"],
+                                  ["classify"], ["classify", "x.png", "--threads", "x"],
+                                  ["wardrobe", "list", "--nope"], ["scan", "--camera", "-1"]])
+def test_a_usage_error_is_one_line_with_exit_2(args):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.stdout == "" and result.stderr.count("\n") == 1, result.output
+    assert result.stderr.startswith("Error: ") and "--help' " not in result.stderr and "--help')" in result.stderr
+
+
+def test_a_library_warning_on_a_decodable_image_does_not_reach_stderr(tmp_path):
+    """Pillow warns (two lines: file:line and source) on a damaged EXIF block of a JPEG it
+    still decodes; stderr must carry only fmnistedge's own one-line messages."""
+    import struct
+
+    exif = (b"Exif\x00\x00II*\x00" + struct.pack("<IH", 8, 1)
+            + struct.pack("<HHII", 0x0112, 3, 1000, 5000) + struct.pack("<I", 0))  # orientation: 1000 shorts
+    path = tmp_path / "exif.jpg"
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray(np.full((48, 64, 3), 200, np.uint8)).save(path, exif=exif)
+    proc = subprocess.run([sys.executable, "-m", "fmnistedge", "classify", str(path)], capture_output=True,
+                          text=True, timeout=120, env={k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"})
+    assert proc.returncode == 0 and proc.stdout.count("\n") == 1
+    assert proc.stderr == ""

@@ -125,3 +125,50 @@ def test_bad_labels_csv_rows_are_named(tmp_path):
     (tmp_path / "labels.csv").write_text("path,label_index\na.jpg,12\n")
     with pytest.raises(FmnistEdgeError, match="label_index 0-9"):
         read_labels(tmp_path)
+
+
+_SAME_PHOTO_TWICE = r'''
+import json, sys
+import cv2, numpy as np
+from PIL import Image
+from fmnistedge.runtime import models
+from fmnistedge.runtime.classify import classify_files
+
+rng = np.random.default_rng(7)
+h, w = 480, 640  # a garment on a wooden floor: grain, sensor noise, folds, JPEG
+yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+wood = 150 + 25 * np.sin(xx / 9.0 + 3 * np.sin(yy / 40.0)) + rng.normal(0, 12, (h, w))
+bg = np.stack([wood, wood * 0.8, wood * 0.55], -1)
+m = np.zeros((h, w), np.uint8)
+cv2.ellipse(m, (330, 250), (120, 170), 8, 0, 360, 255, -1)
+cv2.rectangle(m, (170, 120), (300, 190), 255, -1)
+cv2.rectangle(m, (360, 110), (500, 180), 255, -1)
+shade = 0.75 + 0.25 * np.sin(yy / 23.0 + xx / 31.0)
+cloth = np.stack([60 * shade, 90 * shade, 170 * shade], -1) + rng.normal(0, 8, (h, w, 3))
+Image.fromarray(np.clip(np.where(m[..., None] > 0, cloth, bg), 0, 255).astype(np.uint8)).save(sys.argv[1], quality=85)
+out = {}
+for engine in ("tflite", "onnx"):
+    backend = models.load(models.resolve(None, engine))
+    out[engine] = [classify_files([sys.argv[1]], backend, k=10)[0].to_dict() for _ in range(3)]
+print(json.dumps(out))
+'''
+
+
+def test_the_same_photo_gives_the_same_probabilities_on_every_call_of_a_process(tmp_path):
+    """The first call of a process used to differ (unseeded k-means++ and GrabCut): a fresh
+    process classifies one photo three times with each shipped engine; the probabilities
+    (all ten) and the preprocessing must be identical, not merely close."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _SAME_PHOTO_TWICE, str(tmp_path / "floor.jpg")],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 0, proc.stderr
+    for engine, runs in json.loads(proc.stdout).items():
+        assert runs[0]["preprocessing"]["method"] in ("grabcut", "border-distance"), runs[0]
+        for r in runs[1:]:
+            assert r["top_k"] == runs[0]["top_k"], engine  # exact float equality
+            assert r["preprocessing"] == runs[0]["preprocessing"], engine

@@ -487,3 +487,94 @@ def test_the_display_probe_does_not_import_a_cv2_planted_in_the_current_director
     monkeypatch.setenv("DISPLAY", ":99")  # no such display: the real probe fails, which is fine
     display_available()
     assert not marker.exists()
+
+
+def test_wardrobe_list_escapes_control_characters_from_the_database(tmp_path):
+    """A source or model name stored with ESC sequences or newlines (another tool, a
+    crafted file) prints escaped: one line per item, nothing a terminal would act on."""
+    db = tmp_path / "w.db"
+    w = Wardrobe(db)
+    w.add(Item("Coat", 4, 0.9, "cnn1\x1b[2J", "abc", "cam\nera\x1b]0;x\x07"))
+    w.close()
+    result = runner.invoke(app, ["wardrobe", "list", "--wardrobe", str(db)], color=True)
+    assert result.exit_code == 0
+    assert result.stdout.count("\n") == 1 and "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "[cnn1\\x1b[2J, cam\\nera\\x1b]0;x\\x07]" in result.stdout
+    exported = json.loads(runner.invoke(app, ["wardrobe", "export", "--json", "--wardrobe", str(db)]).stdout)
+    assert exported[0]["source"] == "cam\nera\x1b]0;x\x07"  # JSON keeps the value exact
+    missing = tmp_path / "no\x1b[31mpe.db"
+    result = runner.invoke(app, ["wardrobe", "list", "--wardrobe", str(missing)], color=True)
+    assert result.exit_code == 1 and "\x1b" not in result.output and "no\\x1b[31mpe.db" in result.output
+
+
+@pytest.mark.parametrize("column, value", [("label", b"\x00blob"), ("confidence", "high"), ("source", b"raw"),
+                                           ("model_sha256", b"\x01"), ("first_seen", b"\xff")])
+def test_a_wardrobe_row_with_foreign_value_types_is_one_line_and_removable(tmp_path, column, value):
+    """SQLite stores any type in any column: a blob label made 'wardrobe export --json'
+    crash with a TypeError traceback. Now every reading command names the item in one
+    line, and 'wardrobe remove' can still delete it."""
+    db = tmp_path / "w.db"
+    w = Wardrobe(db)
+    w.add(Item("Coat", 4, 0.9, "edge-r", None, "camera:0"))
+    w.close()
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA ignore_check_constraints=1")
+    try:
+        con.execute(f"UPDATE items SET {column} = ? WHERE id = 1", (value,))
+    except sqlite3.IntegrityError:
+        pytest.skip("SQLite refuses this value itself")
+    con.commit()
+    con.close()
+    for args in (["wardrobe", "list"], ["wardrobe", "stats", "--json"], ["wardrobe", "export", "--json"],
+                 ["wardrobe", "export", "--csv"]):
+        result = runner.invoke(app, [*args, "--wardrobe", str(db)])
+        assert result.exit_code == 1 and (result.exception is None or isinstance(result.exception, SystemExit))
+        assert result.stderr.count("\n") == 1 and f"item #1 has {column}" in result.stderr, result.output
+    assert runner.invoke(app, ["wardrobe", "remove", "1", "--wardrobe", str(db)]).exit_code == 0
+    assert runner.invoke(app, ["wardrobe", "list", "--wardrobe", str(db)]).exit_code == 0
+
+
+def test_a_negative_schema_version_is_refused_in_one_line_and_left_untouched(tmp_path):
+    """user_version is a signed 32-bit header field: a damaged header (a flipped top bit)
+    made opening for writing try migrations from -2147483646 and die with a KeyError."""
+    import hashlib
+
+    db = tmp_path / "w.db"
+    w = Wardrobe(db)
+    w.add(_item())
+    w.close()
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA user_version=-2147483646")
+    con.execute("PRAGMA journal_mode=DELETE")
+    con.close()
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    for readonly in (True, False):
+        with pytest.raises(WardrobeError, match="schema -2147483646, which no fmnistedge writes"):
+            Wardrobe(db, readonly=readonly)
+    for args in (["wardrobe", "list"], ["wardrobe", "remove", "1"]):
+        result = runner.invoke(app, [*args, "--wardrobe", str(db)])
+        assert result.exit_code == 1 and (result.exception is None or isinstance(result.exception, SystemExit))
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
+
+def test_text_that_is_not_utf8_in_a_wardrobe_is_one_line_naming_the_item(tmp_path):
+    """A damaged byte inside a text value (found by tests/test_fuzz.py): Python's sqlite3
+    raised OperationalError 'Could not decode to UTF-8 column' while fetching, outside the
+    error mapping, so 'wardrobe list' and 'export' ended in a traceback."""
+    db = tmp_path / "w.db"
+    w = Wardrobe(db)
+    w.add(_item())
+    w.add(_item("Bag", 8))
+    w.close()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE items SET first_seen = CAST(X'FF323032362D3132' AS TEXT) WHERE id = 2")
+    con.commit()
+    con.close()
+    for args in (["wardrobe", "list"], ["wardrobe", "export", "--json"], ["wardrobe", "export", "--csv"]):
+        result = runner.invoke(app, [*args, "--wardrobe", str(db)])
+        assert result.exit_code == 1 and (result.exception is None or isinstance(result.exception, SystemExit))
+        assert result.stderr.count("\n") == 1 and "item #2 holds text that is not UTF-8" in result.stderr, result.output
+    assert runner.invoke(app, ["wardrobe", "stats", "--wardrobe", str(db)]).exit_code == 0  # labels are fine
+    assert runner.invoke(app, ["wardrobe", "remove", "2", "--wardrobe", str(db)]).exit_code == 0
+    assert [it["id"] for it in Wardrobe(db, readonly=True).items()] == [1]

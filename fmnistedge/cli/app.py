@@ -19,15 +19,40 @@ import typer
 import typer.core
 
 from fmnistedge import errors
-from fmnistedge.progress import print_error, stderr
+from fmnistedge.progress import print_error, printable, stderr
+
+try:  # Typer 0.2x vendors Click; older Typers use Click itself
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError as ClickUsageError
+except ImportError:  # pragma: no cover - depends on the installed Typer
+    import click.exceptions
+
+    ClickUsageError = click.exceptions.UsageError
+    NoArgsIsHelpError = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
 class _ErrorMappingGroup(typer.core.TyperGroup):
     """Maps library exceptions to one-line errors and documented exit codes."""
 
     def invoke(self, ctx):
+        import sys
+        import warnings
+
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                if not sys.warnoptions:  # -W / PYTHONWARNINGS still show them
+                    # A library's warning is two lines on stderr ("file:line: UserWarning: ..."
+                    # and the source line), e.g. Pillow's on a damaged EXIF block of an image
+                    # it still decodes: not an error, and not ours to print.
+                    warnings.simplefilter("ignore")
+                return super().invoke(ctx)
+        except NoArgsIsHelpError:
+            raise  # a bare command prints its help, as Click does
+        except ClickUsageError as exc:
+            # A bad option or argument of a subcommand: one line like every other error,
+            # instead of Click's usage block and boxed message.
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            print_error(f"{exc.format_message()} (see '{where} --help')")
+            raise typer.Exit(exc.exit_code) from None
         except errors.FmnistEdgeError as exc:
             print_error(exc)
             raise typer.Exit(exc.exit_code) from None
@@ -76,7 +101,7 @@ def resolve_model(model, engine, precision, artifacts: Path):
     ref = models.resolve(model, engine.value if engine else None, artifacts,
                          precision.value if precision else None)
     if ref.note:
-        stderr.print(f"note: {ref.note}", highlight=False, soft_wrap=True)
+        stderr.print(f"note: {printable(ref.note)}", highlight=False, soft_wrap=True, markup=False)
     return ref
 
 

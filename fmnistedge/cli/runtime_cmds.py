@@ -12,7 +12,7 @@ from fmnistedge import errors
 from fmnistedge.cli.app import (ArtifactsOpt, DataDir, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt, ThreadsOpt,
                                 _arch_selection, _print_json, app, ensure_writable_dir, print_table, resolve_model,
                                 stderr)
-from fmnistedge.progress import print_error
+from fmnistedge.progress import print_error, printable
 
 
 @app.command()
@@ -42,10 +42,13 @@ def classify(
     if any input failed (the others are still classified), 2 for usage errors.
     """
     from fmnistedge.runtime import imageio, models
-    from fmnistedge.runtime.classify import Failure, classify_files
+    from fmnistedge.runtime.classify import ClassifyInterrupted, Failure, classify_files
 
     from fmnistedge.runtime.openset import for_model
 
+    if save_preprocessed is not None:
+        # One line now, not one failed result per image after all the work.
+        ensure_writable_dir(save_preprocessed)
     ref = resolve_model(model, engine, precision, artifacts)
     backend = models.load(ref, threads=threads)  # a bad model fails once, before any image
     openset = for_model(ref)
@@ -60,16 +63,21 @@ def classify(
             print_error(r.error, "error")
         elif not as_json and r.class_index is None:
             guess = r.best_guess
-            typer.echo(f"{r.path}: unknown ({r.reason}; best guess {guess['label']} "
+            typer.echo(f"{printable(r.path)}: unknown ({r.reason}; best guess {guess['label']} "
                        f"{100 * guess['probability']:.1f}%)")
         elif not as_json:
             alts = ", ".join(f"{t['label']} {100 * t['probability']:.1f}%" for t in r.top_k[1:])
-            typer.echo(f"{r.path}: {r.label} ({100 * r.confidence:.1f}%)" + (f"  [{alts}]" if alts else ""))
+            typer.echo(f"{printable(r.path)}: {r.label} ({100 * r.confidence:.1f}%)" + (f"  [{alts}]" if alts else ""))
 
-    results = classify_files(files, backend, mode="raw" if raw else "photo", k=top_k,
-                             save_dir=save_preprocessed, on_result=show, openset=openset)
-    done = iter(results)  # one per file, in the order of files
-    all_results = [next(done) if isinstance(e, Path) else Failure(str(e[0]), e[1]) for e in entries]
+    interrupted = False
+    try:
+        results = classify_files(files, backend, mode="raw" if raw else "photo", k=top_k,
+                                 save_dir=save_preprocessed, on_result=show, openset=openset)
+    except ClassifyInterrupted as exc:  # Ctrl-C: the results finished so far are still reported
+        results, interrupted = exc.results, True
+    by_path = {r.path: r for r in results}  # expand_paths names each file once
+    all_results = [by_path.get(str(e)) if isinstance(e, Path) else Failure(str(e[0]), e[1]) for e in entries]
+    all_results = [r for r in all_results if r is not None]  # None: not finished before Ctrl-C
     if as_json:
         _print_json({
             "model": {"arch": ref.arch, "path": str(ref.path), "engine": ref.engine,
@@ -79,7 +87,13 @@ def classify(
                                             {"temperature": openset.temperature,
                                              "reject_below": openset.reject_below})},
             "results": [r.to_dict() for r in all_results],
+            "interrupted": interrupted,
         })
+    if interrupted:
+        stderr.print(f"Interrupted after {len(results)} of {len(files)} image(s); "
+                     + ("the JSON on stdout holds the results finished so far (\"interrupted\": true)."
+                           if as_json else "the results finished so far are printed."), highlight=False, markup=False)
+        raise typer.Exit(errors.EXIT_INTERRUPTED)
     if any(isinstance(r, Failure) for r in all_results):
         raise typer.Exit(errors.EXIT_INPUT_FAILED)
 
@@ -98,13 +112,13 @@ def models(artifacts: ArtifactsOpt = Path("artifacts"), as_json: JsonFlag = Fals
     table = Table("arch", "file", "format", "precision", "size", "verified accuracy", "status", "where")
     for r in rows:
         acc = f"{100 * r['test_accuracy']:.2f}%" if r["test_accuracy"] is not None else "-"
-        table.add_row(r["arch"], r["file"], r["format"], r["precision"], f"{r['bytes'] / 1024:.1f} KiB",
-                      acc, r["status"], r["where"])
+        table.add_row(*map(printable, (r["arch"], r["file"], r["format"], r["precision"])),
+                      f"{r['bytes'] / 1024:.1f} KiB", acc, printable(r["status"]), r["where"])
     print_table(table)
     if not rows:
         stderr.print("No models found; train and export one ('fmnistedge train', 'fmnistedge export').")
     else:
-        stderr.print(f"Default model: {default_arch() or 'none shipped'}")
+        stderr.print(f"Default model: {printable(default_arch() or 'none shipped')}", markup=False)
 
 
 @app.command()

@@ -11,7 +11,7 @@ import typer
 from fmnistedge import errors
 from fmnistedge.cli.app import (_ErrorMappingGroup, ArtifactsOpt, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt,
                                 ThreadsOpt, _print_json, app, resolve_model, stderr)
-from fmnistedge.progress import print_error
+from fmnistedge.progress import print_error, printable
 
 
 # OpenCV reads larger indices as a backend code plus an index (e.g. 200 = V4L2) and a
@@ -110,8 +110,8 @@ def scan(
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
     previous_int = signal.signal(signal.SIGINT, on_sigint)
     stats = ScanStats()
-    stderr.print(f"Scanning {source_name} with {ref.arch} ({ref.engine} {ref.precision}); "
-                 f"wardrobe {store.path}. Ctrl-C to stop.", markup=False)
+    stderr.print(printable(f"Scanning {source_name} with {ref.arch} ({ref.engine} {ref.precision}); "
+                           f"wardrobe {store.path}. Ctrl-C to stop."), markup=False)
     interrupted = False
     try:
         run_scan(iter(src), lambda rgb: classify_frame(rgb, backend, roi, openset),
@@ -167,7 +167,7 @@ def _open_wardrobe(path: Optional[Path], write: bool = False):
         message = f"No wardrobe yet at {default_path()}; 'fmnistedge scan' creates one"
         if write:
             raise errors.FmnistEdgeError(message)
-        stderr.print(message, markup=False, highlight=False)
+        stderr.print(printable(message), markup=False, highlight=False)
         return None
     return Wardrobe(path, readonly=not write)
 
@@ -181,8 +181,8 @@ def wardrobe_list(wardrobe: WardrobeOpt = None, as_json: JsonFlag = False) -> No
         _print_json(items)
         return
     for it in items:
-        typer.echo(f"#{it['id']} {it['label']} ({100 * it['confidence']:.0f}%) {it['first_seen']} "
-                   f"[{it['model']}, {it['source']}]")
+        typer.echo(printable(f"#{it['id']} {it['label']} ({100 * it['confidence']:.0f}%) {it['first_seen']} "
+                             f"[{it['model']}, {it['source']}]"))
     if not items and store is not None:
         stderr.print("The wardrobe is empty; add items with 'fmnistedge scan'.")
 
@@ -197,7 +197,7 @@ def wardrobe_stats(wardrobe: WardrobeOpt = None, as_json: JsonFlag = False) -> N
         return
     typer.echo(f"{stats['items']} item(s)")
     for label, n in stats["per_label"].items():
-        typer.echo(f"  {label}: {n}")
+        typer.echo(f"  {printable(label)}: {n}")
 
 
 @wardrobe_app.command("export")
