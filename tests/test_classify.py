@@ -245,7 +245,7 @@ def test_a_tflite_file_with_a_fixed_batch_of_one_fails_in_one_line_on_a_batch(tm
 
     @tf.function(input_signature=[tf.TensorSpec([1, 28, 28, 1], tf.float32)])
     def fixed(x):  # another tool's export: batch size 1 baked in
-        return tf.reshape(x, [1, 784])[:, :10]
+        return tf.nn.softmax(tf.reshape(x, [1, 784])[:, :10])
 
     conv = tf.lite.TFLiteConverter.from_concrete_functions([fixed.get_concrete_function()], fixed)
     model = tmp_path / "fixed.tflite"
@@ -259,13 +259,14 @@ def test_a_tflite_file_with_a_fixed_batch_of_one_fails_in_one_line_on_a_batch(tm
 
 
 def _foreign_onnx(path: Path, in_type: int, out_shape: list, classes: int) -> Path:
-    """A model from another tool: flatten the 28x28 image, keep the first ``classes`` values."""
+    """A model from another tool: flatten the 28x28 image, keep the first ``classes`` values, softmax."""
     import onnx
     from onnx import TensorProto, helper
 
     nodes = [helper.make_node("Cast", ["x"], ["xf"], to=TensorProto.FLOAT),
              helper.make_node("Reshape", ["xf", "flat"], ["v"]),
-             helper.make_node("Slice", ["v", "starts", "ends", "axes"], ["y"])]
+             helper.make_node("Slice", ["v", "starts", "ends", "axes"], ["s"]),
+             helper.make_node("Softmax", ["s"], ["y"], axis=1)]
     inits = [helper.make_tensor("flat", TensorProto.INT64, [2], [-1, 784]),
              helper.make_tensor("starts", TensorProto.INT64, [1], [0]),
              helper.make_tensor("ends", TensorProto.INT64, [1], [classes]),
