@@ -315,35 +315,6 @@ def test_a_camera_index_out_of_range_is_a_usage_error_not_a_crash(tmp_path, inde
     assert not (tmp_path / "w.db").exists()
 
 
-
-def _create_and_add(path: str, barrier, results) -> None:
-    """One of several processes opening the same new wardrobe at once: puts '' or its error."""
-    try:
-        barrier.wait(timeout=30)
-        w = Wardrobe(path, busy_timeout=30)
-        w.add(_item())
-        w.close()
-        results.put("")
-    except Exception as exc:  # noqa: BLE001 - reported to the parent
-        results.put(f"{type(exc).__name__}: {exc}")
-
-
-def test_several_processes_creating_a_new_wardrobe_at_once(tmp_path):
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("fork")
-    for attempt in range(3):  # a race: give it a few chances to show
-        db, barrier, results = tmp_path / f"w{attempt}.db", ctx.Barrier(6), ctx.Queue()
-        procs = [ctx.Process(target=_create_and_add, args=(str(db), barrier, results)) for _ in range(6)]
-        for p in procs:
-            p.start()
-        errors = [results.get(timeout=60) for _ in procs]
-        for p in procs:
-            p.join(timeout=10)
-        assert errors == [""] * 6, errors
-        assert len(Wardrobe(db).items()) == 6
-
-
 def _damaged_wardrobe(db: Path) -> str:
     """A wardrobe of 10 items with one data page overwritten (page 6 of 14); its integrity verdict."""
     w = Wardrobe(db)
