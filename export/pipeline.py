@@ -179,7 +179,8 @@ def _photo_calibration(train_json: Path) -> dict | None:
     return {"temperature": cal["temperature"], "reject_below": cal["reject_below"], "budget": cal["budget"],
             "none_output": bool(cal.get("none_output", False)),
             "fitted_on": cal["fitted_on"],
-            "split": {"folder": photos["folder"], "val_fraction": photos["val_fraction"], "seed": rec["seed"]}}
+            "split": {"folder": photos["folder"], "val_fraction": photos["val_fraction"], "seed": rec["seed"],
+                      **({"senders": photos["val_senders"]} if "val_senders" in photos else {})}}
 
 
 def _install(staged: list[tuple[Path, Path]], manifest_path: Path, doc: dict) -> None:

@@ -62,6 +62,11 @@ def add_none_output(model):
     from fmnistedge.zoo.layers import ClassProbabilities
 
     head = model.get_layer("probs")
+    if not isinstance(head, keras.layers.Dense):
+        from fmnistedge.errors import UsageError
+
+        raise UsageError(f"--none-output needs an architecture whose output layer is a dense softmax; "
+                         f"{model.name}'s is a {type(head).__name__}")
     w, b = head.get_weights()
     if isinstance(model, keras.Sequential):  # rebuild its body as a graph ending before the head
         inp = x = keras.Input(model.input_shape[1:], name="image")
@@ -116,3 +121,8 @@ def photo_val_callback(x_val: np.ndarray, pset_val):
                 logs.update({f"photo_val_{k}": v for k, v in metrics.items()})
 
     return PhotoValidation()
+
+
+def has_none_output(model) -> bool:
+    """Whether a Keras model has the "none of these" head of :func:`add_none_output`."""
+    return any(layer.name == "probs_none" for layer in model.layers)

@@ -159,7 +159,7 @@ def _init_weights(model, path: Path, options: TrainOptions) -> dict[str, Any]:
         x, y = data.load_split("train", options.data_dir)
         sample = data.stratified_sample(y, 3000, seed=options.seed)
         src, rebuilt_diff = warmstart.keras_from_onnx(model.name, path, to_model_input(x[sample]))
-        model.set_weights(src.get_weights())
+        _copy_weights(src, model, path)
         record = path.with_name("train.json")
         base = load_record(record) if record.is_file() else {}
         return _init_record(path, base, options, rebuilt_diff)
@@ -170,10 +170,24 @@ def _init_weights(model, path: Path, options: TrainOptions) -> dict[str, Any]:
                          f"ONNX export. Received: path={str(path)!r} ({exc})") from None
     if src.name != model.name:
         raise UsageError(f"--init-from {path} is a {src.name!r} model, not {model.name!r}")
-    model.set_weights(src.get_weights())
+    _copy_weights(src, model, path)
     record = path.with_name("train.json")
     base = load_record(record) if record.is_file() else {}
     return _init_record(path, base, options, rebuilt_diff)
+
+
+def _copy_weights(src, model, path: Path) -> None:
+    """``src``'s weights into ``model``; a Fashion-MNIST-only start gains the "none" head
+    when ``model`` has one, and a start with a "none" head needs ``--none-output``."""
+    from fmnistedge.errors import UsageError
+    from fmnistedge.phototrain import add_none_output, has_none_output
+
+    if has_none_output(model) and not has_none_output(src):
+        src = add_none_output(src)
+    elif has_none_output(src) and not has_none_output(model):
+        raise UsageError(f"--init-from {path} has a 'none of these' output: fine-tune it with --photos "
+                         "--none-output")
+    model.set_weights(src.get_weights())
 
 
 def _init_record(path: Path, base: dict, options: TrainOptions, rebuilt_diff: float | None) -> dict[str, Any]:
@@ -228,11 +242,11 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
     import keras
 
     model = zoo.build(name)
-    init = _init_weights(model, options.init_from, options) if options.init_from else None
     if options.photos is not None and options.none_output:
         from fmnistedge.phototrain import add_none_output
 
         model = add_none_output(model)
+    init = _init_weights(model, options.init_from, options) if options.init_from else None
 
     x_all, y_all = data.load_split("train", options.data_dir)
     if options.limit is not None:
@@ -258,7 +272,7 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
                       loss=_photo_loss(recipe, options), metrics=["accuracy"])
         val_data = (to_model_input(x_val), np.eye(NUM_CLASSES, dtype=np.float32)[y_val])
         cbs = [photo_cbs[0], *cbs, *photo_cbs[1:]]  # photo metrics first, so every callback sees them
-    if recipe.early_stopping:
+    if recipe.early_stopping and pset is None:  # in photo mode the photo validation keeps the epoch
         cbs.append(keras.callbacks.EarlyStopping(
             monitor="val_accuracy", patience=recipe.early_stopping, restore_best_weights=True))
     if plan is not None:
@@ -401,6 +415,7 @@ def _photo_record(model, pset, options: TrainOptions) -> dict[str, Any]:
         "none_output": options.none_output,
         "epoch_size": options.epoch_size, "val_fraction": options.photo_val_fraction,
         "sampling": "per-photo weight 1/sqrt(class count), partial labels split over their candidates",
+        "val_senders": sorted({r.sender for r in val.rows}),
         "train": counts(train), "val": counts(val),
         "val_metrics": photo_set_metrics(probs, val.targets),
         "calibration": {

@@ -14,7 +14,8 @@ rebuilt and filled in:
   mean and variance of the convolution's output on real images
   (``gamma = sqrt(var + eps)``, ``beta = bias + mean``): training mode, which
   normalizes with batch statistics, then starts from (nearly) the same function;
-* the dense head is copied as is.
+* the dense head is copied as is (an 11-way head with a "none of these" class,
+  ``probs_none``, rebuilds the model with :func:`fmnistedge.phototrain.add_none_output`).
 
 The result computes the same outputs as the ONNX file (checked on the images
 passed in) and fine-tunes like the original model.
@@ -57,7 +58,6 @@ def keras_from_onnx(arch: str, onnx_path: Path, images: np.ndarray):
 
     from fmnistedge import zoo
 
-    model = zoo.build(arch)
     inits = _initializers(onnx_path)
     conv, bias, dense_w, dense_b = {}, {}, {}, {}
     for name, arr in inits.items():
@@ -66,6 +66,11 @@ def keras_from_onnx(arch: str, onnx_path: Path, images: np.ndarray):
             if m:
                 into[m.group("layer")] = arr
                 break
+    model = zoo.build(arch)
+    if "probs_none" in dense_w:  # a photo model with a "none of these" output
+        from fmnistedge.phototrain import add_none_output
+
+        model = add_none_output(model)
     bn_layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     conv_layers = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     dense_layers = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]

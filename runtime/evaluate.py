@@ -209,8 +209,12 @@ def none_photos(folder: Path, calibration_meta: dict | None) -> tuple[list[Path]
     rows = photo_data.read_photo_labels(folder)
     split = (calibration_meta or {}).get("split") or {}
     if split and Path(split.get("folder", "")).name == Path(folder).name:
-        val = photo_data.grouped_split(rows, float(split["val_fraction"]), int(split["seed"]))
-        rows = [r for r, v in zip(rows, val) if v]
+        if "senders" in split:  # the recorded held-out photographers: exact even if the folder changed
+            held = set(split["senders"])
+            rows = [r for r in rows if r.sender in held]
+        else:
+            val = photo_data.grouped_split(rows, float(split["val_fraction"]), int(split["seed"]))
+            rows = [r for r, v in zip(rows, val) if v]
         note = (f"'none' rows of the photographers held out from training (val fraction "
                 f"{split['val_fraction']}, seed {split['seed']})")
     else:

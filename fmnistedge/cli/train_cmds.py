@@ -138,6 +138,8 @@ def train(
             raise errors.UsageError(f"Unknown --distribute {distribute!r}; choose one of: {', '.join(STRATEGIES)}.")
     elif cpu_replicas is not None or scale_batch:
         raise errors.UsageError("--cpu-replicas and --scale-batch go with --distribute.")
+    if none_output and photos is None:
+        raise errors.UsageError("--none-output trains on the 'none' photos: it goes with --photos.")
     if photos is not None:
         from fmnistedge.photos import PARTIAL_MODES, read_photo_labels
 
