@@ -149,7 +149,7 @@ def cache_key(rows: list[PhotoRow]) -> str:
     h = hashlib.sha256(f"{CACHE_FORMAT}|{preprocessing_version()}".encode())
     for r in rows:
         st = r.path.stat() if r.path.exists() else None
-        h.update(f"|{r.path.name}:{st.st_size if st else -1}:{int(st.st_mtime) if st else -1}".encode())
+        h.update(f"|{r.path}:{st.st_size if st else -1}:{st.st_mtime_ns if st else -1}".encode())
     return h.hexdigest()[:20]
 
 
@@ -192,10 +192,11 @@ class PhotoSet:
     targets: np.ndarray  # (N, 10) 0/1 sets; all zero for "none"
     rows: list[PhotoRow]
     val: np.ndarray  # bool (N,)
+    unrendered: int = 0  # photos of the folder that could not be read (left out)
 
     def select(self, mask: np.ndarray) -> "PhotoSet":
         return PhotoSet(self.images[mask], self.targets[mask],
-                        [r for r, m in zip(self.rows, mask) if m], self.val[mask])
+                        [r for r, m in zip(self.rows, mask) if m], self.val[mask], self.unrendered)
 
     @property
     def single(self) -> np.ndarray:
@@ -217,7 +218,7 @@ def load_photo_set(folder: Path, cache_dir: Path, val_fraction: float, seed: int
     images, ok, _ = render_photos(rows, cache_dir, progress=progress)
     val = grouped_split(rows, val_fraction, seed)
     targets = np.stack([r.target() for r in rows]) if rows else np.zeros((0, NUM_CLASSES), np.float32)
-    return PhotoSet(images, targets, rows, val).select(ok)
+    return PhotoSet(images, targets, rows, val, int((~ok).sum())).select(ok)
 
 
 def sampling_weights(targets: np.ndarray, none_share: float) -> np.ndarray:

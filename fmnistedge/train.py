@@ -410,7 +410,7 @@ def _photo_record(model, pset, options: TrainOptions) -> dict[str, Any]:
                 "none": int((sizes == 0).sum()), "photographers": len({r.sender for r in ps.rows})}
 
     return {
-        "folder": str(options.photos),
+        "folder": str(options.photos), "unrendered": pset.unrendered,
         "share": options.photo_share, "none_share": options.none_share, "partial": options.partial,
         "none_output": options.none_output,
         "epoch_size": options.epoch_size, "val_fraction": options.photo_val_fraction,

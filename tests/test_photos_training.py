@@ -338,3 +338,10 @@ def test_a_short_photo_fine_tune_beats_its_start_on_held_out_photographers(tmp_p
     before = photo_set_metrics(keras.models.load_model(start).predict(to_model_input(held_out.images), verbose=0),
                                held_out.targets)
     assert rec["photos"]["val_metrics"]["set_acc"] > before["set_acc"]
+
+
+def test_a_photo_that_cannot_be_read_is_left_out_and_counted(photo_folder, tmp_path):
+    (photo_folder / "images" / "s0-0.jpg").write_bytes(b"not a jpeg")
+    pset = photos.load_photo_set(photo_folder, tmp_path / "cache", 0.25, 0)
+    assert pset.unrendered == 1 and len(pset.rows) == 47
+    assert all(r.path.name != "s0-0.jpg" for r in pset.rows)

@@ -9,7 +9,7 @@ import typer
 
 from fmnistedge import errors
 from fmnistedge.cli.app import (ArtifactsOpt, DataDir, JsonFlag, _arch_selection, _print_json, app,
-                                ensure_writable_dir, print_table)
+                                ensure_writable_dir, print_table, stderr)
 
 
 @app.command()
@@ -166,6 +166,10 @@ def train(
                                            "epochs_run", "params", "train_seconds")}
             summary["model"] = str(Path(out) / name / "model.keras")
             summaries.append(summary)
+            skipped = (rec.get("photos") or {}).get("unrendered")
+            if skipped:
+                stderr.print(f"{name}: {skipped} photo(s) of {photos} could not be read and were left out "
+                             f"(train.json: photos.unrendered)", markup=False)
             if not as_json:
                 src = f" (source {rec['reported_accuracy']:.2f}%)" if rec["reported_accuracy"] else ""
                 progress.console.print(
