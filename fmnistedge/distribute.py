@@ -31,8 +31,6 @@ class Plan:
     strategy: object  # a tf.distribute.Strategy
     kind: str
     replicas: int
-    chief: bool
-    workers: int
 
 
 def make_plan(kind: str, cpu_replicas: int | None = None) -> Plan:
@@ -55,7 +53,7 @@ def make_plan(kind: str, cpu_replicas: int | None = None) -> Plan:
     if not tf.config.list_physical_devices("GPU"):
         devices = [d.name for d in tf.config.list_logical_devices("CPU")]
     strategy = tf.distribute.MirroredStrategy(devices)
-    return Plan(strategy, kind, strategy.num_replicas_in_sync, True, 1)
+    return Plan(strategy, kind, strategy.num_replicas_in_sync)
 
 
 def shard_by_data(dataset):

@@ -85,7 +85,6 @@ def add_none_output(model):
     return new
 
 
-
 def mixed_dataset(x_fm: np.ndarray, y_fm: np.ndarray, x_ph: np.ndarray, t_ph: np.ndarray,
                   weights: np.ndarray, share: float, batch: int, seed: int, augment, draws: int):
     """An endless dataset of batches: Fashion-MNIST images (one-hot sets) and photos

@@ -92,17 +92,18 @@ def collect_runs(runs_dir: Path) -> list[dict]:
             "seed": rec["seed"], "cpu": env.get("cpu"), "cores": env.get("cores"),
             "tensorflow": env.get("packages", {}).get("tensorflow"), "git_commit": env.get("git_commit"),
             "timestamp": env.get("timestamp"), "command": env.get("command"),
-            **_photo_columns(rec.get("photos")),
-            **({"best_epoch": rec.get("best_epoch")} if rec.get("photos") else {}),
+            **_photo_columns(rec),
         })
     return rows
 
 
-def _photo_columns(ph: dict | None) -> dict:
+def _photo_columns(rec: dict) -> dict:
+    """The photo-run columns of a train.json (none for a Fashion-MNIST-only run)."""
+    ph = rec.get("photos")
     if not ph:
         return {}
     m, cal = ph["val_metrics"], ph["calibration"]
-    return {"photo_share": ph["share"], "partial": ph["partial"], "none_share": ph["none_share"],
+    return {"best_epoch": rec.get("best_epoch"), "photo_share": ph["share"], "partial": ph["partial"], "none_share": ph["none_share"],
             "none_output": "yes" if ph.get("none_output") else "no",
             "photo_val_top1_macro": f"{100 * m['top1_macro']:.1f}", "photo_val_top3_macro": f"{100 * m['top3_macro']:.1f}",
             "photo_val_set_acc": f"{100 * m['set_acc']:.1f}", "photo_temperature": f"{cal['temperature']:.3f}",
@@ -361,18 +362,20 @@ def render_photo_markdown(json_path: Path) -> str:
     before = json.loads(before_path.read_text()) if before_path.is_file() else None
     names = {"photo": "fmnistedge garment segmentation", "naive": "naive: resize + negate",
              "raw": "raw (no preprocessing)"}
-    columns = [(f"{doc['model']['arch']}, {names.get(mode, mode)}", r) for mode, r in doc["results"].items()]
-    if before is not None and "photo" in before["results"]:
+    with_before = before is not None and "photo" in before["results"]
+    # (table row name, per-class column name, result) for each column of the block
+    columns = [(f"{doc['model']['arch']}, {names.get(mode, mode)}",
+                "now" if with_before and mode == "photo" else mode, r) for mode, r in doc["results"].items()]
+    if with_before:
         columns.insert(1, (f"before: {before['model']['arch']} ({before['model']['sha256'][:8]}, "
-                           f"Fashion-MNIST only), {names['photo']}", before["results"]["photo"]))
+                           f"Fashion-MNIST only), {names['photo']}", "before", before["results"]["photo"]))
     lines = ["| model, preprocessing | top-1 (macro) | top-3 (macro) | top-1 (all photos) | photos |",
              "|---|---:|---:|---:|---:|"]
-    for name, r in columns:
+    for name, _, r in columns:
         lines.append(f"| {name} | {100 * r['macro_top1']:.1f}% | {100 * r['macro_top3']:.1f}% | "
                      f"{100 * r['top1']:.1f}% | {r['items']} |")
-    short = ["now", "before", "naive"] if before is not None else [m for m in doc["results"]]
-    short = short[:len(columns)]
-    first = columns[0][1]
+    short = [s for _, s, _ in columns]
+    first = columns[0][2]
     lines += ["", "| class | photos | " + " | ".join(f"{k} top-1 | {k} top-3" for k in short) + " |",
               "|---|---:|" + "---:|---:|" * len(short)]
     counts = np.array(first["confusion_matrix"]).sum(axis=1)
@@ -380,7 +383,7 @@ def render_photo_markdown(json_path: Path) -> str:
         if label not in first["per_class_top1"]:
             continue
         cells = " | ".join(f"{100 * r['per_class_top1'][label]:.0f}% | {100 * r['per_class_top3'][label]:.0f}%"
-                           for _, r in columns)
+                           for _, _, r in columns)
         lines.append(f"| {label} | {int(counts[c])} | {cells} |")
     held = doc["model"].get("photo_training")
     if held:
@@ -404,7 +407,7 @@ def render_photo_markdown(json_path: Path) -> str:
     lines += ["", f"Model `{m['arch']}` ({m['file']}, {m['precision']}); {len(first['per_class_top1'])} "
               f"classes present; generated from `{json_path.as_posix()}`, written by `{env['command']}`"
               + (f"; before: `{before_path.as_posix()}`, written by `{before['environment']['command']}` "
-                 f"with the model then shipped" if before is not None else "") + "."]
+                 f"with the model then shipped" if with_before else "") + "."]
     return "\n".join(lines)
 
 

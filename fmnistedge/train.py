@@ -46,7 +46,7 @@ class TrainOptions:
     none_share: float = 0.1  # fraction of photo draws that are "none" garments (pushed towards uniform)
     epoch_size: int = 16384  # images per epoch in photo mode
     none_output: bool = False  # an eleventh "none of these" class trained on the 'none' photos
-    # tf.distribute (fmnistedge.distribute): None, "mirrored" or "multiworker"
+    # tf.distribute (fmnistedge.distribute): None or "mirrored"
     distribute: str | None = None
     cpu_replicas: int | None = None  # mirrored without GPUs: split the CPU into this many devices
     scale_batch: bool = False  # global batch x replicas, learning rate x replicas (linear scaling)
@@ -315,14 +315,12 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
         "init_from": init,
         "photos": _photo_record(model, pset, options) if pset is not None else None,
         "distribute": None if plan is None else {
-            "strategy": plan.kind, "replicas": plan.replicas, "workers": plan.workers, "global_batch": batch,
+            "strategy": plan.kind, "replicas": plan.replicas, "global_batch": batch,
             "per_replica_batch": batch // plan.replicas, "scale_batch": options.scale_batch,
             "learning_rate": recipe.learning_rate},
         "notes": spec.notes,
         "environment": provenance.environment(),
     }
-    if plan is not None and not plan.chief:
-        return record  # every worker trains; the chief alone writes the model and its log
     with fileio.atomic_path(out_dir / "model.keras") as tmp:
         model.save(tmp)
     fileio.write_json(out_dir / "train.json", record)
@@ -389,18 +387,17 @@ def _photo_record(model, pset, options: TrainOptions) -> dict[str, Any]:
     """What the photos were, how they were mixed, and the model's scores, temperature and
     "none of these" threshold on the held-out photographers."""
     from fmnistedge import phototrain
-    from fmnistedge.runtime.evaluate import (apply_temperature, choose_threshold, fit_temperature,
-                                             photo_set_metrics, rejection_curve)
+    from fmnistedge.runtime.evaluate import choose_threshold, fit_temperature, photo_set_metrics, rejection_curve
 
     train, val = _photo_train_rows(pset, options), pset.select(pset.val)
     probs = model.predict(to_model_input(val.images), batch_size=1000, verbose=0)
     single, none = val.single, val.none
     labelled = val.targets.sum(1) > 0
-    from fmnistedge.runtime.openset import with_none_column
+    from fmnistedge.runtime.openset import OpenSet, with_none_column
 
     full = with_none_column(probs) if options.none_output else probs  # "none" as an eleventh column
     temperature = fit_temperature(full[single], val.labels[single])
-    cal = apply_temperature(full, temperature)[:, :NUM_CLASSES]
+    cal = OpenSet(temperature, none_output=options.none_output).calibrate(probs)  # as the runtime will
     known_conf, none_conf = cal[labelled].max(1), cal[none].max(1)
     threshold = choose_threshold(known_conf, phototrain.REJECT_BUDGET)
 

@@ -84,11 +84,9 @@ def decide(p: np.ndarray, info: dict, openset, k: int) -> dict:
     elif openset is not None and info.get("mode") == "photo" and not openset.known(p):
         reason = (f"none of the ten classes (top probability {100 * p[best]:.1f}% is below the model's "
                   f"{100 * openset.reject_below:.1f}%)")
-    if reason is None:
-        return {"label": LABELS[best], "class_index": best, "confidence": float(p[best]),
-                "top_k": top_k(p, k), "reason": None, "best_guess": guess}
-    return {"label": UNKNOWN, "class_index": None, "confidence": float(p[best]), "top_k": top_k(p, k),
-            "reason": reason, "best_guess": guess}
+    known = reason is None
+    return {"label": LABELS[best] if known else UNKNOWN, "class_index": best if known else None,
+            "confidence": float(p[best]), "top_k": top_k(p, k), "reason": reason, "best_guess": guess}
 
 
 def classify_files(

@@ -75,13 +75,17 @@ class OpenSet:
         return np.asarray(calibrated).max(axis=-1) >= self.reject_below
 
 
-def for_model(ref) -> OpenSet | None:
-    """The open-set block of a resolved model (``runtime.models.ModelRef``): from the
-    manifest beside it, else from the file's embedded metadata."""
+def model_meta(ref) -> tuple[dict, str]:
+    """What a resolved model (``runtime.models.ModelRef``) says about itself, and where: the
+    manifest beside it, else the file's embedded metadata."""
     from fmnistedge import manifest
     from fmnistedge.runtime.modelmeta import read_embedded
 
     if ref.entry is not None:
-        doc = manifest.load(ref.path.parent)
-        return OpenSet.from_meta(doc, str(ref.path.parent / manifest.MANIFEST_NAME))
-    return OpenSet.from_meta(read_embedded(ref.path), str(ref.path))
+        return manifest.load(ref.path.parent) or {}, str(ref.path.parent / manifest.MANIFEST_NAME)
+    return read_embedded(ref.path) or {}, str(ref.path)
+
+
+def for_model(ref) -> OpenSet | None:
+    """The open-set block of a resolved model (see :func:`model_meta`)."""
+    return OpenSet.from_meta(*model_meta(ref))

@@ -43,7 +43,6 @@ def classify(
     """
     from fmnistedge.runtime import imageio, models
     from fmnistedge.runtime.classify import ClassifyInterrupted, Failure, classify_files
-
     from fmnistedge.runtime.openset import for_model
 
     if save_preprocessed is not None:
@@ -219,20 +218,17 @@ def _open_set(report: dict, ref, backend, none_folder: Path | None) -> None:
     import numpy as np
 
     from fmnistedge.runtime.evaluate import none_photos, open_set_report
-    from fmnistedge.runtime.openset import for_model
+    from fmnistedge.runtime.openset import OpenSet, model_meta
     from fmnistedge.runtime.preprocess import prepare_image, to_model_input
 
-    openset = for_model(ref)
+    meta, where = model_meta(ref)
+    openset = OpenSet.from_meta(meta, where)
     if openset is None or "photo" not in report["results"]:
         if none_folder is not None:
             stderr.print(f"{ref.arch} carries no photo calibration: --none-photos is not measured.")
         return
     none_probs, note, failed = None, "", 0
     if none_folder is not None:
-        from fmnistedge import manifest
-        from fmnistedge.runtime.modelmeta import read_embedded
-
-        meta = (manifest.load(ref.path.parent) if ref.entry is not None else read_embedded(ref.path)) or {}
         paths, note = none_photos(none_folder, meta.get("photo_calibration"))
         images = []
         for p in paths:
