@@ -23,7 +23,7 @@ from fmnistedge.runtime.wardrobe import Wardrobe
 _WRITER = r'''
 import sys, time
 from fmnistedge.runtime.wardrobe import Item, Wardrobe
-path, tag, count, start_at = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+path, tag, count, start_at, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 time.sleep(max(0.0, start_at - time.time()))  # writers started together open and write together
 w = Wardrobe(path, busy_timeout=60)
 i = 0
@@ -31,12 +31,13 @@ while count < 0 or i < count:
     item_id = w.add(Item("Coat", 4, 0.9, "cnn1", "abc", f"{tag}-{i}", b"\xff\xd8" + bytes(2000)))
     print(item_id, f"{tag}-{i}", flush=True)
     i += 1
+    time.sleep(pause)  # let the other writers take the lock between commits
 w.close()
 '''
 
 
-def _writer(db: Path, tag: str, count: int, start_at: float = 0.0) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", _WRITER, str(db), tag, str(count), str(start_at)],
+def _writer(db: Path, tag: str, count: int, start_at: float = 0.0, pause: float = 0.0) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", _WRITER, str(db), tag, str(count), str(start_at), str(pause)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -74,7 +75,9 @@ def test_concurrent_writers_lose_no_acknowledged_item(tmp_path):
     n, m = 4, 400
     db = tmp_path / "w.db"
     start_at = time.time() + 3.0  # after every interpreter has started
-    procs = [_writer(db, f"p{k}", m, start_at) for k in range(n)]
+    # A short pause after each commit: without it one writer can re-take the lock for its whole
+    # burst before the others wake from their busy wait, so nothing interleaves (seen in CI).
+    procs = [_writer(db, f"p{k}", m, start_at, pause=0.005) for k in range(n)]
     acknowledged: dict[int, str] = {}
     spans = []
     for p in procs:
