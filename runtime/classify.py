@@ -93,6 +93,7 @@ def classify_files(
     paths: Iterable[Path], backend, mode: str = "photo", k: int = 3,
     save_dir: Path | None = None, batch_size: int = BATCH_SIZE,
     on_result: Callable[[Prediction | Failure], None] = lambda _: None, openset=None,
+    segment: str | None = None,
 ) -> list[Prediction | Failure]:
     """Preprocess and classify ``paths`` in batches of ``batch_size`` (one engine call each).
 
@@ -100,7 +101,8 @@ def classify_files(
     Ctrl-C raises :class:`ClassifyInterrupted` (a ``KeyboardInterrupt``) carrying the
     results finished before it.
     ``openset`` (:class:`fmnistedge.runtime.openset.OpenSet`) calibrates photo
-    probabilities and answers "unknown" below its threshold.
+    probabilities and answers "unknown" below its threshold. ``segment`` picks the
+    segmentation path (``photo.SEGMENT_PATHS``; default "fast").
     """
     import cv2
 
@@ -142,7 +144,7 @@ def classify_files(
             start = time.perf_counter()
             try:
                 with quiet_native_stderr():  # libtiff and other C decoders write to fd 2
-                    img, info = prepare_image(path, mode)
+                    img, info = prepare_image(path, mode, segment)
             except FmnistEdgeError as exc:
                 failure = Failure(str(path), str(exc))
                 results[index] = failure

@@ -162,9 +162,9 @@ def score(y_true: np.ndarray, probs: np.ndarray) -> dict:
 
 def evaluate_photos(
     items: list[tuple[Path, int]], backend, mode: str = "photo",
-    tick: Callable[[], None] = lambda: None,
+    tick: Callable[[], None] = lambda: None, segment: str | None = None,
 ) -> tuple[dict, np.ndarray]:
-    """Preprocess every photo with ``mode`` and score the model's guesses.
+    """Preprocess every photo with ``mode`` (and segmentation path ``segment``) and score the model's guesses.
 
     Returns the result (JSON-ready) and the preprocessed 28x28 images the model saw,
     in the order of ``result["predictions"]``.
@@ -175,7 +175,7 @@ def evaluate_photos(
         start = time.perf_counter()
         try:
             with quiet_native_stderr():  # libtiff and other C decoders write to fd 2
-                img, _ = prepare_image(path, mode)
+                img, _ = prepare_image(path, mode, segment)
         except FmnistEdgeError as exc:
             failures.append({"path": str(path), "error": str(exc)})
             tick()
@@ -191,7 +191,7 @@ def evaluate_photos(
     y = np.array(labels)
     result = score(y, probs)
     result.update(
-        mode=mode, failures=failures,
+        mode=mode, segment=segment, failures=failures,
         preprocess_ms_median=float(np.median(prep_ms)),
         predictions=[{"path": p, "true": LABELS[t], "pred": LABELS[int(q.argmax())],
                       "confidence": float(q.max()), "probs": [round(float(v), 6) for v in q]}

@@ -6,7 +6,7 @@ negated: a light garment on a black background. A user's photo shows a garment
 on a bed, a floor, a hanger or a table, so before any of that the garment must
 be separated from its background:
 
-1. work at a small size (speed on a Pi);
+1. work at a small size (speed on a Pi; :data:`SEGMENT_PATHS`);
 2. mask: the alpha channel when the image has one; otherwise GrabCut seeded
    with the image border as background, checked against a border-colour
    distance mask, with morphological clean-up and the largest blob kept;
@@ -19,6 +19,7 @@ synthetic scenes.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import cv2
@@ -29,14 +30,19 @@ from fmnistedge.labels import IMAGE_SIZE
 # OpenCL probing costs ~0.1 s on the first OpenCV call and buys nothing at these sizes.
 cv2.ocl.setUseOpenCL(False)
 
-WORK_SIDE = 160  # segmentation resolution (longest side)
+# Segmentation: the border-distance mask and GrabCut work on the photo reduced to
+# ``side`` px (longest side), GrabCut running ``iters`` iterations. "fast" is the default
+# of classify, evaluate, photo training and the scan's fall-back; "grabcut" is the
+# slower path they all used before (about 4x the CPU time per photo; selectable with
+# --segment grabcut so both are measured in one run, docs/runtime.md "Speed").
+SEGMENT_PATHS = {"fast": (96, 1), "grabcut": (160, 2)}
+DEFAULT_SEGMENT = "fast"
 # Rendering resolution (longest side): a larger image is reduced to this first, so the
 # cost of masking, blurring and cropping is bounded whatever the input's size (a 28 px
 # output needs no more). Real photos are rarely larger after JPEG draft decoding.
 RENDER_SIDE = 512
 BORDER = 0.04  # fraction of each side treated as background seed for GrabCut
 MIN_AREA, MAX_AREA = 0.02, 0.97  # plausible garment area fractions
-GRABCUT_ITERS = 2
 HYSTERESIS_NOISE_FACTOR = 1.5
 # An "empty" view: no pixel is this much farther from the border colours than the
 # border's own noise, nor EMPTY_MIN_DISTANCE Lab units (x255/100 for L) away.
@@ -88,20 +94,35 @@ _SRGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423],
 _D65_WHITE = np.array([0.950456, 1.0, 1.088754], np.float32)
 
 
+# sRGB -> linear light for each 8-bit value: a table lookup instead of a power per pixel.
+_LEVELS = np.arange(256, dtype=np.float32) / 255.0
+_SRGB_LINEAR = np.where(_LEVELS <= 0.04045, _LEVELS / 12.92, ((_LEVELS + 0.055) / 1.055) ** 2.4).astype(np.float32)
+_TO_XYZ_D65 = np.ascontiguousarray((_SRGB_TO_XYZ / _D65_WHITE[:, None]).T)
+
+
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """CIE L*a*b* (D65) in OpenCV's 8-bit scaling (L*255/100, a+128, b+128), as float32.
 
     Same formula as ``cv2.cvtColor(..., COLOR_RGB2LAB)``, whose first call builds
     lookup tables for 0.1-0.2 s: too much for every cold start on a Pi.
     """
-    c = rgb.astype(np.float32) / 255.0
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    xyz = lin @ _SRGB_TO_XYZ.T / _D65_WHITE
+    xyz = _SRGB_LINEAR[rgb] @ _TO_XYZ_D65
     f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0)
     lum = np.where(xyz[..., 1] > 0.008856, 116.0 * f[..., 1] - 16.0, 903.3 * xyz[..., 1])
     a = 500.0 * (f[..., 0] - f[..., 1])
     b = 200.0 * (f[..., 1] - f[..., 2])
     return np.stack([lum * 255.0 / 100.0, a + 128.0, b + 128.0], axis=-1).astype(np.float32)
+
+
+def nearest_distance(lab: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Per pixel, the Euclidean distance to the nearest of ``centers`` (one pass per centre:
+    no (H, W, K, 3) temporary)."""
+    best = None
+    for c in centers:
+        e = lab - c
+        d = np.einsum("ijk,ijk->ij", e, e)
+        best = d if best is None else np.minimum(best, d)
+    return np.sqrt(best)
 
 
 def border_distance_mask(rgb: np.ndarray, detect_empty: bool = False) -> np.ndarray:
@@ -119,7 +140,7 @@ def border_distance_mask(rgb: np.ndarray, detect_empty: bool = False) -> np.ndar
     cv2.setRNGSeed(0)  # k-means++ seeding is random: the same photo must give the same mask every call
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
     _, _, centers = cv2.kmeans(ring, k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
-    dist = np.min(np.linalg.norm(lab[:, :, None, :] - centers[None, None], axis=3), axis=2)
+    dist = nearest_distance(lab, centers)
     ring_mask = np.zeros((h, w), bool)
     ring_mask[:b], ring_mask[-b:], ring_mask[:, :b], ring_mask[:, -b:] = True, True, True, True
     smooth = cv2.GaussianBlur(dist, (5, 5), 0)
@@ -141,7 +162,7 @@ def border_distance_mask(rgb: np.ndarray, detect_empty: bool = False) -> np.ndar
     return _clean(mask)
 
 
-def grabcut_mask(rgb: np.ndarray, seed: np.ndarray | None = None) -> np.ndarray:
+def grabcut_mask(rgb: np.ndarray, seed: np.ndarray | None = None, iters: int = 1) -> np.ndarray:
     """GrabCut with the border as sure background (and ``seed`` as probable foreground)."""
     h, w = rgb.shape[:2]
     b = max(2, int(round(BORDER * min(h, w))))
@@ -154,7 +175,7 @@ def grabcut_mask(rgb: np.ndarray, seed: np.ndarray | None = None) -> np.ndarray:
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     cv2.setRNGSeed(0)  # GrabCut's GMM init is random; a photo must always give the same answer
-    cv2.grabCut(bgr, gc, None, bgd, fgd, GRABCUT_ITERS, cv2.GC_INIT_WITH_MASK)
+    cv2.grabCut(bgr, gc, None, bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
     mask = np.where((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD), 255, 0).astype(np.uint8)
     return _clean(mask)
 
@@ -165,24 +186,28 @@ def _plausible(mask: np.ndarray) -> bool:
 
 
 def segment(rgb: np.ndarray, alpha: np.ndarray | None = None,
-            detect_empty: bool = False) -> tuple[np.ndarray, str]:
+            detect_empty: bool = False, path: str = DEFAULT_SEGMENT) -> tuple[np.ndarray, str]:
     """A 0/255 garment mask at the resolution of ``rgb`` and the method that produced it.
 
     ``detect_empty`` (for camera frames) reports a view with nothing in it as
     "whole-image" instead of segmenting noise; a photo is assumed to show a garment.
+    ``path`` is one of :data:`SEGMENT_PATHS`.
     """
+    if path not in SEGMENT_PATHS:
+        raise ValueError(f"Unknown segmentation path. Received: path={path!r}")
+    side, iters = SEGMENT_PATHS[path]
     if alpha is not None:
         mask = _clean(np.where(alpha > 127, 255, 0).astype(np.uint8))
         if _plausible(mask):
             return mask, "alpha"
-    small = _resize_longest(rgb, WORK_SIDE)
+    small = _resize_longest(rgb, side)
     coarse = border_distance_mask(small, detect_empty)
     if not coarse.any():
         return np.full(rgb.shape[:2], 255, np.uint8), "whole-image"
     method = "border-distance"
     mask = coarse
     try:
-        refined = grabcut_mask(small, coarse if _plausible(coarse) else None)
+        refined = grabcut_mask(small, coarse if _plausible(coarse) else None, iters)
         if _plausible(refined):
             mask, method = refined, "grabcut"
     except cv2.error:
@@ -230,9 +255,13 @@ def render(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, tuple[int, in
     return fit_to_square(img), (int(x), int(y), int(w), int(h))
 
 
-def photo_to_fashion_mnist(rgb: np.ndarray, alpha: np.ndarray | None = None,
-                           detect_empty: bool = False) -> tuple[np.ndarray, PhotoInfo]:
-    """Segment and render ``rgb``; the box in the result is in ``rgb``'s own pixels."""
+def photo_to_fashion_mnist(rgb: np.ndarray, alpha: np.ndarray | None = None, detect_empty: bool = False,
+                           timings: dict | None = None,
+                           path: str = DEFAULT_SEGMENT) -> tuple[np.ndarray, PhotoInfo]:
+    """Segment (along ``path``, see :data:`SEGMENT_PATHS`) and render ``rgb``; the box
+    in the result is in ``rgb``'s own pixels. ``timings``, when given, receives the
+    CPU milliseconds of ``segment`` and ``render``."""
+    start = time.thread_time()
     h, w = rgb.shape[:2]
     small = _resize_longest(rgb, RENDER_SIDE)
     if alpha is not None and small.shape[:2] != alpha.shape[:2]:
@@ -241,8 +270,12 @@ def photo_to_fashion_mnist(rgb: np.ndarray, alpha: np.ndarray | None = None,
     if int(gray.max()) - int(gray.min()) <= FLAT_RANGE and (alpha is None or alpha.min() == alpha.max()):
         mask, method = np.full(small.shape[:2], 255, np.uint8), "empty"
     else:
-        mask, method = segment(small, alpha, detect_empty)
+        mask, method = segment(small, alpha, detect_empty, path)
+    segmented = time.thread_time()
     img, (x, y, bw, bh) = render(small, mask)
+    if timings is not None:
+        timings["segment"] = 1000 * (segmented - start)
+        timings["render"] = 1000 * (time.thread_time() - segmented)
     sx, sy = w / small.shape[1], h / small.shape[0]
     box = (int(round(x * sx)), int(round(y * sy)), int(round(bw * sx)), int(round(bh * sy)))
     return img, PhotoInfo(method, box, float(mask.mean()) / 255.0)

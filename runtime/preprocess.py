@@ -51,13 +51,14 @@ def preprocessing_version() -> str:
 
 
 def prepare_rgb(rgb: np.ndarray, mode: str = "photo", alpha: np.ndarray | None = None,
-                detect_empty: bool = False):
+                detect_empty: bool = False, timings: dict | None = None, segment: str | None = None):
     """Bring an RGB image to a uint8 28x28 Fashion-MNIST-style image; returns (image, info).
 
     ``photo`` segments the garment (see :mod:`fmnistedge.runtime.photo`), ``raw``
     takes an image that is already Fashion-MNIST style, ``naive`` is the plain
     resize-and-negate baseline. ``detect_empty`` (camera frames) reports a view with
     no garment as ``method == "whole-image"`` instead of segmenting background noise.
+    ``segment`` picks the segmentation path (``photo.SEGMENT_PATHS``; default "fast").
     """
     from fmnistedge.runtime import photo
 
@@ -67,20 +68,22 @@ def prepare_rgb(rgb: np.ndarray, mode: str = "photo", alpha: np.ndarray | None =
         return photo.raw(rgb), {"mode": "raw"}
     if mode == "naive":
         return photo.naive(rgb), {"mode": "naive"}
-    img, info = photo.photo_to_fashion_mnist(rgb, alpha, detect_empty)
+    img, info = photo.photo_to_fashion_mnist(rgb, alpha, detect_empty, timings,
+                                             segment or photo.DEFAULT_SEGMENT)
     return img, {"mode": "photo", "method": info.method, "box": list(info.box), "area": round(info.area, 4)}
 
 
-def prepare_image(path, mode: str = "photo"):
+def prepare_image(path, mode: str = "photo", segment: str | None = None):
     """Decode an image file (safely, see :mod:`fmnistedge.runtime.imageio`) and :func:`prepare_rgb` it."""
     from fmnistedge.runtime import imageio
 
     if mode not in PHOTO_MODES:
         raise ValueError(f"Unknown preprocessing mode. Received: mode={mode!r}")
     decoded = imageio.decode(path)
-    return prepare_rgb(decoded.rgb, mode, decoded.alpha)
+    return prepare_rgb(decoded.rgb, mode, decoded.alpha, segment=segment)
 
 
-def prepare_frame(rgb: np.ndarray, mode: str = "photo"):
+def prepare_frame(rgb: np.ndarray, mode: str = "photo", timings: dict | None = None,
+                  segment: str | None = None):
     """A camera frame: unlike a photo, it may show nothing (see :func:`prepare_rgb`)."""
-    return prepare_rgb(rgb, mode, detect_empty=True)
+    return prepare_rgb(rgb, mode, detect_empty=True, timings=timings, segment=segment)

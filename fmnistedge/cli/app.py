@@ -118,6 +118,22 @@ def print_table(table) -> None:
     console.print(table)
 
 
+class Segment(str, Enum):  # runtime.photo.SEGMENT_PATHS
+    fast = "fast"
+    grabcut = "grabcut"
+
+
+class ScanSegment(str, Enum):  # "background" (runtime.background) or a photo path per frame
+    background = "background"
+    fast = "fast"
+    grabcut = "grabcut"
+
+
+SegmentOpt = Annotated[Segment, typer.Option(
+    help="Garment segmentation: 'fast' (GrabCut at 96 px, one iteration) or 'grabcut' (at 160 px, two "
+         "iterations: about 4x the CPU time per photo; the path before).")]
+
+
 class Engine(str, Enum):
     onnx = "onnx"
     tflite = "tflite"

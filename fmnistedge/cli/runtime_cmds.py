@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from fmnistedge import errors
-from fmnistedge.cli.app import (ArtifactsOpt, DataDir, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt, ThreadsOpt,
+from fmnistedge.cli.app import (ArtifactsOpt, DataDir, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt, Segment,
+                                SegmentOpt, ThreadsOpt,
                                 _arch_selection, _print_json, app, ensure_writable_dir, print_table, resolve_model,
                                 stderr)
 from fmnistedge.progress import print_error, printable
@@ -25,6 +26,7 @@ def classify(
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=10, help="How many guesses to show.")] = 3,
     threads: ThreadsOpt = 1,
     raw: Annotated[bool, typer.Option("--raw", help="Images are already 28x28 Fashion-MNIST style: skip garment segmentation.")] = False,
+    segment: SegmentOpt = Segment.fast,
     save_preprocessed: Annotated[Optional[Path], typer.Option(
         help="Write the 28x28 image the model saw for each input into this folder.")] = None,
     artifacts: ArtifactsOpt = Path("artifacts"),
@@ -71,7 +73,8 @@ def classify(
     interrupted = False
     try:
         results = classify_files(files, backend, mode="raw" if raw else "photo", k=top_k,
-                                 save_dir=save_preprocessed, on_result=show, openset=openset)
+                                 save_dir=save_preprocessed, on_result=show, openset=openset,
+                                 segment=segment.value)
     except ClassifyInterrupted as exc:  # Ctrl-C: the results finished so far are still reported
         results, interrupted = exc.results, True
     by_path = {r.path: r for r in results}  # expand_paths names each file once
@@ -128,6 +131,9 @@ def evaluate(
     engine: EngineOpt = None,
     precision: PrecisionOpt = None,
     modes: Annotated[str, typer.Option(help="Comma-separated preprocessing modes to compare: photo, naive, raw.")] = "photo,naive",
+    segment: Annotated[str, typer.Option(
+        help="Comma-separated segmentation paths for the 'photo' mode: fast (the default path) and/or "
+             "grabcut (the slower path, reported as 'photo-grabcut'), measured in the same run.")] = "fast",
     out: Annotated[Optional[Path], typer.Option(
         help="Write the full results (JSON) here, and beside it, per mode, OUT-STEM.MODE.confusion.png "
              "(needs the 'report' extra) and OUT-STEM.MODE.contact.png.")] = None,
@@ -159,9 +165,18 @@ def evaluate(
     from fmnistedge.runtime.evaluate import evaluate_photos, read_labels
     from fmnistedge.runtime.preprocess import PHOTO_MODES
 
-    wanted = [m.strip() for m in modes.split(",") if m.strip()]
-    if not wanted or set(wanted) - set(PHOTO_MODES):
+    from fmnistedge.runtime.photo import DEFAULT_SEGMENT, SEGMENT_PATHS
+
+    asked = [m.strip() for m in modes.split(",") if m.strip()]
+    if not asked or set(asked) - set(PHOTO_MODES):
         raise errors.UsageError(f"--modes takes photo, naive and/or raw. Received: {modes!r}")
+    paths = list(dict.fromkeys(s.strip() for s in segment.split(",") if s.strip()))
+    if not paths or set(paths) - set(SEGMENT_PATHS):
+        raise errors.UsageError(f"--segment takes {' and/or '.join(SEGMENT_PATHS)}. Received: {segment!r}")
+    # A result per mode and, for 'photo', per segmentation path: "photo" is the default path.
+    runs = [(mode if mode != "photo" or path == DEFAULT_SEGMENT else f"photo-{path}", mode, path)
+            for mode in dict.fromkeys(asked) for path in (paths if mode == "photo" else [None])]
+    wanted = [key for key, _, _ in runs]
     ref = resolve_model(model, engine, precision, artifacts)
     backend = models.load(ref)
     items = read_labels(photos, labels)
@@ -176,10 +191,10 @@ def evaluate(
         report["model"]["photo_training"] = held_out
     seen = {}
     with make_progress() as progress:
-        for mode in wanted:
-            task = progress.add_task(f"{mode}", total=len(items), status="")
-            report["results"][mode], seen[mode] = evaluate_photos(
-                items, backend, mode, tick=lambda: progress.advance(task))
+        for key, mode, path in runs:
+            task = progress.add_task(key, total=len(items), status="")
+            report["results"][key], seen[key] = evaluate_photos(
+                items, backend, mode, tick=lambda: progress.advance(task), segment=path)
     # Every mode reads the same photos, so the first mode's failures are all of them.
     failed = report["results"][wanted[0]]["failures"]
     for f in failed:
