@@ -17,7 +17,7 @@ import numpy as np
 
 from fmnistedge.isolated import python_argv
 from fmnistedge.labels import LABELS
-from fmnistedge.runtime.scan import UNKNOWN_CLASS, Guess, ScanStats, roi_box
+from fmnistedge.runtime.scan import MOVING, UNKNOWN_CLASS, Guess, ScanStats, roi_box
 
 WINDOW = "fmnistedge scan (q: quit, u: undo last)"
 
@@ -37,8 +37,9 @@ def display_available() -> bool:
 
 
 class Preview:
-    def __init__(self, undo: Callable[[], str | None], fraction: float) -> None:
-        self.undo, self.fraction = undo, fraction
+    def __init__(self, undo: Callable[[], str | None], fraction: float,
+                 reset_background: Callable[[], None] | None = None) -> None:
+        self.undo, self.fraction, self.reset_background = undo, fraction, reset_background
         self.times: deque[float] = deque(maxlen=30)
         self.message, self.message_until = "", 0.0
 
@@ -48,8 +49,12 @@ class Preview:
         frame = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         x, y, w, h = roi_box(rgb.shape, self.fraction)
         cv2.rectangle(frame, (x, y), (x + w, y + h), (0, 200, 255), 2)
-        if guess.class_index is None:
+        if guess.path == "learning":
+            text = "learning the empty view: keep it clear"
+        elif guess.class_index is None:
             text = "no garment"
+        elif guess.class_index == MOVING:
+            text = "hold it still"
         elif guess.class_index == UNKNOWN_CLASS:
             text = f"unknown garment {100 * guess.confidence:.0f}%"
         else:
@@ -66,6 +71,9 @@ class Preview:
         if key == ord("u"):
             self.message = self.undo() or "nothing to undo"
             self.message_until = time.monotonic() + 2.0
+        if key == ord("b") and self.reset_background is not None:
+            self.reset_background()
+            self.message, self.message_until = "learning the empty view again", time.monotonic() + 2.0
         return True
 
     def close(self) -> None:

@@ -159,34 +159,165 @@ def roi_box(shape: tuple[int, ...], fraction: float = ROI_FRACTION) -> tuple[int
     return (w - side) // 2, (h - side) // 2, side, side
 
 
+_END = object()  # the source has no more frames
 UNKNOWN_CLASS = -1  # a garment in view, but of none of the ten classes (never recorded)
+MOVING = -2  # the view is moving: not classified; the voter waits for it to settle
+SEGMENT_PATHS = ("background", "fast", "grabcut")  # scan --segment
+RENDER_SIDE = 192  # the guide box is rendered from this size (a 28 px image needs no more)
 
 
 @dataclass
 class Guess:
-    class_index: int | None  # None: no garment in view; UNKNOWN_CLASS: none of the ten classes
+    class_index: int | None  # None: no garment in view; UNKNOWN_CLASS: none of the ten; MOVING: not classified
     confidence: float
     latency_ms: float
     roi: np.ndarray
+    stages: dict = field(default_factory=dict)  # CPU milliseconds per stage (segment, render, inference)
+    path: str = ""  # how the frame was handled: background, grabcut, learning, fallback, reused, moving
 
 
-def classify_frame(rgb: np.ndarray, backend, fraction: float = ROI_FRACTION, openset=None) -> Guess:
-    """Classify the region of interest; ``openset`` (the model's photo calibration)
-    rescales the probabilities and turns a garment of none of the ten classes into
-    ``UNKNOWN_CLASS``."""
-    x, y, w, h = roi_box(rgb.shape, fraction)
-    roi = rgb[y:y + h, x:x + w]
-    start = time.perf_counter()
-    img, info = prepare_frame(roi)
-    if info.get("method") in ("whole-image", "empty"):  # nothing separable from the background (or a flat view)
-        return Guess(None, 0.0, 1000 * (time.perf_counter() - start), roi)
-    probs = backend.predict(to_model_input(img[None]))[0]
+def _decide(probs: np.ndarray, openset) -> tuple[int, float]:
     if openset is not None:
         probs = openset.calibrate(probs[None])[0]
     best = int(np.argmax(probs))
     if openset is not None and not openset.known(probs):
         best = UNKNOWN_CLASS
-    return Guess(best, float(probs.max()), 1000 * (time.perf_counter() - start), roi)
+    return best, float(probs.max())
+
+
+def classify_frame(rgb: np.ndarray, backend, fraction: float = ROI_FRACTION, openset=None,
+                   segment: str | None = None) -> Guess:
+    """Classify the region of interest with the photo path (GrabCut on every frame,
+    ``segment`` one of ``photo.SEGMENT_PATHS``, default "fast"); ``openset`` (the model's
+    photo calibration) rescales the probabilities and turns a garment of none of the
+    ten classes into ``UNKNOWN_CLASS``."""
+    x, y, w, h = roi_box(rgb.shape, fraction)
+    roi = rgb[y:y + h, x:x + w]
+    start = time.perf_counter()
+    stages: dict = {}
+    path = segment or "fast"
+    img, info = prepare_frame(roi, timings=stages, segment=segment)
+    if info.get("method") in ("whole-image", "empty"):  # nothing separable from the background (or a flat view)
+        return Guess(None, 0.0, 1000 * (time.perf_counter() - start), roi, stages, path)
+    cpu = time.thread_time()
+    probs = backend.predict(to_model_input(img[None]))[0]
+    stages["inference"] = 1000 * (time.thread_time() - cpu)
+    best, confidence = _decide(probs, openset)
+    return Guess(best, confidence, 1000 * (time.perf_counter() - start), roi, stages, path)
+
+
+class FrameClassifier:
+    """The scan loop's ``guess``: one guide-box frame in, one :class:`Guess` out.
+
+    ``segment="background"`` (the default) learns the empty view and segments each
+    frame by its difference from it (:mod:`fmnistedge.runtime.background`), with
+    motion gating: a frame in which much of the view moves is not classified
+    (``MOVING``), and a frame that has not changed since the last classified one
+    reuses its answer. Until the background is learned, and whenever the difference
+    covers nearly the whole box (a moved camera, a sudden light change), the frame
+    goes the photo path ("fast"). ``segment="fast"`` or ``"grabcut"`` takes that photo
+    path (GrabCut, see ``photo.SEGMENT_PATHS``) on every frame.
+    """
+
+    def __init__(self, backend, fraction: float = ROI_FRACTION, openset=None,
+                 segment: str = "background") -> None:
+        from fmnistedge.runtime import background
+
+        if segment not in SEGMENT_PATHS:
+            raise ValueError(f"Unknown segmentation path. Received: segment={segment!r}")
+        self.backend, self.fraction, self.openset, self.segment = backend, fraction, openset, segment
+        self.model = background.BackgroundModel()
+        self._previous: np.ndarray | None = None  # the last frame (small), for motion
+        self._last: Guess | None = None  # the last classified frame's guess ...
+        self._last_small: np.ndarray | None = None  # ... and that frame (small)
+        self._mask: np.ndarray | None = None  # the last frame's garment mask, for motion
+
+    def reset_background(self) -> None:
+        """Learn the empty view again (the preview's ``b`` key; after moving the camera)."""
+        self.model.reset()
+        self._last = self._last_small = self._mask = None
+
+    def __call__(self, rgb: np.ndarray) -> Guess:
+        if self.segment != "background":
+            return classify_frame(rgb, self.backend, self.fraction, self.openset, self.segment)
+        from fmnistedge.runtime import background, photo
+
+        start, cpu = time.perf_counter(), time.thread_time()
+        x, y, w, h = roi_box(rgb.shape, self.fraction)
+        roi = rgb[y:y + h, x:x + w]
+        small = background.shrink(roi, self.model.side)
+        still = background.changed_fraction(small, self._previous) <= background.STILL_FRACTION
+        self._previous = small
+
+        def finish(guess: Guess) -> Guess:
+            guess.latency_ms = 1000 * (time.perf_counter() - start)
+            return guess
+
+        def quick(class_index: int | None, path: str, confidence: float = 0.0) -> Guess:
+            return finish(Guess(class_index, confidence, 0.0, roi, {"segment": 1000 * (time.thread_time() - cpu)}, path))
+
+        if not self.model.ready:
+            guess = classify_frame(rgb, self.backend, self.fraction, self.openset)
+            guess.path = "learning"
+            guess.stages["segment"] = 1000 * (time.thread_time() - cpu) - sum(
+                v for k, v in guess.stages.items() if k != "segment")
+            if guess.class_index is None:
+                self.model.learn(small, still)
+            else:
+                self.model.reset()  # a garment in view: the learned frames must be consecutive and empty
+            return finish(guess)
+        if self._last is not None and background.changed_fraction(small, self._last_small) == 0.0:
+            return quick(self._last.class_index, "reused", self._last.confidence)  # nothing changed
+        mask, share = self.model.foreground(small)
+        if share < background.EMPTY_FRACTION:
+            if still:
+                self.model.update(small)
+            self._last = self._last_small = self._mask = None
+            return quick(None, "background")
+        mask = photo._clean(mask)
+        area = float(np.count_nonzero(mask)) / mask.size
+        if area < photo.MIN_AREA:  # specks: nothing held up
+            self._last = self._last_small = self._mask = None
+            return quick(None, "background")
+        settled = background.overlap(mask, self._mask) >= background.STILL_OVERLAP
+        self._mask = mask
+        if not settled:  # coming into view or moving: wait until it is held still
+            self._last = self._last_small = None
+            return quick(MOVING, "moving")
+        path = "background"
+        if area > photo.MAX_AREA:
+            # The whole box differs (a moved camera, a sudden light change): the photo path.
+            guess = classify_frame(rgb, self.backend, self.fraction, self.openset)
+            guess.path = "fallback"
+            guess.stages["segment"] = 1000 * (time.thread_time() - cpu) - sum(
+                v for k, v in guess.stages.items() if k != "segment")
+            self._last, self._last_small = guess, small
+            return finish(guess)
+        if background.border_share(mask) > background.BORDER_TOUCH:
+            # Something crosses the guide box's edge (an arm, a garment larger than the box):
+            # the colours it has there are taken out, as the photo path does with its border.
+            mask = photo._clean(background.drop_crossing(small, mask))
+            path = "crossing"
+            if float(np.count_nonzero(mask)) / mask.size < photo.MIN_AREA:  # it was all crossing: the photo path
+                guess = classify_frame(rgb, self.backend, self.fraction, self.openset)
+                guess.path = "fallback"
+                guess.stages["segment"] = 1000 * (time.thread_time() - cpu) - sum(
+                    v for k, v in guess.stages.items() if k != "segment")
+                self._last, self._last_small = guess, small
+                return finish(guess)
+        segmented = time.thread_time()
+        mid = photo._resize_longest(roi, RENDER_SIDE)
+        full = cv2.resize(mask, (mid.shape[1], mid.shape[0]), interpolation=cv2.INTER_LINEAR)
+        img, _ = photo.render(mid, np.where(full > 127, 255, 0).astype(np.uint8))
+        rendered = time.thread_time()
+        probs = self.backend.predict(to_model_input(img[None]))[0]
+        best, confidence = _decide(probs, self.openset)
+        done = time.thread_time()
+        guess = Guess(best, confidence, 0.0, roi, {"segment": 1000 * (segmented - cpu),
+                                                    "render": 1000 * (rendered - segmented),
+                                                    "inference": 1000 * (done - rendered)}, path)
+        self._last, self._last_small = guess, small
+        return finish(guess)
 
 
 @dataclass
@@ -196,7 +327,8 @@ class Voter:
     An item is recorded when the same label stays at or above ``min_confidence``
     for ``stable_frames`` frames in a row. It is not recorded again until the
     scene changes: ``rearm_empty_frames`` frames in a row with no garment. A
-    garment of none of the ten classes (``UNKNOWN_CLASS``) is never recorded.
+    garment of none of the ten classes (``UNKNOWN_CLASS``) is never recorded; a
+    frame that was not classified because the view moved (``MOVING``) is skipped.
     """
 
     stable_frames: int = 5
@@ -212,6 +344,8 @@ class Voter:
             self._empty_run += 1
             if self._empty_run >= self.rearm_empty_frames:
                 self.armed = True
+            return None
+        if class_index == MOVING:  # not classified: neither a garment nor an empty view
             return None
         self._empty_run = 0
         if class_index == UNKNOWN_CLASS:
@@ -245,17 +379,25 @@ class ScanStats:
     latencies_ms: list[float] = field(default_factory=list)
     seconds: float = 0.0
     stopped: str = "source ended"
+    # CPU milliseconds per frame and stage: capture, segment, render, inference, vote, database
+    stage_ms: dict[str, list[float]] = field(default_factory=dict)
+    paths: dict[str, int] = field(default_factory=dict)  # frames per Guess.path
+
+    def add_stage(self, name: str, ms: float) -> None:
+        self.stage_ms.setdefault(name, []).append(ms)
 
     def summary(self) -> dict:
         per_label: dict[str, int] = {}
         for r in self.records:
             per_label[r.label] = per_label.get(r.label, 0) + 1
+        lat = self.latencies_ms
         return {"items": len(self.records), "per_label": per_label, "frames": self.frames,
                 "empty_frames": self.empty_frames, "seconds": round(self.seconds, 3),
                 "fps": round(self.frames / self.seconds, 2) if self.seconds else 0.0,
-                "latency_ms_mean": round(float(np.mean(self.latencies_ms)), 3) if self.latencies_ms else None,
-                "latency_ms_p50": round(float(np.median(self.latencies_ms)), 3) if self.latencies_ms else None,
-                "stopped": self.stopped}
+                "latency_ms_mean": round(float(np.mean(lat)), 3) if lat else None,
+                "latency_ms_p50": round(float(np.median(lat)), 3) if lat else None,
+                "latency_ms_p95": round(float(np.percentile(lat, 95)), 3) if lat else None,
+                "paths": dict(self.paths), "stopped": self.stopped}
 
 
 def thumbnail(roi: np.ndarray) -> bytes:
@@ -277,7 +419,12 @@ def run_scan(
     """
     stats = stats if stats is not None else ScanStats()
     start = time.perf_counter()
-    for rgb in frames:
+    frames = iter(frames)
+    while True:
+        cpu = time.thread_time()
+        rgb = next(frames, _END)
+        if rgb is _END:
+            break
         if should_stop():
             stats.stopped = "stop requested"
             break
@@ -285,13 +432,21 @@ def run_scan(
             stats.empty_frames += 1
             continue
         stats.frames += 1
+        stats.add_stage("capture", 1000 * (time.thread_time() - cpu))
         g = guess(rgb)
         stats.latencies_ms.append(g.latency_ms)
+        for name, ms in g.stages.items():
+            stats.add_stage(name, ms)
+        stats.paths[g.path or "other"] = stats.paths.get(g.path or "other", 0) + 1
+        cpu = time.thread_time()
         event = voter.update(g.class_index, g.confidence)
+        stats.add_stage("vote", 1000 * (time.thread_time() - cpu))
         if event is not None:
+            cpu = time.thread_time()
             record = Record(LABELS[event[0]], event[0], event[1], stats.frames, thumbnail(g.roi))
             on_record(record)  # commits before the loop goes on
             stats.records.append(record)
+            stats.add_stage("database", 1000 * (time.thread_time() - cpu))
         stats.seconds = time.perf_counter() - start
         if on_frame is not None and on_frame(rgb, g, stats) is False:
             stats.stopped = "quit key"

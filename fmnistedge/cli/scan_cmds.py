@@ -10,7 +10,7 @@ import typer
 
 from fmnistedge import errors
 from fmnistedge.cli.app import (_ErrorMappingGroup, ArtifactsOpt, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt,
-                                ThreadsOpt, _print_json, app, resolve_model, stderr)
+                                ScanSegment, ThreadsOpt, _print_json, app, resolve_model, stderr)
 from fmnistedge.progress import print_error, printable
 
 
@@ -39,6 +39,11 @@ def scan(
     max_frames: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many frames.")] = None,
     max_seconds: Annotated[Optional[float], typer.Option(min=0.1, help="Stop after this many seconds.")] = None,
     roi: Annotated[float, typer.Option(min=0.1, max=1.0, help="Guide box: centered square, this fraction of the shorter side.")] = 0.8,
+    segment: Annotated[ScanSegment, typer.Option(
+        help="'background': learn the empty view (keep it clear for the first frames; 'b' in the preview "
+             "learns it again) and segment by difference from it, classifying only when the garment is "
+             "held still; 'fast' or 'grabcut': the photo path (GrabCut) on every frame, 6-15x the CPU time. "
+             "See docs/scan.md.")] = ScanSegment.background,
     threads: ThreadsOpt = 1,
     artifacts: ArtifactsOpt = Path("artifacts"),
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines on stdout: one per item, then the summary.")] = False,
@@ -55,8 +60,8 @@ def scan(
     import signal
 
     from fmnistedge.runtime import models
-    from fmnistedge.runtime.scan import (OpenCVSource, PicameraSource, ScanStats, Voter,
-                                         classify_frame, run_scan)
+    from fmnistedge.runtime.scan import (FrameClassifier, OpenCVSource, PicameraSource, ScanStats, Voter,
+                                         run_scan)
     from fmnistedge.runtime.wardrobe import Item, Wardrobe, check_writable
 
     if sum(x is not None and x is not False for x in (camera, source, picamera or None)) > 1:
@@ -90,12 +95,13 @@ def scan(
             return f"removed #{recorded_ids.pop()}"
         return None
 
+    guesser = FrameClassifier(backend, roi, openset, segment.value)
     preview = None
     if show or (show is None and not as_json):
         from fmnistedge.runtime.preview import Preview, display_available
 
         if display_available():
-            preview = Preview(undo, roi)
+            preview = Preview(undo, roi, guesser.reset_background)
         elif show:
             stderr.print("No display available; scanning without a preview.")
     stop = {"flag": False, "sigint": False}
@@ -114,7 +120,7 @@ def scan(
                            f"wardrobe {store.path}. Ctrl-C to stop."), markup=False)
     interrupted = False
     try:
-        run_scan(iter(src), lambda rgb: classify_frame(rgb, backend, roi, openset),
+        run_scan(iter(src), guesser,
                  Voter(stable_frames, min_confidence), on_record, preview, max_frames, max_seconds,
                  should_stop=lambda: stop["flag"], stats=stats)
     except KeyboardInterrupt:
