@@ -8,7 +8,7 @@ the runtime commands start fast and without TensorFlow. Commands are grouped by
 area in ``runtime_cmds`` (listed first in --help), ``scan_cmds`` and ``train_cmds``.
 """
 
-from fmnistedge.cli import runtime_cmds, scan_cmds, train_cmds  # noqa: F401  (register the commands)
+from fmnistedge.cli import runtime_cmds, scan_cmds, serve_cmds, train_cmds  # noqa: F401  (register the commands)
 from fmnistedge.cli.app import app
 
 
