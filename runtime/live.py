@@ -54,9 +54,10 @@ def annotate(rgb: np.ndarray, guess: Guess, fps: float, items: int, fraction: fl
     cv2.rectangle(frame, (x, y), (x + w, y + h), (0, 200, 255), 2)
     scale = max(0.4, min(0.7, rgb.shape[1] / 900))
     lines = [guess_text(guess), f"{fps:.1f} FPS  {guess.latency_ms:.1f} ms  items {items}"]
+    thickness = 2 if scale >= 0.6 else 1  # thick strokes blur into each other at small sizes
     for i, line in enumerate(lines):
-        cv2.putText(frame, line, (8, int(22 + 26 * scale / 0.7 * i)), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                    (0, 255, 0), 2)
+        cv2.putText(frame, line, (8, int(20 + 36 * scale * (i + 0.5))), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (0, 255, 0), thickness, cv2.LINE_AA)
     return frame
 
 

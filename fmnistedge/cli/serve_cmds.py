@@ -8,6 +8,8 @@ The scan wiring (model, guess, source, record) follows ``scan``'s in ``scan_cmds
 from __future__ import annotations
 
 import socket
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -108,17 +110,28 @@ def serve(
     guess = _guess_for(ref, threads, roi)
     sock = listen(host, port)
     try:
-        _serve(sock, host, port, ref, guess, camera, source, picamera, wardrobe, min_confidence,
-               stable_frames, roi, realtime)
+        served = prepare(ref, guess, camera, source, picamera, wardrobe, min_confidence, stable_frames, roi,
+                         realtime, host)
+        _run(served, sock, host, port, ref)
     finally:
         sock.close()
 
 
-def _serve(sock, host, port, ref, guess, camera, source, picamera, wardrobe, min_confidence, stable_frames,
-           roi, realtime) -> None:
-    import signal
-    import threading
+@dataclass
+class Served:
+    """Everything ``serve`` runs, built as the command builds it (tests use it with Starlette's TestClient)."""
 
+    app: object
+    live: object  # fmnistedge.runtime.live.LiveScan, not started
+    store: object  # fmnistedge.runtime.serve.WardrobeService
+    token: str
+    local: bool
+    closing: threading.Event
+    source_name: str
+
+
+def prepare(ref, guess, camera: Optional[int], source: Optional[str], picamera: bool, wardrobe: Optional[Path],
+            min_confidence: float, stable_frames: int, roi: float, realtime: bool, host: str) -> Served:
     from fmnistedge.runtime.live import MAX_PACED_FPS, LiveScan, paced
     from fmnistedge.runtime.scan import Voter
     from fmnistedge.runtime.serve import WardrobeService, create_app, is_loopback, new_token
@@ -145,10 +158,16 @@ def _serve(sock, host, port, ref, guess, camera, source, picamera, wardrobe, min
     live = LiveScan(src, frames, guess, Voter(stable_frames, min_confidence), record, roi,
                     {"source": source_name, "model": f"{ref.arch} ({ref.engine} {ref.precision})",
                      "wardrobe": str(store.path)})
-    token = new_token()
-    local = is_loopback(host)
-    closing = threading.Event()
-    server = _quiet_server(create_app(live, store, token, reads_need_token=not local, closing=closing))
+    token, local, closing = new_token(), is_loopback(host), threading.Event()
+    app_ = create_app(live, store, token, reads_need_token=not local, closing=closing)
+    return Served(app_, live, store, token, local, closing, source_name)
+
+
+def _run(served: Served, sock, host: str, port: int, ref) -> None:
+    import signal
+
+    live, store, token, closing = served.live, served.store, served.token, served.closing
+    server = _quiet_server(served.app)
     stop = {"sigint": False}
 
     def on_signal(signum, _frame) -> None:
@@ -162,14 +181,14 @@ def _serve(sock, host, port, ref, guess, camera, source, picamera, wardrobe, min
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     url = _url(host, port)
-    stderr.print(printable(f"Scanning {source_name} with {ref.arch} ({ref.engine} {ref.precision}); "
-                           f"wardrobe {store.path}."), markup=False, highlight=False)
-    if local:
-        stderr.print(f"Serving {url} (this machine only). Writes need the token, which the page carries: "
-                     f"{url}?token={token}  Ctrl-C to stop.", markup=False, highlight=False, soft_wrap=True)
+    say = lambda text: stderr.print(printable(text), markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+    say(f"Scanning {served.source_name} with {ref.arch} ({ref.engine} {ref.precision}); wardrobe {store.path}.")
+    if served.local:
+        say(f"Serving {url} (this machine only). Writes need the token, which the page carries: "
+            f"{url}?token={token}  Ctrl-C to stop.")
     else:
-        stderr.print(f"Serving on {host}:{port}; every request needs the access token. Open "
-                     f"{url}?token={token}  Ctrl-C to stop.", markup=False, highlight=False, soft_wrap=True)
+        say(f"Serving on {host}:{port}; every request needs the access token. Open {url}?token={token}  "
+            "Ctrl-C to stop.")
     watcher = threading.Thread(target=_say_when_ended, args=(live, closing), daemon=True)
     try:
         live.start()
@@ -185,8 +204,8 @@ def _serve(sock, host, port, ref, guess, camera, source, picamera, wardrobe, min
     summary = live.stats.summary()
     stopped = live.stopped if ended else "the source did not stop in time"
     per = ", ".join(f"{k} {v}" for k, v in summary["per_label"].items()) or "none"
-    stderr.print(f"{summary['items']} item(s) recorded ({per}); {summary['frames']} frames, {summary['fps']} FPS; "
-                 f"scan stopped: {stopped}; server stopped", markup=False, highlight=False)
+    say(f"{summary['items']} item(s) recorded ({per}); {summary['frames']} frames, {summary['fps']} FPS; "
+        f"scan stopped: {stopped}; server stopped")
     if stop["sigint"]:
         raise typer.Exit(errors.EXIT_INTERRUPTED)
     if live.error:
