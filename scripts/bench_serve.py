@@ -1,6 +1,6 @@
 """What the browser view costs: peak RSS and start-up of ``fmnistedge serve`` beside a headless ``scan``.
 
-    python scripts/bench_serve.py [--runs 3] [--out results/serve-bench.json]
+    python scripts/bench_serve.py [--runs 5] [--out results/serve-bench.json] [--docs docs/scan.md]
 
 Each run is a fresh process under ``/usr/bin/time -v`` (its "Maximum resident set size"),
 scanning ``samples/scan.mp4`` with the shipped default model; the two commands alternate
@@ -13,7 +13,10 @@ run by run so machine noise hits both alike.
   ``/stream.mjpg`` for the whole scan (every frame JPEG-encoded), then reads the
   wardrobe and SIGTERM stops the server.
 
-Writes the medians, every run and the machine and versions to the JSON file.
+Writes the medians, every run and the machine and versions to the JSON file, and with
+``--docs`` the block between ``<!-- serve-bench:start -->`` and ``<!-- serve-bench:end -->``
+in that Markdown file (from the JSON file alone: ``--docs`` with ``--runs 0`` rewrites it
+without measuring).
 """
 
 from __future__ import annotations
@@ -116,9 +119,42 @@ def run_serve() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("results/serve-bench.json"))
+    parser.add_argument("--docs", type=Path, help="Markdown file whose serve-bench block to rewrite.")
     args = parser.parse_args()
+    if args.runs > 0:
+        measure(args)
+    if args.docs:
+        write_docs_block(args.docs, args.out)
+
+
+def write_docs_block(docs: Path, results: Path) -> None:
+    doc = json.loads(results.read_text())
+    s, env = doc["summary"], doc["environment"]
+    fastest = {name: min(r["startup_s"] for r in doc["runs"][name]) for name in ("scan", "serve")}
+    rows = [("`fmnistedge scan --no-show` (headless)", "scan"), ("`fmnistedge serve`, one MJPEG viewer", "serve")]
+    block = "| command | start-up, median (fastest) | peak RSS, median |\n|---|---:|---:|\n" + "".join(
+        f"| {label} | {s[name]['startup_s_median']:.2f} s ({fastest[name]:.2f} s) | "
+        f"{s[name]['peak_rss_mb_median']:.1f} MB |\n" for label, name in rows)
+    block += (f"\n`serve` costs {s['serve_minus_scan']['peak_rss_mb']:+.1f} MB of peak RSS against the headless "
+              f"scan, and {s['serve_minus_scan']['startup_s']:+.2f} s of median start-up "
+              f"({fastest['serve'] - fastest['scan']:+.2f} s between the fastest runs; start-up here varies "
+              f"with the other work on the machine); {doc['runs_per_command']} runs each, interleaved, "
+              f"scanning `{doc['clip']}` with `{doc['arch']}`, on {env['cpu']} ({env['cores']} cores, shared), "
+              f"Python {env['python']}, Starlette {env['packages'].get('starlette')}, uvicorn "
+              f"{env['packages'].get('uvicorn')}; written by `python scripts/bench_serve.py --docs {docs}` "
+              f"(`{results}`).")
+    text = docs.read_text()
+    start, end = "<!-- serve-bench:start -->", "<!-- serve-bench:end -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"{docs} has no {start} ... {end} block")
+    head, rest = text.split(start, 1)
+    docs.write_text(head + start + "\n" + block + "\n" + end + rest.split(end, 1)[1])
+    print(f"-> {docs}")
+
+
+def measure(args) -> None:
     runs: dict[str, list[dict]] = {"scan": [], "serve": []}
     for i in range(args.runs):
         for name, fn in (("scan", run_scan), ("serve", run_serve)):

@@ -289,3 +289,62 @@ def test_the_serve_dependencies_are_not_imported_by_other_commands():
                            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn')))"],
                           capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "[]", proc.stderr
+
+
+# --- the live scan on its own ------------------------------------------------------------
+
+class _FakeSource:
+    """Frames, then the camera goes away (``lost``), as OpenCVSource reports it."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.lost, self.closed = n, False, False
+
+    def __iter__(self):
+        for _ in range(self.n):
+            yield np.full((120, 160, 3), 128, np.uint8)
+        self.lost = True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_lost_camera_ends_the_live_scan_with_its_reason_and_closes_the_source():
+    from fmnistedge.runtime.scan import Guess
+
+    src = _FakeSource(12)
+    recorded = []
+    live = LiveScan(src, iter(src), lambda rgb: Guess(4, 0.9, 1.0, rgb[:10, :10]), Voter(5, 0.6),
+                    lambda r: recorded.append(r) or len(recorded), 0.8, {"source": "camera:0"})
+    live.start()
+    assert live.wait(30)
+    status = live.status()
+    assert status["scanning"] is False and status["stopped"] == "camera lost" and status["error"] is None
+    assert status["recorded"] == 1 and [r.label for r in recorded] == ["Coat"] and status["frames"] == 12
+    assert status["guess"] == "Coat 90%" and src.closed
+    seq, jpeg = live.jpeg()
+    assert seq == 12 and cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).shape == (120, 160, 3)
+
+
+def test_a_failing_scan_says_why_in_one_line_and_keeps_what_it_recorded(tmp_path):
+    from fmnistedge.runtime.scan import Guess
+    from fmnistedge.runtime.wardrobe import WardrobeError
+
+    src = _FakeSource(50)
+    calls = []
+
+    def guess(rgb):
+        calls.append(1)
+        if len(calls) > 8:
+            raise WardrobeError("Cannot use w.db: database is locked")
+        return Guess(1, 0.95, 1.0, rgb[:10, :10])
+
+    store = WardrobeService(tmp_path / "w.db")
+    record = lambda r: store.add(Item(r.label, r.class_index, r.confidence, "edge-r", None, "camera:0"))  # noqa: E731
+    live = LiveScan(src, iter(src), guess, Voter(5, 0.6), record, 0.8, {"source": "camera:0"})
+    live.start()
+    assert live.wait(30)
+    client = TestClient(create_app(live, store, "t", reads_need_token=False), base_url=LOCAL)
+    status = client.get("/api/status").json()
+    assert status["stopped"] == "failed" and status["error"] == "Cannot use w.db: database is locked"
+    assert [it["label"] for it in client.get("/api/items").json()] == ["Trouser"] and src.closed
+    store.close()

@@ -67,7 +67,9 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def _url(host: str, port: int) -> str:
-    shown = f"[{host}]" if ":" in host else host
+    """The URL to open; for a wildcard address (every interface) this machine's name."""
+    shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+    shown = f"[{shown}]" if ":" in shown else shown
     return f"http://{shown}:{port}/"
 
 
