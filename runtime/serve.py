@@ -10,8 +10,8 @@ export); writes: ``DELETE /api/items/ID`` and ``POST /api/undo``.
 Access (:class:`TokenGate`): every write needs the access token in the request itself
 (``Authorization: Bearer TOKEN`` or ``?token=``), never from a cookie alone, so another
 web site cannot make a visitor's browser remove items. Bound to a loopback address,
-reads are open to this machine and the Host header must name a loopback host (a DNS
-rebinding page cannot read it); bound to any other address, every request needs the
+reads are open to this machine and, without the token, the Host header must name a
+loopback host (a DNS rebinding page cannot read it); bound to any other address, every request needs the
 token (``?token=`` once sets a cookie; otherwise 401).
 
 All wardrobe work, the scan's records included, runs on one thread
@@ -62,7 +62,11 @@ class WardrobeService:
     def __init__(self, path: Path | str | None) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fmnistedge-wardrobe")
         self._recorded: list[int] = []
-        self.store: Wardrobe = self.call(lambda: Wardrobe(path))
+        try:
+            self.store: Wardrobe = self.call(lambda: Wardrobe(path))
+        except BaseException:
+            self._pool.shutdown()
+            raise
         self.path = self.store.path
 
     def call(self, fn: Callable):
@@ -132,8 +136,12 @@ class TokenGate:
             cookie = SimpleCookie()
         from_cookie = cookie[COOKIE].value if COOKIE in cookie else None
         in_request = self._matches(query) or self._matches(bearer)
-        if not self.reads_need_token and not is_loopback(_host_without_port(headers.get("host", ""))):
-            return await _plain(send, 400, "Bad Host header: this server answers only to a loopback address.")
+        loopback_host = is_loopback(_host_without_port(headers.get("host", "")))
+        if not (self.reads_need_token or loopback_host or in_request or self._matches(from_cookie)):
+            # A page whose DNS name was rebound to 127.0.0.1 sends its own name; a reverse
+            # proxy that forwards another name must pass the token.
+            return await _plain(send, 400, "Bad Host header: without the access token this server answers "
+                                           "only to a loopback name (localhost, 127.0.0.1, [::1]).")
         if scope["method"] in self.WRITE_METHODS and not in_request:
             return await _plain(send, 401, "Writes need the access token: 'Authorization: Bearer TOKEN'.")
         if self.reads_need_token and not (in_request or self._matches(from_cookie)):

@@ -115,6 +115,8 @@ def test_csv_and_json_downloads_are_the_wardrobes_own_export(scanned):
 def test_a_host_header_that_is_not_loopback_is_refused_on_a_local_server(scanned):
     _, client, _ = scanned
     assert client.get("/api/items", headers={"Host": "rebound.example:8080"}).status_code == 400
+    proxied = {"Host": "pi.example", "Authorization": f"Bearer {scanned[0].token}"}
+    assert client.get("/api/items", headers=proxied).status_code == 200  # a proxy that passes the token
     assert TestClient(scanned[0].app, base_url="http://localhost:8080").get("/api/items").status_code == 200
 
 
@@ -223,10 +225,15 @@ def test_a_port_in_use_is_one_line_and_exit_1(tmp_path):
                                         "pick another with --port"], err
 
 
-@pytest.mark.parametrize("port", ["0", "65536", "http"])
-def test_a_port_out_of_range_is_a_usage_error(port):
-    result = CliRunner().invoke(app, ["serve", "--port", port])
-    assert result.exit_code == 2 and "--port" in result.output
+@pytest.mark.parametrize("args, named", [
+    (["--port", "0"], "--port"), (["--port", "65536"], "--port"), (["--port", "http"], "--port"),
+    (["--threads", "100000"], "--threads"), (["--camera", "100"], "--camera"),
+    (["--source", "x.mp4", "--camera", "1"], "Choose one of --camera, --source and --picamera"),
+])
+def test_options_out_of_range_are_usage_errors(args, named, tmp_path):
+    result = CliRunner().invoke(app, ["serve", *args, "--wardrobe", str(tmp_path / "w.db")])
+    assert result.exit_code == 2 and named in result.output, result.output
+    assert not (tmp_path / "w.db").exists()
 
 
 def _wait_for(proc, pattern: str, stream: str = "stderr", timeout: float = 120) -> list[str]:
