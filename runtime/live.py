@@ -22,6 +22,7 @@ from fmnistedge.labels import LABELS
 from fmnistedge.runtime.scan import UNKNOWN_CLASS, Guess, Record, ScanStats, Voter, roi_box, run_scan
 
 JPEG_QUALITY = 80
+LATENCY_WINDOW = 10_000  # frames whose latency the summary averages
 MAX_PACED_FPS = 120.0  # a container reporting more than this is not trusted for pacing
 
 
@@ -74,7 +75,9 @@ class LiveScan:
         self.source, self.frames, self.guess, self.voter = source, frames, guess, voter
         self.record, self.fraction = record, fraction
         self.describe = dict(describe or {})
-        self.stats = ScanStats()
+        # A server runs for days: keep the latencies of the last frames only (scan's summary
+        # keeps every frame's, which at 10 FPS grows by tens of MB a day).
+        self.stats = ScanStats(latencies_ms=deque(maxlen=LATENCY_WINDOW))
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ended = threading.Event()

@@ -328,6 +328,7 @@ def test_a_lost_camera_ends_the_live_scan_with_its_reason_and_closes_the_source(
     assert status["scanning"] is False and status["stopped"] == "camera lost" and status["error"] is None
     assert status["recorded"] == 1 and [r.label for r in recorded] == ["Coat"] and status["frames"] == 12
     assert status["guess"] == "Coat 90%" and src.closed
+    assert live.stats.latencies_ms.maxlen and live.stats.summary()["latency_ms_mean"] == 1.0  # bounded, still summed
     seq, jpeg = live.jpeg()
     assert seq == 12 and cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).shape == (120, 160, 3)
 
