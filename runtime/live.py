@@ -1,0 +1,173 @@
+"""The scan loop in a background thread, with what a viewer needs: the latest frame
+annotated like the preview window (guide box, current guess, FPS), a status snapshot
+and the reason the scan ended.
+
+Built on :func:`fmnistedge.runtime.scan.run_scan`; ``fmnistedge serve`` shows it in a
+browser. JPEG encoding is lazy: a frame is encoded only when a viewer asks for it, so a
+scan nobody watches costs no more than a headless one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Callable, Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from fmnistedge.errors import first_line
+from fmnistedge.labels import LABELS
+from fmnistedge.runtime.scan import UNKNOWN_CLASS, Guess, Record, ScanStats, Voter, roi_box, run_scan
+
+JPEG_QUALITY = 80
+LATENCY_WINDOW = 10_000  # frames whose latency the summary averages
+MAX_PACED_FPS = 120.0  # a container reporting more than this is not trusted for pacing
+
+
+def paced(frames: Iterable, fps: float) -> Iterator:
+    """Yield ``frames`` no faster than ``fps``: a video file then plays at its own speed,
+    as a camera would deliver it, instead of as fast as the model runs. A slow frame is
+    not made up for with a burst."""
+    period = 1.0 / fps
+    due = time.monotonic()
+    for frame in frames:
+        now = time.monotonic()
+        if due > now:
+            time.sleep(due - now)
+        due = max(due + period, time.monotonic() - period)
+        yield frame
+
+
+def guess_text(guess: Guess) -> str:
+    if guess.class_index is None:
+        return "no garment"
+    if guess.class_index == UNKNOWN_CLASS:
+        return f"unknown garment {100 * guess.confidence:.0f}%"
+    return f"{LABELS[guess.class_index]} {100 * guess.confidence:.0f}%"
+
+
+def annotate(rgb: np.ndarray, guess: Guess, fps: float, items: int, fraction: float) -> np.ndarray:
+    """A BGR copy of ``rgb`` with the guide box and the preview window's two text lines."""
+    frame = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    x, y, w, h = roi_box(rgb.shape, fraction)
+    cv2.rectangle(frame, (x, y), (x + w, y + h), (0, 200, 255), 2)
+    scale = max(0.4, min(0.7, rgb.shape[1] / 900))
+    lines = [guess_text(guess), f"{fps:.1f} FPS  {guess.latency_ms:.1f} ms  items {items}"]
+    thickness = 2 if scale >= 0.6 else 1  # thick strokes blur into each other at small sizes
+    for i, line in enumerate(lines):
+        cv2.putText(frame, line, (8, int(20 + 36 * scale * (i + 0.5))), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (0, 255, 0), thickness, cv2.LINE_AA)
+    return frame
+
+
+class LiveScan:
+    """Runs ``run_scan`` on a thread; everything a web handler reads goes through a lock.
+
+    ``record`` stores one :class:`Record` and returns its wardrobe id; ``source`` is the
+    frame source (closed when the loop ends; its ``lost`` and ``ended_early`` attributes,
+    as :class:`~fmnistedge.runtime.scan.OpenCVSource` sets them, explain the end).
+    """
+
+    def __init__(self, source, frames: Iterable, guess: Callable[[np.ndarray], Guess], voter: Voter,
+                 record: Callable[[Record], int], fraction: float, describe: dict | None = None) -> None:
+        self.source, self.frames, self.guess, self.voter = source, frames, guess, voter
+        self.record, self.fraction = record, fraction
+        self.describe = dict(describe or {})
+        # A server runs for days: keep the latencies of the last frames only (scan's summary
+        # keeps every frame's, which at 10 FPS grows by tens of MB a day).
+        self.stats = ScanStats(latencies_ms=deque(maxlen=LATENCY_WINDOW))
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ended = threading.Event()
+        self._times: deque[float] = deque(maxlen=30)
+        self._frame: np.ndarray | None = None
+        self._seq = 0
+        self._jpeg: tuple[int, bytes] | None = None
+        self._status = {"guess": None, "confidence": None, "fps": 0.0, "latency_ms": None}
+        self.recorded = 0
+        self.stopped: str | None = None
+        self.error: str | None = None  # the one line that says why the scan failed
+        self._thread = threading.Thread(target=self._run, name="fmnistedge-scan", daemon=True)
+
+    # --- the scan thread -----------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def _on_record(self, r: Record) -> None:
+        self.record(r)  # commits before the loop goes on
+        with self._lock:
+            self.recorded += 1
+
+    def _on_frame(self, rgb: np.ndarray, guess: Guess, stats: ScanStats) -> bool:
+        self._times.append(time.perf_counter())
+        span = self._times[-1] - self._times[0]
+        fps = (len(self._times) - 1) / span if span > 0 else 0.0
+        frame = annotate(rgb, guess, fps, self.recorded, self.fraction)
+        with self._lock:
+            self._frame, self._seq = frame, self._seq + 1
+            self._status = {"guess": guess_text(guess), "confidence": None if guess.class_index is None
+                            else round(guess.confidence, 4), "fps": round(fps, 2),
+                            "latency_ms": round(guess.latency_ms, 2)}
+        return True
+
+    def _run(self) -> None:
+        reason, error = "source ended", None
+        try:
+            run_scan(self.frames, self.guess, self.voter, self._on_record, on_frame=self._on_frame,
+                     should_stop=self._stop.is_set, stats=self.stats)
+            reason = self.stats.stopped
+            if getattr(self.source, "lost", False):
+                reason = "camera lost"
+            early = getattr(self.source, "ended_early", None)
+            if early:
+                reason = f"video ended after {early[0]} of its {early[1]} frames"
+                error = (f"{self.describe.get('source', 'the video')} ended after {early[0]} of the {early[1]} "
+                         "frames it reports (damaged or cut short); the items recorded from it are kept")
+        except Exception as exc:  # noqa: BLE001 - one line for the page and stderr; the wardrobe stays served
+            reason, error = "failed", first_line(exc)
+        finally:
+            try:
+                self.source.close()
+            except Exception as exc:  # noqa: BLE001 - closing a lost camera must not hide why it ended
+                error = error or f"closing the source failed: {first_line(exc)}"
+            with self._lock:
+                self.stopped, self.error = reason, error
+            self._ended.set()
+
+    # --- read by the web handlers and the command ------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def ended(self) -> bool:
+        return self._ended.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._ended.wait(timeout)
+
+    @property
+    def seq(self) -> int:
+        return self._seq
+
+    def jpeg(self) -> tuple[int, bytes] | None:
+        """(frame number, JPEG of the latest annotated frame), encoded once per frame."""
+        with self._lock:
+            frame, seq, cached = self._frame, self._seq, self._jpeg
+        if frame is None:
+            return None
+        if cached is not None and cached[0] == seq:
+            return cached
+        ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if not ok:
+            return cached
+        with self._lock:
+            self._jpeg = (seq, buf.tobytes())
+            return self._jpeg
+
+    def status(self) -> dict:
+        with self._lock:
+            return {**self.describe, **self._status, "scanning": not self._ended.is_set(),
+                    "stopped": self.stopped, "error": self.error, "frames": self.stats.frames,
+                    "recorded": self.recorded}
