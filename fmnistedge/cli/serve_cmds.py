@@ -16,7 +16,8 @@ from typing import Annotated, Optional
 import typer
 
 from fmnistedge import errors
-from fmnistedge.cli.app import ArtifactsOpt, EngineOpt, ModelOpt, PrecisionOpt, ThreadsOpt, app, resolve_model, stderr
+from fmnistedge.cli.app import (ArtifactsOpt, EngineOpt, ModelOpt, PrecisionOpt, ScanSegment, ThreadsOpt, app,
+                                resolve_model, stderr)
 from fmnistedge.cli.scan_cmds import MAX_CAMERA_INDEX, WardrobeOpt
 from fmnistedge.progress import print_error, printable
 
@@ -25,15 +26,14 @@ JOIN_SECONDS = 10.0  # how long a stopping server waits for the scan thread (a c
 GRACEFUL_SECONDS = 3  # open connections (an MJPEG viewer) get this long to finish at shutdown
 
 
-def _guess_for(ref, threads: int, roi: float):
+def _guess_for(ref, threads: int, roi: float, segment: str = "background"):
     """The per-frame guess, built as ``scan`` builds it."""
     from fmnistedge.runtime import models
     from fmnistedge.runtime.openset import for_model
-    from fmnistedge.runtime.scan import classify_frame
+    from fmnistedge.runtime.scan import FrameClassifier
 
     backend = models.load(ref, threads=threads)
-    openset = for_model(ref)
-    return lambda rgb: classify_frame(rgb, backend, roi, openset)
+    return FrameClassifier(backend, roi, for_model(ref), segment)
 
 
 def _open_source(camera: Optional[int], source: Optional[str], picamera: bool):
@@ -86,6 +86,8 @@ def serve(
     min_confidence: Annotated[float, typer.Option(min=0.0, max=1.0, help="Record only guesses this confident.")] = 0.6,
     stable_frames: Annotated[int, typer.Option(min=1, help="Frames in a row with the same label to record an item.")] = 5,
     roi: Annotated[float, typer.Option(min=0.1, max=1.0, help="Guide box: centered square, this fraction of the shorter side.")] = 0.8,
+    segment: Annotated[ScanSegment, typer.Option(
+        help="How each frame is segmented, as for 'fmnistedge scan --segment' (see docs/scan.md).")] = ScanSegment.background,
     threads: ThreadsOpt = 1,
     artifacts: ArtifactsOpt = Path("artifacts"),
     host: Annotated[str, typer.Option(help="Address to listen on. Any non-loopback address (e.g. 0.0.0.0) "
@@ -109,7 +111,7 @@ def serve(
         raise errors.UsageError("Choose one of --camera, --source and --picamera.")
     check_writable(wardrobe)
     ref = resolve_model(model, engine, precision, artifacts)
-    guess = _guess_for(ref, threads, roi)
+    guess = _guess_for(ref, threads, roi, segment.value)
     sock = listen(host, port)
     try:
         served = prepare(ref, guess, camera, source, picamera, wardrobe, min_confidence, stable_frames, roi,
