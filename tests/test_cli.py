@@ -169,3 +169,34 @@ def test_a_library_warning_on_a_decodable_image_does_not_reach_stderr(tmp_path):
                           text=True, timeout=120, env={k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"})
     assert proc.returncode == 0 and proc.stdout.count("\n") == 1
     assert proc.stderr == ""
+
+
+def test_command_modules_table_matches_what_each_module_registers():
+    """main() imports only the running command's module: every command the table gives a
+    module must be registered by importing that module alone (a fresh process each), and
+    the table must name every command of the full app exactly once."""
+    from fmnistedge.cli import COMMAND_MODULES, app
+
+    everything = [c.name or c.callback.__name__ for c in app.registered_commands] + [g.name for g in app.registered_groups]
+    everything = sorted("export" if n == "export_cmd" else n for n in everything)
+    assert sorted(n for names in COMMAND_MODULES.values() for n in names) == everything
+
+    code = ("import importlib, sys\nfrom fmnistedge.cli.app import app\n"
+            "importlib.import_module('fmnistedge.cli.' + sys.argv[1])\n"
+            "print(' '.join(sorted([c.name or c.callback.__name__ for c in app.registered_commands]"
+            " + [g.name for g in app.registered_groups])))")
+    for module, names in COMMAND_MODULES.items():
+        out = subprocess.run([sys.executable, "-c", code, module], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        registered = set(out.stdout.split())
+        registered = {"export" if n == "export_cmd" else n for n in registered}
+        assert set(names) <= registered, (module, registered)
+
+
+def test_running_one_command_imports_only_its_module():
+    code = ("import sys\nsys.argv = ['fmnistedge', 'models', '--json']\nfrom fmnistedge.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('LOADED', sorted(m for m in sys.modules if m.startswith('fmnistedge.cli.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    loaded = out.stdout.rsplit("LOADED", 1)[1]
+    assert "runtime_cmds" in loaded and "scan_cmds" not in loaded and "train_cmds" not in loaded, loaded
