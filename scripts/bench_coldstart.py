@@ -1,15 +1,20 @@
-"""Cold start of classifying one image: fmnistedge's TF-free runtime vs going through TensorFlow.
+"""Cold start of classifying one image: fmnistedge's TF-free runtime vs the floor and vs TensorFlow.
 
 Each run is a fresh Python process (what a user waits for when typing a command).
-The two paths are interleaved, run by run, so machine noise hits both alike:
+The paths are interleaved, run by run, so machine noise hits them alike:
 
 * runtime:    ``python -m fmnistedge classify IMAGE --json`` with the shipped default model
+* litert:     the floor: a ten-line script that imports NumPy, Pillow and LiteRT, loads the
+  same int8 ``.tflite`` file and classifies the image resized to 28x28 (no segmentation)
 * tensorflow: a process that imports TensorFlow, loads the same architecture's
-  ``model.keras`` from ``artifacts/`` and predicts the same preprocessed image
+  ``model.keras`` from ``--artifacts`` and predicts the same preprocessed image
+  (left out, and said so, when there is no such file)
 
-    python scripts/bench_coldstart.py [--runs 7] [--image samples/0-t-shirt-top.jpg] [--out results/coldstart.json]
+    python scripts/bench_coldstart.py [--runs 7] [--image samples/0-t-shirt-top.jpg] [--artifacts DIR]
+        [--out results/coldstart.json]
 
-Prints medians and the ratio; writes the figures with machine and versions.
+Records wall time and the child's CPU time (user + system, less disturbed by other
+load) per run; prints medians and the ratios; writes the figures with machine and versions.
 """
 
 from __future__ import annotations
@@ -38,13 +43,35 @@ print(int(np.argmax(model.predict(to_model_input(img[None]), verbose=0))))
 """
 
 
-def timed(cmd: list[str], env: dict) -> tuple[float, str]:
+LITERT_SCRIPT = """
+import sys
+import numpy as np
+from PIL import Image
+from ai_edge_litert.interpreter import Interpreter
+interp = Interpreter(model_path=sys.argv[1])
+interp.allocate_tensors()
+inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+x = np.asarray(Image.open(sys.argv[2]).convert("L").resize((28, 28)), np.float32) / 255.0
+scale, zero = inp["quantization"]
+interp.set_tensor(inp["index"], np.round(x[None, ..., None] / scale + zero).astype(inp["dtype"]))
+interp.invoke()
+print(int(np.argmax(interp.get_tensor(out["index"]))))
+"""
+
+
+def timed(cmd: list[str], env: dict) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds of the child, stdout)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"command failed: {' '.join(cmd)}\n{proc.stderr[-2000:]}")
-    return elapsed, proc.stdout
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu, proc.stdout
 
 
 def main() -> None:
@@ -55,36 +82,57 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/coldstart.json"))
     args = parser.parse_args()
     arch = default_arch()
+    from fmnistedge.runtime import models
+
+    ref = models.resolve(None, "tflite")
     keras_file = args.artifacts / arch / "model.keras"
-    if not keras_file.is_file():
-        raise SystemExit(f"{keras_file} missing: run 'fmnistedge train {arch}' first")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    runtime_cmd = [sys.executable, "-m", "fmnistedge", "classify", str(args.image), "--json"]
-    tf_cmd = [sys.executable, "-c", TF_SNIPPET, str(keras_file), str(args.image)]
-    timed(runtime_cmd, env), timed(tf_cmd, env)  # warm the OS file cache for both
-    runtime_s, tf_s = [], []
+    commands = {
+        "runtime": [sys.executable, "-m", "fmnistedge", "classify", str(args.image), "--json"],
+        "litert": [sys.executable, "-c", LITERT_SCRIPT, str(ref.path), str(args.image)],
+    }
+    if keras_file.is_file():
+        commands["tensorflow"] = [sys.executable, "-c", TF_SNIPPET, str(keras_file), str(args.image)]
+    else:
+        print(f"{keras_file} missing: the TensorFlow row is left out", file=sys.stderr)
+    for cmd in commands.values():
+        timed(cmd, env)  # warm the OS file cache for every path
+    wall: dict[str, list[float]] = {k: [] for k in commands}
+    cpu: dict[str, list[float]] = {k: [] for k in commands}
     for i in range(args.runs):
-        r, out = timed(runtime_cmd, env)
-        t, tf_out = timed(tf_cmd, env)
-        runtime_s.append(r)
-        tf_s.append(t)
-        same = json.loads(out)["results"][0]["class_index"] == int(tf_out.strip().splitlines()[-1])
-        print(f"run {i + 1}/{args.runs}: runtime {r:.3f} s, tensorflow {t:.3f} s, same label: {same}",
-              file=sys.stderr)
-    med_r, med_t = statistics.median(runtime_s), statistics.median(tf_s)
+        outs = {}
+        for name, cmd in commands.items():
+            w, c, outs[name] = timed(cmd, env)
+            wall[name].append(w)
+            cpu[name].append(c)
+        label = json.loads(outs["runtime"])["results"][0]["class_index"]
+        print(f"run {i + 1}/{args.runs}: " + ", ".join(f"{k} {wall[k][-1]:.3f} s ({cpu[k][-1]:.3f} s CPU)"
+                                                        for k in commands)
+              + (f", TensorFlow same label: {label == int(outs['tensorflow'].strip().splitlines()[-1])}"
+                 if "tensorflow" in outs else ""), file=sys.stderr)
+    med = {k: statistics.median(v) for k, v in wall.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     result = {
-        "what": "wall time of a fresh process classifying one image (median of interleaved runs)",
+        "what": "a fresh process classifying one image: wall and CPU time (median of interleaved runs)",
         "image": str(args.image), "arch": arch, "runs": args.runs,
-        "runtime_command": " ".join(runtime_cmd[1:]),
-        "tensorflow_path": f"import tensorflow/keras, load {keras_file}, predict",
-        "runtime_seconds": runtime_s, "tensorflow_seconds": tf_s,
-        "runtime_median_s": med_r, "tensorflow_median_s": med_t,
-        "speedup": med_t / med_r,
+        "runtime_command": " ".join(commands["runtime"][1:]),
+        "litert_path": f"ten-line script: NumPy, Pillow, LiteRT; {ref.path.name}; plain 28x28 resize",
+        "tensorflow_path": (f"import tensorflow/keras, load {keras_file}, predict" if "tensorflow" in commands
+                            else None),
+        "seconds": wall, "cpu_seconds": cpu, "median_s": med, "median_cpu_s": med_cpu,
+        "runtime_median_s": med["runtime"],
+        "runtime_vs_litert": med["runtime"] / med["litert"],
+        "runtime_vs_litert_cpu": med_cpu["runtime"] / med_cpu["litert"],
         "environment": provenance.environment(),
     }
+    if "tensorflow" in commands:
+        result.update(tensorflow_median_s=med["tensorflow"], speedup=med["tensorflow"] / med["runtime"])
     fileio.write_json(args.out, result)
-    print(f"cold start, median of {args.runs}: runtime {med_r:.3f} s, through TensorFlow {med_t:.3f} s, "
-          f"ratio {med_t / med_r:.1f}x -> {args.out}")
+    print(f"cold start, median of {args.runs}: runtime {med['runtime']:.3f} s ({med_cpu['runtime']:.3f} s CPU), "
+          f"ten-line LiteRT {med['litert']:.3f} s ({med_cpu['litert']:.3f} s CPU): "
+          f"{result['runtime_vs_litert']:.2f}x wall, {result['runtime_vs_litert_cpu']:.2f}x CPU"
+          + (f"; through TensorFlow {med['tensorflow']:.3f} s ({result['speedup']:.1f}x the runtime)"
+             if "tensorflow" in commands else "") + f" -> {args.out}")
 
 
 if __name__ == "__main__":
