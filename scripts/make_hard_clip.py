@@ -1,7 +1,8 @@
 """Generate the harder scan clips: real garments on textured backgrounds under camera conditions.
 
     python scripts/make_hard_clip.py --photos ../shared/realphotos-train --out DIR
-        [--size 640x480] [--check samples/hard-clips.json] [--write-meta samples/hard-clips.json]
+        [--size 640x480] [--garments samples/hard-clips.json] [--check samples/hard-clips.json]
+        [--write-meta samples/hard-clips.json]
 
 For each of three procedurally textured backgrounds (wood, plaid, a blotchy wall)
 one clip ``DIR/hard-<background>-<W>x<H>.mp4`` at 10 FPS: an empty view, then four
@@ -17,8 +18,10 @@ folder (``--photos``, see docs/training.md for the public data set), taken from 
 photographers that photo training holds out (seed 0, 20%) so no model saw them:
 for each class in ``CLASSES`` the first such photo (by image id) whose garment the
 photo path segments with GrabCut into a plausible area and which the shipped model
-answers correctly on the still photo. The clip tests the scan pipeline under camera
-conditions, not the model's accuracy on hard photos. Photos are never copied into
+answers correctly on the still photo, at least 80% sure. The clip tests the scan pipeline
+under camera conditions, not the model's accuracy on hard photos. The choice depends on
+the shipped model, so it is made once and recorded: ``--garments samples/hard-clips.json``
+(what the tests and ``scripts/bench_scan.py`` use) cuts out the recorded photos again. Photos are never copied into
 the repository: the clip is regenerated from the folder (a few seconds), and
 ``samples/hard-clips.json`` records the image ids, the expected items in order and a
 checksum of the raw frames (``--check`` compares; it depends on the NumPy, OpenCV and
@@ -84,6 +87,30 @@ def texture(kind: str, size: tuple[int, int], rng: np.random.Generator) -> np.nd
     return np.clip(img, 0, 255)
 
 
+def cut_out(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The garment's RGB crop (float) and its softened 0..1 alpha."""
+    x, y, w, h = cv2.boundingRect(mask)
+    alpha = cv2.GaussianBlur(mask[y:y + h, x:x + w].astype(np.float32) / 255, (0, 0), 1.0)
+    return rgb[y:y + h, x:x + w].astype(np.float32), alpha
+
+
+def recorded_garments(folder: Path, ids: dict[str, str]) -> dict[int, tuple[str, np.ndarray, np.ndarray]]:
+    """The garments named in a metadata file (label -> image id), cut out as when chosen."""
+    from fmnistedge import photos
+    from fmnistedge.runtime import imageio, photo
+
+    by_id = {r.image_id: r for r in photos.read_photo_labels(folder)}
+    out = {}
+    for label, image_id in ids.items():
+        row = by_id.get(image_id)
+        if row is None:
+            raise SystemExit(f"{folder} has no photo {image_id} (the {label} of the recorded clips)")
+        rgb = photo._resize_longest(imageio.decode(row.path).rgb, photo.RENDER_SIDE)
+        mask, _ = photo.segment(rgb)
+        out[LABELS.index(label)] = (image_id, *cut_out(rgb, mask))
+    return out
+
+
 def pick_garments(folder: Path, classes: list[int]) -> dict[int, tuple[str, np.ndarray, np.ndarray]]:
     """class -> (image id, garment RGB crop, its 0..1 alpha) from held-out photographers."""
     from fmnistedge import photos
@@ -113,9 +140,7 @@ def pick_garments(folder: Path, classes: list[int]) -> dict[int, tuple[str, np.n
             probs = openset.calibrate(probs[None])[0]
         if int(np.argmax(probs)) != row.label or float(probs.max()) < 0.8:
             continue
-        x, y, w, h = cv2.boundingRect(mask)
-        alpha = cv2.GaussianBlur(mask[y:y + h, x:x + w].astype(np.float32) / 255, (0, 0), 1.0)
-        out[row.label] = (row.image_id, rgb[y:y + h, x:x + w].astype(np.float32), alpha)
+        out[row.label] = (row.image_id, *cut_out(rgb, mask))
         if len(out) == len(set(classes)):
             break
     missing = sorted(set(classes) - set(out))
@@ -197,10 +222,15 @@ def write_mp4(frames: list[np.ndarray], out: Path) -> None:
     writer.release()
 
 
-def generate(photos: Path, out: Path, size: tuple[int, int]) -> dict:
-    """Write the clips; returns the metadata (clips, image ids, expected items, checksums)."""
+def generate(photos: Path, out: Path, size: tuple[int, int], garments: Path | None = None) -> dict:
+    """Write the clips; returns the metadata (clips, image ids, expected items, checksums).
+    With ``garments`` (a metadata file), the garments recorded there are used instead of
+    choosing them again (the choice depends on the shipped model)."""
     wanted = sorted({c for cs in CLASSES for c in cs})
-    picked = pick_garments(photos, wanted)
+    if garments is not None:
+        picked = recorded_garments(photos, json.loads(Path(garments).read_text())["garments"])
+    else:
+        picked = pick_garments(photos, wanted)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"script": "scripts/make_hard_clip.py", "seed": SEED, "fps": FPS, "size": f"{size[0]}x{size[1]}",
             "garments": {LABELS[c]: picked[c][0] for c in wanted}, "clips": []}
@@ -222,10 +252,12 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, required=True, help="labelled photo folder (labels.csv)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the clips")
     parser.add_argument("--size", default="640x480")
+    parser.add_argument("--garments", type=Path, help="use the garments recorded in this metadata file "
+                        "(e.g. samples/hard-clips.json) instead of choosing them with the shipped model")
     parser.add_argument("--check", type=Path, help="compare the checksums with this metadata file")
     parser.add_argument("--write-meta", type=Path, help="write the metadata here")
     args = parser.parse_args()
-    meta = generate(args.photos, args.out, parse_size(args.size))
+    meta = generate(args.photos, args.out, parse_size(args.size), args.garments)
     fileio.write_json(args.out / "hard-clips.json", meta)
     if args.write_meta:
         fileio.write_json(args.write_meta, meta)

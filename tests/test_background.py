@@ -176,7 +176,8 @@ def hard_clips(tmp_path_factory):
         pytest.skip(f"the labelled photo folder is not here ({PHOTOS}); set FMNISTEDGE_PHOTOS")
     out = tmp_path_factory.mktemp("hard")
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_hard_clip.py"), "--photos", str(PHOTOS),
-                           "--out", str(out)], capture_output=True, text=True, timeout=900)
+                           "--out", str(out), "--garments", str(ROOT / "samples" / "hard-clips.json")],
+                          capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return out, json.loads((out / "hard-clips.json").read_text())
 
