@@ -361,7 +361,8 @@ def render_photo_markdown(json_path: Path) -> str:
     before_path = json_path.with_name(f"{json_path.stem}.before.json")
     before = json.loads(before_path.read_text()) if before_path.is_file() else None
     names = {"photo": "fmnistedge garment segmentation", "naive": "naive: resize + negate",
-             "raw": "raw (no preprocessing)"}
+             "raw": "raw (no preprocessing)",
+             "photo-grabcut": "fmnistedge garment segmentation, `--segment grabcut` (the slower path)"}
     with_before = before is not None and "photo" in before["results"]
     # (table row name, per-class column name, result) for each column of the block
     columns = [(f"{doc['model']['arch']}, {names.get(mode, mode)}",

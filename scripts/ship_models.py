@@ -78,10 +78,12 @@ def copy_training_chain(train_log: Path, staged: Path) -> None:
                              f"which is not there with its train.json; its training log must ship too")
         name += ".init"
         shutil.copy2(log, staged / f"{name}.json")
-        if log.parent.resolve().parent == SHIPPED.resolve():
-            # Fine-tuned from a shipped model (its fp32 ONNX, rebuilt): that folder holds the
-            # rest of the chain already, since its own starting model.keras is not shipped.
-            for older in log.parent.glob("train.init*.json"):
+        carried = sorted(log.parent.glob("train.init*.json"))
+        if log.parent.resolve().parent == SHIPPED.resolve() or carried:
+            # Fine-tuned from a shipped model (its fp32 ONNX, rebuilt), or from a folder taken
+            # from an earlier release: that folder holds the rest of the chain already, since its
+            # own starting model.keras is not shipped.
+            for older in carried:
                 shutil.copy2(older, staged / older.name.replace("train.", f"{name}.", 1))
             return
         rec, train_log = json.loads(log.read_text()), log
