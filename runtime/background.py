@@ -42,24 +42,30 @@ CROSSING_MIN_RADIUS = 24.0  # RGB distance within which a pixel has a crossing c
 STILL_OVERLAP = 0.75  # a garment is still when its mask overlaps the previous frame's this much (IoU)
 
 
-def shrink(rgb: np.ndarray, side: int = SIDE) -> np.ndarray:
-    """The guide box at ``side`` x ``side`` pixels, float32 RGB."""
-    return cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
+class View:
+    """The guide box at ``side`` x ``side`` pixels: float32 RGB, its brightness (the channel
+    sum) and chromaticity (each channel's share of it), computed once per frame."""
+
+    __slots__ = ("rgb", "total", "chroma")
+
+    def __init__(self, rgb: np.ndarray) -> None:
+        self.rgb = rgb
+        self.total = cv2.transform(rgb, np.ones((1, 3), np.float32)) + np.float32(3.0)
+        self.chroma = rgb / self.total[..., None]
 
 
-def _split(small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(brightness, chromaticity): the channel sum and each channel's share of it."""
-    total = small.sum(axis=2) + 3.0
-    return total, small / total[..., None]
+def shrink(rgb: np.ndarray, side: int = SIDE) -> View:
+    """The guide box at ``side`` x ``side`` pixels."""
+    return View(cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32))
 
 
-def changed_fraction(small: np.ndarray, previous: np.ndarray | None) -> float:
+def changed_fraction(view: View, previous: View | None) -> float:
     """Share of pixels whose brightness changed by more than ``STILL_LEVEL`` gray levels
     since ``previous`` (1.0 when there is no previous frame)."""
     if previous is None:
         return 1.0
-    change = np.abs(small.sum(axis=2) - previous.sum(axis=2)) > 3.0 * STILL_LEVEL
-    return float(change.mean())
+    change = cv2.absdiff(view.total, previous.total) > np.float32(3.0 * STILL_LEVEL)
+    return float(np.count_nonzero(change)) / change.size
 
 
 def overlap(mask: np.ndarray, previous: np.ndarray | None) -> float:
@@ -78,13 +84,14 @@ def border_share(mask: np.ndarray) -> float:
     return float(np.count_nonzero(ring)) / ring.size
 
 
-def drop_crossing(small: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def drop_crossing(view: View, mask: np.ndarray) -> np.ndarray:
     """Remove from ``mask`` what crosses the box's edge: the colours the mask has on the
     edge (an arm, a sleeve of the holder's) are taken out everywhere, as the photo path's
     border colours are. 0/255 uint8, to be cleaned by the caller."""
     h, w = mask.shape
     ring = np.zeros((h, w), bool)
     ring[:2], ring[-2:], ring[:, :2], ring[:, -2:] = True, True, True, True
+    small = view.rgb
     crossing = small[ring & (mask > 0)]
     if len(crossing) < 4:
         return mask
@@ -122,46 +129,45 @@ class BackgroundModel:
     def ready(self) -> bool:
         return self.brightness is not None
 
-    def learn(self, small: np.ndarray, still: bool) -> bool:
+    def learn(self, view: View, still: bool) -> bool:
         """Add an empty frame; a moving one starts the count again. True once learned."""
         if not still:
             self._frames.clear()
-        self._frames.append(small)
+        self._frames.append(view.rgb)
         if len(self._frames) < self.learn_frames:
             return False
         stack = np.stack(self._frames)
         self._frames.clear()
-        self.brightness, self.chroma = _split(stack.mean(axis=0))
+        mean = View(stack.mean(axis=0))
+        self.brightness, self.chroma = mean.total, mean.chroma
         # The camera's own noise: how far single learned frames are from their mean.
         chroma_noise, bright_noise = [], []
         for frame in stack:
-            d_chroma, d_bright = self._distances(frame, gain=1.0)
+            d_chroma, d_bright = self._distances(View(frame), gain=1.0)
             chroma_noise.append(np.percentile(d_chroma, 99))
             bright_noise.append(np.percentile(d_bright, 99))
         self.chroma_threshold = max(MIN_CHROMA, NOISE_FACTOR * float(np.median(chroma_noise)))
         self.brightness_threshold = max(MIN_BRIGHTNESS, NOISE_FACTOR * float(np.median(bright_noise)))
         return True
 
-    def _distances(self, small: np.ndarray, gain: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        total, chroma = _split(small)
-        d_chroma = np.abs(chroma - self.chroma).sum(axis=2)
+    def _distances(self, view: View, gain: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        d_chroma = cv2.transform(cv2.absdiff(view.chroma, self.chroma), np.ones((1, 3), np.float32))
         if gain is None:
+            ratio = view.total / self.brightness
             matching = d_chroma < self.chroma_threshold
-            ratio = total / self.brightness
-            gain = float(np.median(ratio[matching])) if matching.mean() > 0.2 else float(np.median(ratio))
-        d_bright = np.abs(total / max(gain, 1e-3) - self.brightness) / (self.brightness + 48.0)
+            gain = float(np.median(ratio[matching])) if np.count_nonzero(matching) > 0.2 * matching.size \
+                else float(np.median(ratio))
+        d_bright = cv2.absdiff(view.total / np.float32(max(gain, 1e-3)), self.brightness) / (self.brightness + np.float32(48.0))
         return d_chroma, d_bright
 
-    def foreground(self, small: np.ndarray) -> tuple[np.ndarray, float]:
+    def foreground(self, view: View) -> tuple[np.ndarray, float]:
         """(0/255 uint8 mask of what differs from the background, its raw share of the view)."""
-        d_chroma, d_bright = self._distances(small)
+        d_chroma, d_bright = self._distances(view)
         differs = (d_chroma > self.chroma_threshold) | (d_bright > self.brightness_threshold)
-        mask = np.where(differs, 255, 0).astype(np.uint8)
-        mask = cv2.medianBlur(mask, 3)
+        mask = cv2.medianBlur(differs.astype(np.uint8) * np.uint8(255), 3)
         return mask, float(np.count_nonzero(mask)) / mask.size
 
-    def update(self, small: np.ndarray) -> None:
+    def update(self, view: View) -> None:
         """Blend an empty frame into the background (slow light changes)."""
-        total, chroma = _split(small)
-        self.brightness += UPDATE_RATE * (total - self.brightness)
-        self.chroma += UPDATE_RATE * (chroma - self.chroma)
+        cv2.accumulateWeighted(view.total, self.brightness, UPDATE_RATE)
+        cv2.accumulateWeighted(view.chroma, self.chroma, UPDATE_RATE)

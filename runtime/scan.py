@@ -227,9 +227,9 @@ class FrameClassifier:
             raise ValueError(f"Unknown segmentation path. Received: segment={segment!r}")
         self.backend, self.fraction, self.openset, self.segment = backend, fraction, openset, segment
         self.model = background.BackgroundModel()
-        self._previous: np.ndarray | None = None  # the last frame (small), for motion
+        self._previous = None  # the last frame (a background.View), for motion
         self._last: Guess | None = None  # the last classified frame's guess ...
-        self._last_small: np.ndarray | None = None  # ... and that frame (small)
+        self._last_small = None  # ... and that frame (a background.View)
         self._mask: np.ndarray | None = None  # the last frame's garment mask, for motion
 
     def reset_background(self) -> None:
