@@ -23,8 +23,9 @@ from fmnistedge.errors import FmnistEdgeError
 # and about 200 MB of RGB, which a 1 GB Pi can still hold.
 MAX_PIXELS = 64_000_000
 # JPEGs larger than this on their long side are decoded at a reduced scale (Pillow's
-# draft mode). Segmentation works at 160 px and the garment is rendered at 28 px.
-DECODE_SIDE = 1024
+# draft mode). Segmentation works at 96 px (160 px with --segment grabcut) and the garment
+# is rendered from at most 256 px (photo.RENDER_SIDE) into 28 px.
+DECODE_SIDE = 256
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm"}
 SUPPORTED_FORMATS = {"JPEG", "PNG", "BMP", "WEBP", "TIFF", "GIF", "PPM", "MPO"}
 
