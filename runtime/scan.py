@@ -255,16 +255,21 @@ class FrameClassifier:
         def quick(class_index: int | None, path: str, confidence: float = 0.0) -> Guess:
             return finish(Guess(class_index, confidence, 0.0, roi, {"segment": 1000 * (time.thread_time() - cpu)}, path))
 
-        if not self.model.ready:
+        def photo_path(name: str) -> Guess:
+            """The frame along the photo path (GrabCut), its whole CPU time counted."""
             guess = classify_frame(rgb, self.backend, self.fraction, self.openset)
-            guess.path = "learning"
+            guess.path = name
             guess.stages["segment"] = 1000 * (time.thread_time() - cpu) - sum(
                 v for k, v in guess.stages.items() if k != "segment")
+            return finish(guess)
+
+        if not self.model.ready:
+            guess = photo_path("learning")
             if guess.class_index is None:
                 self.model.learn(small, still)
             else:
                 self.model.reset()  # a garment in view: the learned frames must be consecutive and empty
-            return finish(guess)
+            return guess
         if self._last is not None and background.changed_fraction(small, self._last_small) == 0.0:
             return quick(self._last.class_index, "reused", self._last.confidence)  # nothing changed
         mask, share = self.model.foreground(small)
@@ -286,24 +291,16 @@ class FrameClassifier:
         path = "background"
         if area > photo.MAX_AREA:
             # The whole box differs (a moved camera, a sudden light change): the photo path.
-            guess = classify_frame(rgb, self.backend, self.fraction, self.openset)
-            guess.path = "fallback"
-            guess.stages["segment"] = 1000 * (time.thread_time() - cpu) - sum(
-                v for k, v in guess.stages.items() if k != "segment")
-            self._last, self._last_small = guess, small
-            return finish(guess)
+            self._last, self._last_small = photo_path("fallback"), small
+            return self._last
         if background.border_share(mask) > background.BORDER_TOUCH:
             # Something crosses the guide box's edge (an arm, a garment larger than the box):
             # the colours it has there are taken out, as the photo path does with its border.
             mask = photo._clean(background.drop_crossing(small, mask))
             path = "crossing"
             if float(np.count_nonzero(mask)) / mask.size < photo.MIN_AREA:  # it was all crossing: the photo path
-                guess = classify_frame(rgb, self.backend, self.fraction, self.openset)
-                guess.path = "fallback"
-                guess.stages["segment"] = 1000 * (time.thread_time() - cpu) - sum(
-                    v for k, v in guess.stages.items() if k != "segment")
-                self._last, self._last_small = guess, small
-                return finish(guess)
+                self._last, self._last_small = photo_path("fallback"), small
+                return self._last
         segmented = time.thread_time()
         mid = photo._resize_longest(roi, photo.RENDER_SIDE)  # as a photo is rendered
         full = cv2.resize(mask, (mid.shape[1], mid.shape[0]), interpolation=cv2.INTER_LINEAR)

@@ -43,6 +43,9 @@ import numpy as np
 from fmnistedge import fileio
 from fmnistedge.labels import LABELS
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_samples import write_mp4  # noqa: E402  (scripts/ is not a package)
+
 SEED = 20261201
 FPS = 10
 BACKGROUNDS = ("wood", "plaid", "wall")
@@ -212,16 +215,6 @@ def make_clip(kind: str, garments: list[np.ndarray], size: tuple[int, int], rng:
     return frames
 
 
-def write_mp4(frames: list[np.ndarray], out: Path) -> None:
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (w, h))
-    if not writer.isOpened():
-        raise SystemExit("OpenCV cannot write mp4v video here")
-    for frame in frames:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
-
-
 def generate(photos: Path, out: Path, size: tuple[int, int], garments: Path | None = None) -> dict:
     """Write the clips; returns the metadata (clips, image ids, expected items, checksums).
     With ``garments`` (a metadata file), the garments recorded there are used instead of
@@ -238,7 +231,7 @@ def generate(photos: Path, out: Path, size: tuple[int, int], garments: Path | No
         rng = np.random.default_rng(SEED + i)
         frames = make_clip(kind, [picked[c][1:] for c in classes], size, rng)
         name = f"hard-{kind}-{size[0]}x{size[1]}.mp4"
-        write_mp4(frames, out / name)
+        write_mp4(frames, out / name, FPS)
         digest = hashlib.sha256()
         for f in frames:
             digest.update(f.tobytes())

@@ -92,13 +92,19 @@ def make_scan_clip(x: np.ndarray, y: np.ndarray, out: Path, rng: np.random.Gener
             frames.append(finish(place(x[index], canvas, side, (w - side) // 2 + dx, (h - side) // 2 + dy, tint), rng))
         frames.extend(finish(canvas, rng) for _ in range(EMPTY_FRAMES))
         rows.append({"order": order, "label_index": cls, "label": LABELS[cls], "test_index": index})
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), SCAN_FPS, (w, h))
+    write_mp4(frames, out, SCAN_FPS)
+    return rows
+
+
+def write_mp4(frames: list[np.ndarray], out: Path, fps: int) -> None:
+    """RGB frames to an MPEG-4 (mp4v) file, as every OpenCV build can write."""
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
     if not writer.isOpened():
         raise SystemExit("OpenCV cannot write mp4v video here")
     for frame in frames:
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
-    return rows
 
 
 def main() -> None:
