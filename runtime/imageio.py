@@ -24,8 +24,8 @@ from fmnistedge.errors import FmnistEdgeError
 MAX_PIXELS = 64_000_000
 # JPEGs larger than this on their long side are decoded at a reduced scale (Pillow's
 # draft mode). Segmentation works at 96 px (160 px with --segment grabcut) and the garment
-# is rendered from at most 256 px (photo.RENDER_SIDE) into 28 px.
-DECODE_SIDE = 256
+# is rendered from at most 512 px (photo.RENDER_SIDE) into 28 px.
+DECODE_SIDE = 1024
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm"}
 SUPPORTED_FORMATS = {"JPEG", "PNG", "BMP", "WEBP", "TIFF", "GIF", "PPM", "MPO"}
 

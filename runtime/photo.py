@@ -40,7 +40,7 @@ DEFAULT_SEGMENT = "fast"
 # Rendering resolution (longest side): a larger image is reduced to this first, so the
 # cost of masking, blurring and cropping is bounded whatever the input's size (a 28 px
 # output needs no more). Real photos are rarely larger after JPEG draft decoding.
-RENDER_SIDE = 256
+RENDER_SIDE = 512
 BORDER = 0.04  # fraction of each side treated as background seed for GrabCut
 MIN_AREA, MAX_AREA = 0.02, 0.97  # plausible garment area fractions
 HYSTERESIS_NOISE_FACTOR = 1.5

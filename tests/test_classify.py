@@ -97,11 +97,9 @@ def test_large_jpeg_is_decoded_at_a_reduced_scale(tmp_path):
     big = tmp_path / "phone.jpg"
     Image.new("RGB", (4000, 3000), (120, 60, 30)).save(big, quality=80)
     dec = imageio.decode(big)
-    assert dec.rgb.shape == (375, 500, 3)  # 1/8 scale: the smallest that keeps >= 256 px
-    Image.new("RGB", (1000, 200)).save(tmp_path / "wide.jpg")
-    assert imageio.decode(tmp_path / "wide.jpg").rgb.shape == (100, 500, 3)  # 1/2: 1/4 would leave 250 px
-    Image.new("RGB", (250, 200)).save(tmp_path / "small.jpg")
-    assert imageio.decode(tmp_path / "small.jpg").rgb.shape == (200, 250, 3)  # small ones untouched
+    assert dec.rgb.shape == (1500, 2000, 3)  # 1/2 scale: the smallest that keeps >= 1024 px
+    Image.new("RGB", (900, 600)).save(tmp_path / "small.jpg")
+    assert imageio.decode(tmp_path / "small.jpg").rgb.shape == (600, 900, 3)  # small ones untouched
 
 
 def test_alpha_and_exif_orientation(tmp_path):
