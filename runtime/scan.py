@@ -150,7 +150,13 @@ class PicameraSource:
             yield to_rgb(frame)
 
     def close(self) -> None:
-        self.cam.stop()
+        """Stop and release the camera (``close``: another program, or the next scan, can
+        open it). A camera that failed mid-scan may fail to stop as well; that must not
+        turn the scan's clean end into a traceback."""
+        with contextlib.suppress(Exception):
+            self.cam.stop()
+        with contextlib.suppress(Exception):
+            self.cam.close()
 
 
 def roi_box(shape: tuple[int, ...], fraction: float = ROI_FRACTION) -> tuple[int, int, int, int]:
