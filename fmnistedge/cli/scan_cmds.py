@@ -98,9 +98,12 @@ def scan(
     guesser = FrameClassifier(backend, roi, openset, segment.value)
     preview = None
     if show or (show is None and not as_json):
-        from fmnistedge.runtime.preview import Preview, display_available
+        from fmnistedge.runtime.preview import NO_GUI, Preview, display_available, display_set, opencv_has_gui
 
-        if display_available():
+        if not opencv_has_gui():  # the base install's headless OpenCV: say so when a window was expected
+            if show or display_set():
+                stderr.print(NO_GUI, markup=False, highlight=False, soft_wrap=True)
+        elif display_available():
             preview = Preview(undo, roi, guesser.reset_background)
         elif show:
             stderr.print("No display available; scanning without a preview.")
