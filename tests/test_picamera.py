@@ -178,3 +178,20 @@ def test_without_picamera2_the_option_says_what_to_install(monkeypatch, tmp_path
     result = _scan(tmp_path / "w.db")
     assert result.exit_code == 1
     assert "sudo apt install python3-picamera2" in result.stderr and "--system-site-packages" in result.stderr
+
+
+def test_a_picamera2_that_fails_to_import_is_one_line_with_the_fix(monkeypatch, tmp_path):
+    """Pi OS's picamera2 imports simplejpeg, built for the system's numpy 1.x; in a venv
+    with numpy 2 the import raises ValueError (not ImportError): one line naming the fix."""
+    package = tmp_path / "site" / "picamera2"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        'raise ValueError("numpy.dtype size changed, may indicate binary incompatibility. '
+        'Expected 96 from C header, got 88 from PyObject")\n')
+    monkeypatch.delitem(sys.modules, "picamera2", raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    result = _scan(tmp_path / "w.db")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and "numpy.dtype size changed" in errors[0]
+    assert "pip install --force-reinstall simplejpeg" in errors[0]
