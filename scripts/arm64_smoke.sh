@@ -198,5 +198,9 @@ echo "  -> $(cat "$WORK/arm64/readme.txt")"
 in_arm "$(declare -f run_commands); cd $SMOKE/src && run_commands $SMOKE/venv/bin/fmnistedge $SMOKE/out $SMOKE/wardrobe.db"
 cp "$ROOT$SMOKE"/out/* "$WORK/arm64/"
 
+step "arm64: simplejpeg in the venv (docs/pi.md: Pi OS's picamera2 needs one built for numpy 2)"
+if in_arm "$SMOKE/venv/bin/pip install -q simplejpeg && $SMOKE/venv/bin/python -c 'import numpy as np, simplejpeg; img = np.full((32, 48, 3), 200, np.uint8); out = simplejpeg.decode_jpeg(simplejpeg.encode_jpeg(img)); assert out.shape == img.shape; print(\"simplejpeg\", simplejpeg.__version__, \"with numpy\", np.__version__, \": encode and decode ok\")'"; then :
+else echo "simplejpeg: FAILED to install or run in the arm64 venv (not part of the comparison)"; fi
+
 step "comparison"
 python3 "$REPO/scripts/smoke_compare.py" "$WORK/x86" "$WORK/arm64" --tolerance "$TOL"
