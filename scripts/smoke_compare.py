@@ -1,6 +1,7 @@
 """Compare two runs of the arm64 smoke test's commands (scripts/arm64_smoke.sh).
 
-Each folder holds what one machine wrote: ``readme.txt`` (the README's first command),
+Each folder holds what one machine wrote: ``readme.txt`` (the README's first command's
+stdout: pip's lines, then classify's),
 ``classify.json`` (``fmnistedge classify --json samples/*.jpg``), ``scan.jsonl``
 (``fmnistedge scan --source samples/scan.mp4 --no-show --json``) and ``wardrobe.json``
 (``fmnistedge wardrobe list --json``). Classes, the scan's items and the wardrobe's
@@ -21,7 +22,8 @@ from pathlib import Path
 
 def _load(folder: Path) -> dict:
     scan = [json.loads(line) for line in (folder / "scan.jsonl").read_text().splitlines() if line.strip()]
-    return {"readme": (folder / "readme.txt").read_text().strip(),
+    readme = [line for line in (folder / "readme.txt").read_text().splitlines() if line.strip()]
+    return {"readme": readme[-1] if readme else "",  # the classify line, after pip's own output
             "classify": json.loads((folder / "classify.json").read_text()),
             "items": [d for d in scan if "summary" not in d],
             "summary": next(d["summary"] for d in scan if "summary" in d),
