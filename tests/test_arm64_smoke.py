@@ -31,12 +31,14 @@ def _run() -> dict:
         "top_k": [{"label": label, "class_index": k, "probability": p},
                   {"label": "Coat", "class_index": 4, "probability": 1 - p}],
         "preprocessing": {"box": [1, 2, 3, 4]}}
+    scan = lambda: {"items": [item(1, "Trouser", 11, 0.93), item(2, "Sneaker", 29, 0.88)],  # noqa: E731
+                    "summary": {"items": 2, "per_label": {"Trouser": 1, "Sneaker": 1}, "frames": 96,
+                                "empty_frames": 0, "stopped": "source ended"}}
     return {"readme": "samples/0-t-shirt-top.jpg: T-shirt/top (97.6%)  [Pullover 0.5%]",
             "classify": {"results": [result("samples/0-t-shirt-top.jpg", "T-shirt/top", 0, 0.97),
                                      result("samples/6-shirt.jpg", "Shirt", 6, 0.61)]},
-            "items": [item(1, "Trouser", 11, 0.93), item(2, "Sneaker", 29, 0.88)],
-            "summary": {"items": 2, "per_label": {"Trouser": 1, "Sneaker": 1}, "frames": 96,
-                        "empty_frames": 0, "stopped": "source ended"},
+            "scans": {"scan.mp4": scan(), "scan-lossless.avi": scan()},
+            "frames": {"scan.mp4": "aa", "scan-lossless.avi": "bb"},
             "wardrobe": [{"label": "Trouser"}, {"label": "Sneaker"}]}
 
 
@@ -44,25 +46,30 @@ def test_compare_passes_identical_runs_and_small_differences():
     a, b = _run(), _run()
     b["classify"]["results"][1]["top_k"][0]["probability"] += 0.004
     b["classify"]["results"][1]["confidence"] += 0.004
-    b["items"][0]["confidence"] -= 0.004
-    _, diffs, worst = smoke_compare.compare(a, b, 0.01)
-    assert diffs == [] and worst == pytest.approx(0.004)
+    b["scans"]["scan-lossless.avi"]["items"][0]["confidence"] -= 0.004
+    b["scans"]["scan.mp4"]["items"][0]["confidence"] -= 0.03  # the MPEG-4 clip's own tolerance
+    b["frames"]["scan.mp4"] = "cc"  # its frames may decode differently
+    _, diffs, worst = smoke_compare.compare(a, b, 0.01, 0.05)
+    assert diffs == []
+    assert worst["classify"] == pytest.approx(0.004) and worst["scan.mp4"] == pytest.approx(0.03)
 
 
 @pytest.mark.parametrize("change, expected", [
     (lambda r: r["classify"]["results"][1].update(label="Coat", class_index=4), "Shirt on x86, Coat on arm64"),
     (lambda r: r["classify"]["results"][0]["top_k"][1].update(probability=0.05), "differs by 0.02"),
-    (lambda r: r["items"][1].update(frame=30), "scan item 2"),
-    (lambda r: r["items"].pop(), "scan item 2"),
-    (lambda r: r["items"][0].update(confidence=0.95), "confidence differs"),
-    (lambda r: r["summary"].update(frames=95), "scan summary frames"),
+    (lambda r: r["scans"]["scan.mp4"]["items"][1].update(frame=30), "scan scan.mp4 item 2"),
+    (lambda r: r["scans"]["scan-lossless.avi"]["items"].pop(), "scan scan-lossless.avi item 2"),
+    (lambda r: r["scans"]["scan-lossless.avi"]["items"][0].update(confidence=0.95), "confidence differs"),
+    (lambda r: r["scans"]["scan.mp4"]["items"][0].update(confidence=0.99), "confidence differs"),
+    (lambda r: r["scans"]["scan.mp4"]["summary"].update(frames=95), "summary frames"),
+    (lambda r: r["frames"].update({"scan-lossless.avi": "cc"}), "lossless clip decodes differently"),
     (lambda r: r["wardrobe"].pop(), "wardrobe list"),
     (lambda r: r.update(readme="samples/0-t-shirt-top.jpg: Coat (50.0%)"), "README's first command"),
 ])
 def test_compare_fails_on_any_difference(change, expected):
     a, b = _run(), copy.deepcopy(_run())
     change(b)
-    _, diffs, _ = smoke_compare.compare(a, b, 0.01)
+    _, diffs, _ = smoke_compare.compare(a, b, 0.01, 0.05)
     assert any(expected in d for d in diffs), diffs
 
 
@@ -71,18 +78,25 @@ def test_compare_cli_prints_a_verdict_and_exits_1_on_a_difference(tmp_path):
         folder = tmp_path / name
         folder.mkdir()
         if name == "arm64":
-            run["items"][0]["label"] = "Dress"
-        (folder / "readme.txt").write_text(run["readme"] + "\n")
+            run["scans"]["scan.mp4"]["items"][0]["label"] = "Dress"
+        (folder / "readme.txt").write_text("Successfully installed fmnistedge-0.1.0\n" + run["readme"] + "\n")
         (folder / "classify.json").write_text(json.dumps(run["classify"]))
-        (folder / "scan.jsonl").write_text("".join(json.dumps(i) + "\n" for i in run["items"])
-                                           + json.dumps({"summary": run["summary"]}) + "\n")
+        for clip, scan in run["scans"].items():
+            (folder / f"scan-{clip}.jsonl").write_text("".join(json.dumps(i) + "\n" for i in scan["items"])
+                                                       + json.dumps({"summary": scan["summary"]}) + "\n")
+        (folder / "frames.txt").write_text("".join(f"{k} {v}\n" for k, v in run["frames"].items()))
         (folder / "wardrobe.json").write_text(json.dumps(run["wardrobe"]))
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "smoke_compare.py"), str(tmp_path / "x86"),
-                           str(tmp_path / "arm64")], capture_output=True, text=True, timeout=60)
+    script = str(ROOT / "scripts" / "smoke_compare.py")
+    proc = subprocess.run([sys.executable, script, str(tmp_path / "x86"), str(tmp_path / "arm64")],
+                          capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and proc.stdout.splitlines()[-1].startswith("VERDICT: FAIL")
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "smoke_compare.py"), str(tmp_path / "x86"),
-                           str(tmp_path / "x86")], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0 and proc.stdout.splitlines()[-1].startswith("VERDICT: PASS")
+    proc = subprocess.run([sys.executable, script, str(tmp_path / "x86"), str(tmp_path / "x86")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.splitlines()[-1].startswith("VERDICT: PASS"), proc.stdout
+    (tmp_path / "x86" / "frames.txt").unlink()
+    proc = subprocess.run([sys.executable, script, str(tmp_path / "x86"), str(tmp_path / "arm64")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "missing or unreadable" in proc.stdout
 
 
 @pytest.mark.arm64
