@@ -276,7 +276,8 @@ def service_unit(
     if user is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}", user):
         raise errors.UsageError(f"Not a user name: {user!r}")
     path = wardrobe if wardrobe is not None else default_path()
-    if any(not ch.isprintable() for ch in str(path) + (model or "")):
-        raise errors.UsageError(f"A unit file line cannot hold control characters: {str(path)!r}")
+    for value in (str(path), model or ""):
+        if not value.isprintable():
+            raise errors.UsageError(f"A unit file line cannot hold control characters. Received: {value!r}")
     typer.echo(scan_unit(path, camera=camera, picamera=picamera, user=user, model=model,
                          restart_seconds=restart_seconds), nl=False)
