@@ -1,12 +1,14 @@
 """The scan preview window: guide box, current guess, rolling FPS and latency.
 
-Keys: ``q`` or Esc quits, ``u`` undoes the last record. Used only when a display
-is available; ``display_available`` decides.
+Keys: ``q`` or Esc quits, ``u`` undoes the last record. Used only when the installed
+OpenCV has a GUI (``opencv_has_gui``: the ``gui`` extra's opencv-python, not the base
+install's opencv-python-headless) and a display is available (``display_available``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from collections import deque
@@ -20,6 +22,21 @@ from fmnistedge.labels import LABELS
 from fmnistedge.runtime.scan import MOVING, UNKNOWN_CLASS, Guess, ScanStats, roi_box
 
 WINDOW = "fmnistedge scan (q: quit, u: undo last)"
+NO_GUI = ("The installed OpenCV has no GUI (opencv-python-headless, the base install); scanning without a "
+          "preview. For the window: pip install 'fmnistedge[gui]' (docs/scan.md, 'The preview window')")
+
+
+def opencv_has_gui() -> bool:
+    """Whether the installed OpenCV was built with a GUI backend. The headless wheel's
+    build information says ``GUI: NONE``; its ``namedWindow`` raises instead of opening
+    a window. A build information without a GUI line is given the benefit of the doubt
+    (``display_available`` still probes it)."""
+    found = re.search(r"^\s*GUI:\s*(\S+)", cv2.getBuildInformation(), re.MULTILINE)
+    return found is None or found.group(1).upper() != "NONE"
+
+
+def display_set() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def display_available() -> bool:
@@ -27,7 +44,7 @@ def display_available() -> bool:
     $DISPLAY (an SSH session without X), OpenCV's GUI backend aborts the process.
     The child keeps the current directory off sys.path, so a ``cv2.py`` left there
     is not run (see :mod:`fmnistedge.isolated`)."""
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if not display_set():
         return False
     probe = "import cv2; cv2.namedWindow('probe'); cv2.waitKey(1); cv2.destroyAllWindows()"
     try:

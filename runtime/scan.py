@@ -123,6 +123,12 @@ class PicameraSource:
             except ImportError:
                 raise ScanError("--picamera needs Picamera2: on Raspberry Pi OS 'sudo apt install "
                                 "python3-picamera2' and create the venv with --system-site-packages") from None
+            except Exception as exc:  # noqa: BLE001 - the system's picamera2 fails to import in this venv
+                # Pi OS's simplejpeg (which picamera2 imports) is built for the system's numpy 1.x;
+                # our venv has numpy 2 (OpenCV 5 needs it): "numpy.dtype size changed".
+                hint = ("; the system's simplejpeg was built for numpy 1.x: in this venv run 'pip install "
+                        "--force-reinstall simplejpeg' (docs/pi.md)" if "size changed" in str(exc) else "")
+                raise ScanError(f"Cannot import Picamera2 ({type(exc).__name__}: {first_line(exc)}){hint}") from None
             camera_factory = Picamera2
         self.cam = None
         try:
@@ -150,7 +156,13 @@ class PicameraSource:
             yield to_rgb(frame)
 
     def close(self) -> None:
-        self.cam.stop()
+        """Stop and release the camera (``close``: another program, or the next scan, can
+        open it). A camera that failed mid-scan may fail to stop as well; that must not
+        turn the scan's clean end into a traceback."""
+        with contextlib.suppress(Exception):
+            self.cam.stop()
+        with contextlib.suppress(Exception):
+            self.cam.close()
 
 
 def roi_box(shape: tuple[int, ...], fraction: float = ROI_FRACTION) -> tuple[int, int, int, int]:

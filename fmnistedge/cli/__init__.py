@@ -25,7 +25,7 @@ del app  # noqa: F821 - the name means the full Typer app (see __getattr__), not
 # (tests/test_cli.py checks this table against what the modules register).
 COMMAND_MODULES = {
     "runtime_cmds": ("classify", "models", "evaluate", "bench"),
-    "scan_cmds": ("scan", "wardrobe"),
+    "scan_cmds": ("scan", "wardrobe", "service-unit"),
     "serve_cmds": ("serve",),
     "train_cmds": ("archs", "data", "train", "table", "export", "report"),
 }

@@ -98,9 +98,12 @@ def scan(
     guesser = FrameClassifier(backend, roi, openset, segment.value)
     preview = None
     if show or (show is None and not as_json):
-        from fmnistedge.runtime.preview import Preview, display_available
+        from fmnistedge.runtime.preview import NO_GUI, Preview, display_available, display_set, opencv_has_gui
 
-        if display_available():
+        if not opencv_has_gui():  # the base install's headless OpenCV: say so when a window was expected
+            if show or display_set():
+                stderr.print(NO_GUI, markup=False, highlight=False, soft_wrap=True)
+        elif display_available():
             preview = Preview(undo, roi, guesser.reset_background)
         elif show:
             stderr.print("No display available; scanning without a preview.")
@@ -243,3 +246,38 @@ def wardrobe_clear(
     if not yes:
         raise errors.UsageError("This deletes every item; pass --yes to confirm.")
     typer.echo(f"removed {_open_wardrobe(wardrobe, write=True).clear()} item(s)")
+
+
+@app.command("service-unit")
+def service_unit(
+    camera: Annotated[Optional[int], typer.Option(
+        min=0, max=MAX_CAMERA_INDEX, help="USB webcam index (default 0 unless --picamera).")] = None,
+    picamera: Annotated[bool, typer.Option("--picamera", help="Raspberry Pi camera module through Picamera2.")] = False,
+    wardrobe: WardrobeOpt = None,
+    user: Annotated[Optional[str], typer.Option(help="Account the scan runs as (default: the current one).")] = None,
+    model: ModelOpt = None,
+    restart_seconds: Annotated[int, typer.Option(
+        min=1, max=3600, help="Seconds before a scan that ended (camera missing or lost) starts again.")] = 10,
+) -> None:
+    """Print a systemd unit that runs a headless scan from boot, restarts it when the camera
+    is missing or lost, and logs to the journal.
+
+    Run it as the user who will scan, in the venv that has fmnistedge, and install its output:
+    fmnistedge service-unit --picamera | sudo tee /etc/systemd/system/fmnistedge-scan.service
+    (docs/pi.md).
+    """
+    import re
+
+    from fmnistedge.service import scan_unit
+    from fmnistedge.runtime.wardrobe import default_path
+
+    if picamera and camera is not None:
+        raise errors.UsageError("Choose one of --camera and --picamera.")
+    if user is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}", user):
+        raise errors.UsageError(f"Not a user name: {user!r}")
+    path = wardrobe if wardrobe is not None else default_path()
+    for value in (str(path), model or ""):
+        if not value.isprintable():
+            raise errors.UsageError(f"A unit file line cannot hold control characters. Received: {value!r}")
+    typer.echo(scan_unit(path, camera=camera, picamera=picamera, user=user, model=model,
+                         restart_seconds=restart_seconds), nl=False)

@@ -1,0 +1,40 @@
+"""docs/pi.md's figures come from the result files the project's scripts wrote
+(results/pi-rss.json from scripts/measure_rss.py, results/scan-bench.json from
+scripts/bench_scan.py): a re-measured file with an unchanged doc fails here."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _block() -> str:
+    text = (ROOT / "docs" / "pi.md").read_text()
+    found = re.search(r"<!-- pi-figures:start -->(.*)<!-- pi-figures:end -->", text, re.S)
+    assert found, "docs/pi.md lost its pi-figures block"
+    return " ".join(found.group(1).split())
+
+
+def test_memory_figures_are_the_measured_ones():
+    rss = json.loads((ROOT / "results" / "pi-rss.json").read_text())
+    block = _block()
+    for command in ("classify", "scan"):
+        assert f"**{rss['peak_rss_mb_median'][command]:.1f} MB**" in block, command
+    assert rss["arch"] in block and rss["opencv_build_gui"] == "NONE"  # measured with the headless build
+
+
+def test_the_fps_estimate_follows_the_scan_benchmark():
+    bench = json.loads((ROOT / "results" / "scan-bench.json").read_text())
+    fps = bench["summary"]["tflite"]["fps_median"]
+    block = _block()
+    assert f"{fps} FPS" in block
+    assert f"{fps / 8:.1f}-{fps / 4:.1f} FPS" in block  # a Pi 4 core taken as 4-8x slower
+    assert f"`{bench['arch']}`" in block
+
+
+def test_the_readme_links_the_pi_guide():
+    readme = (ROOT / "README.md").read_text()
+    assert "(docs/pi.md)" in readme
