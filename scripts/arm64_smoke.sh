@@ -23,7 +23,10 @@
 # --cache DIR (or $FMNISTEDGE_ARM64_CACHE; default ~/.cache/fmnistedge-arm64): where the
 #   arm64 root and the x86 venv are kept; never inside the repository.
 # --log FILE: also write everything printed to FILE (results/arm64-smoke.txt is one).
-# --tolerance X (default 0.01): largest allowed absolute difference of a probability.
+# --tolerance X (default 0.02): largest allowed absolute difference of a probability. The default
+#   photo path runs one GrabCut iteration at 96 px; a few borderline mask pixels then fall
+#   differently under aarch64 and x86 floating-point rounding (up to 0.014 measured on the samples;
+#   the labels stay identical), where two iterations at 160 px gave bit-identical inputs.
 # --clip-tolerance X (default 0.05): the same for the items of samples/scan.mp4, whose
 #   MPEG-4 frames FFmpeg decodes slightly differently on each architecture (a lossless
 #   copy of the x86-decoded frames is scanned too, and held to --tolerance).
@@ -33,7 +36,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${FMNISTEDGE_ARM64_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fmnistedge-arm64}
 LOG=""
-TOL=0.01
+TOL=0.02
 CLIP_TOL=0.05
 REBUILD=0
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
