@@ -22,28 +22,39 @@ WardrobeOpt = Annotated[Optional[Path], typer.Option(
     "--wardrobe", help="Wardrobe database (default: ~/.local/share/fmnistedge/wardrobe.db).")]
 
 
+# Options that scan and serve share.
+CameraOpt = Annotated[Optional[int], typer.Option(
+    min=0, max=MAX_CAMERA_INDEX, help="USB webcam index (default 0 when no other source is given).")]
+SourceOpt = Annotated[Optional[str], typer.Option(help="A video file or stream URL instead of a camera.")]
+PicameraOpt = Annotated[bool, typer.Option("--picamera", help="Raspberry Pi camera module through Picamera2.")]
+MinConfidenceOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="Record only guesses this confident.")]
+StableFramesOpt = Annotated[int, typer.Option(min=1, help="Frames in a row with the same label to record an item.")]
+RoiOpt = Annotated[float, typer.Option(
+    min=0.1, max=1.0, help="Guide box: centered square, this fraction of the shorter side.")]
+ScanSegmentOpt = Annotated[ScanSegment, typer.Option(
+    help="'background': learn the empty view (keep it clear for the first frames; 'b' in the preview "
+         "learns it again) and segment by difference from it, classifying only when the garment is "
+         "held still; 'fast' or 'grabcut': the photo path (GrabCut) on every frame, 5-20x the CPU time. "
+         "See docs/scan.md.")]
+
+
 @app.command()
 def scan(
-    camera: Annotated[Optional[int], typer.Option(
-        min=0, max=MAX_CAMERA_INDEX, help="USB webcam index (default 0 when no other source is given).")] = None,
-    source: Annotated[Optional[str], typer.Option(help="A video file or stream URL instead of a camera.")] = None,
-    picamera: Annotated[bool, typer.Option("--picamera", help="Raspberry Pi camera module through Picamera2.")] = False,
+    camera: CameraOpt = None,
+    source: SourceOpt = None,
+    picamera: PicameraOpt = False,
     model: ModelOpt = None,
     engine: EngineOpt = None,
     precision: PrecisionOpt = None,
     show: Annotated[Optional[bool], typer.Option(
         "--show/--no-show", help="Preview window (default: when a display is available).")] = None,
     wardrobe: WardrobeOpt = None,
-    min_confidence: Annotated[float, typer.Option(min=0.0, max=1.0, help="Record only guesses this confident.")] = 0.6,
-    stable_frames: Annotated[int, typer.Option(min=1, help="Frames in a row with the same label to record an item.")] = 5,
+    min_confidence: MinConfidenceOpt = 0.6,
+    stable_frames: StableFramesOpt = 5,
     max_frames: Annotated[Optional[int], typer.Option(min=1, help="Stop after this many frames.")] = None,
     max_seconds: Annotated[Optional[float], typer.Option(min=0.1, help="Stop after this many seconds.")] = None,
-    roi: Annotated[float, typer.Option(min=0.1, max=1.0, help="Guide box: centered square, this fraction of the shorter side.")] = 0.8,
-    segment: Annotated[ScanSegment, typer.Option(
-        help="'background': learn the empty view (keep it clear for the first frames; 'b' in the preview "
-             "learns it again) and segment by difference from it, classifying only when the garment is "
-             "held still; 'fast' or 'grabcut': the photo path (GrabCut) on every frame, 6-15x the CPU time. "
-             "See docs/scan.md.")] = ScanSegment.background,
+    roi: RoiOpt = 0.8,
+    segment: ScanSegmentOpt = ScanSegment.background,
     threads: ThreadsOpt = 1,
     artifacts: ArtifactsOpt = Path("artifacts"),
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines on stdout: one per item, then the summary.")] = False,

@@ -18,7 +18,8 @@ import typer
 from fmnistedge import errors
 from fmnistedge.cli.app import (ArtifactsOpt, EngineOpt, ModelOpt, PrecisionOpt, ScanSegment, ThreadsOpt, app,
                                 resolve_model, stderr)
-from fmnistedge.cli.scan_cmds import MAX_CAMERA_INDEX, WardrobeOpt
+from fmnistedge.cli.scan_cmds import (CameraOpt, MinConfidenceOpt, PicameraOpt, RoiOpt, ScanSegmentOpt, SourceOpt,
+                                      StableFramesOpt, WardrobeOpt)
 from fmnistedge.progress import print_error, printable
 
 DEFAULT_PORT = 8080
@@ -75,19 +76,17 @@ def _url(host: str, port: int) -> str:
 
 @app.command()
 def serve(
-    camera: Annotated[Optional[int], typer.Option(
-        min=0, max=MAX_CAMERA_INDEX, help="USB webcam index (default 0 when no other source is given).")] = None,
-    source: Annotated[Optional[str], typer.Option(help="A video file or stream URL instead of a camera.")] = None,
-    picamera: Annotated[bool, typer.Option("--picamera", help="Raspberry Pi camera module through Picamera2.")] = False,
+    camera: CameraOpt = None,
+    source: SourceOpt = None,
+    picamera: PicameraOpt = False,
     model: ModelOpt = None,
     engine: EngineOpt = None,
     precision: PrecisionOpt = None,
     wardrobe: WardrobeOpt = None,
-    min_confidence: Annotated[float, typer.Option(min=0.0, max=1.0, help="Record only guesses this confident.")] = 0.6,
-    stable_frames: Annotated[int, typer.Option(min=1, help="Frames in a row with the same label to record an item.")] = 5,
-    roi: Annotated[float, typer.Option(min=0.1, max=1.0, help="Guide box: centered square, this fraction of the shorter side.")] = 0.8,
-    segment: Annotated[ScanSegment, typer.Option(
-        help="How each frame is segmented, as for 'fmnistedge scan --segment' (see docs/scan.md).")] = ScanSegment.background,
+    min_confidence: MinConfidenceOpt = 0.6,
+    stable_frames: StableFramesOpt = 5,
+    roi: RoiOpt = 0.8,
+    segment: ScanSegmentOpt = ScanSegment.background,
     threads: ThreadsOpt = 1,
     artifacts: ArtifactsOpt = Path("artifacts"),
     host: Annotated[str, typer.Option(help="Address to listen on. Any non-loopback address (e.g. 0.0.0.0) "
