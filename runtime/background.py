@@ -28,6 +28,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from fmnistedge.runtime.photo import percentile
+
 SIDE = 96  # the guide box is compared at this size (pixels per side)
 LEARN_FRAMES = 5  # still, empty frames in a row that make the background
 UPDATE_RATE = 0.05  # share of each empty frame blended into the background
@@ -100,7 +102,7 @@ def drop_crossing(view: View, mask: np.ndarray) -> np.ndarray:
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
     _, labels, centers = cv2.kmeans(crossing.astype(np.float32), k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
     spread = np.linalg.norm(crossing - centers[labels.ravel()], axis=1)
-    radius = max(CROSSING_MIN_RADIUS, 2.5 * float(np.percentile(spread, 90)))
+    radius = max(CROSSING_MIN_RADIUS, 2.5 * percentile(spread, 90))
     best = None
     for c in centers:
         d = np.einsum("ijk,ijk->ij", small - c, small - c)
@@ -144,8 +146,8 @@ class BackgroundModel:
         chroma_noise, bright_noise = [], []
         for frame in stack:
             d_chroma, d_bright = self._distances(View(frame), gain=1.0)
-            chroma_noise.append(np.percentile(d_chroma, 99))
-            bright_noise.append(np.percentile(d_bright, 99))
+            chroma_noise.append(percentile(d_chroma, 99))
+            bright_noise.append(percentile(d_bright, 99))
         self.chroma_threshold = max(MIN_CHROMA, NOISE_FACTOR * float(np.median(chroma_noise)))
         self.brightness_threshold = max(MIN_BRIGHTNESS, NOISE_FACTOR * float(np.median(bright_noise)))
         return True

@@ -5,8 +5,8 @@ or accuracy floor failed, 130 interrupted. Exceptions become exit codes in one
 place, ``fmnistedge.cli.app._ErrorMappingGroup``; a user error never prints a
 traceback. Heavy libraries are imported inside the commands so ``--help`` and
 the runtime commands start fast and without TensorFlow. Commands are grouped by
-area in ``runtime_cmds`` (listed first in --help), ``scan_cmds``, ``serve_cmds`` and
-``train_cmds``; :func:`main` imports only the module of the command being run (every
+area in ``classify_cmds`` and ``runtime_cmds`` (listed first in --help), ``scan_cmds``,
+``serve_cmds`` and ``train_cmds``; :func:`main` imports only the module of the command being run (every
 module for ``--help`` or an unknown command), so ``fmnistedge classify`` does not build
 the options of the other fifteen commands. ``from fmnistedge.cli import app`` gives the
 Typer app with every command registered.
@@ -24,7 +24,8 @@ del app  # noqa: F821 - the name means the full Typer app (see __getattr__), not
 # The modules that register commands, in --help order, and the commands each registers
 # (tests/test_cli.py checks this table against what the modules register).
 COMMAND_MODULES = {
-    "runtime_cmds": ("classify", "models", "evaluate", "bench"),
+    "classify_cmds": ("classify",),
+    "runtime_cmds": ("models", "evaluate", "bench"),
     "scan_cmds": ("scan", "wardrobe", "service-unit"),
     "serve_cmds": ("serve",),
     "train_cmds": ("archs", "data", "train", "table", "export", "report"),

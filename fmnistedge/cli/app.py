@@ -81,6 +81,16 @@ app = typer.Typer(
     help="Fashion-MNIST clothing classifiers from Keras training to a camera on a low-end CPU.",
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """Fashion-MNIST clothing classifiers from Keras training to a camera on a low-end CPU."""
+    # A callback keeps the app a group of commands when only one command module is loaded
+    # (fmnistedge.cli.main loads just the running command's module); without it Typer would
+    # run a lone command with its name taken as the first argument.
+
+
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 DataDir = Annotated[
     Optional[Path],
