@@ -36,6 +36,7 @@ UPDATE_RATE = 0.05  # share of each empty frame blended into the background
 NOISE_FACTOR = 4.0  # a pixel differs when it is this many noise levels away ...
 MIN_CHROMA = 0.03  # ... and at least this far in chromaticity (sum of |r,g,b shares|)
 MIN_BRIGHTNESS = 0.12  # ... or this far in relative brightness after the gain
+GAIN_STEP = 0.15  # the gain is sought within 15% of the last empty view's (exposure drifts slowly)
 EMPTY_FRACTION = 0.015  # fewer differing pixels than this share: an empty view
 STILL_LEVEL = 12.0  # a pixel changed when its gray level moves more than this between frames
 STILL_FRACTION = 0.02  # a view is still (for learning) when at most this share of pixels changed
@@ -126,6 +127,8 @@ class BackgroundModel:
         self.chroma: np.ndarray | None = None
         self.chroma_threshold = MIN_CHROMA
         self.brightness_threshold = MIN_BRIGHTNESS
+        self.gain = 1.0  # the view's gain against the background when it was last empty
+        self._gain = 1.0  # the last frame's
 
     @property
     def ready(self) -> bool:
@@ -144,8 +147,8 @@ class BackgroundModel:
         self.brightness, self.chroma = mean.total, mean.chroma
         # The camera's own noise: how far single learned frames are from their mean.
         chroma_noise, bright_noise = [], []
-        for frame in stack:
-            d_chroma, d_bright = self._distances(View(frame), gain=1.0)
+        for frame in stack:  # each with its own gain: exposure still settling is not noise
+            d_chroma, d_bright = self._distances(View(frame))
             chroma_noise.append(percentile(d_chroma, 99))
             bright_noise.append(percentile(d_bright, 99))
         self.chroma_threshold = max(MIN_CHROMA, NOISE_FACTOR * float(np.median(chroma_noise)))
@@ -155,10 +158,20 @@ class BackgroundModel:
     def _distances(self, view: View, gain: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         d_chroma = cv2.transform(cv2.absdiff(view.chroma, self.chroma), np.ones((1, 3), np.float32))
         if gain is None:
+            # The median brightness ratio over the pixels whose colour matches the background and
+            # whose ratio lies within GAIN_STEP of the last empty view's gain: a gray garment
+            # covering half the box matches in colour too, and its ratio must not become the
+            # gain. A larger jump (a lamp switched on) takes all colour-matching pixels.
             ratio = view.total / self.brightness
             matching = d_chroma < self.chroma_threshold
-            gain = float(np.median(ratio[matching])) if np.count_nonzero(matching) > 0.2 * matching.size \
-                else float(np.median(ratio))
+            near = matching & (np.abs(ratio - np.float32(self.gain)) <= np.float32(GAIN_STEP * self.gain))
+            if np.count_nonzero(near) > 0.1 * near.size:
+                gain = float(np.median(ratio[near]))
+            elif np.count_nonzero(matching) > 0.2 * matching.size:
+                gain = float(np.median(ratio[matching]))
+            else:
+                gain = float(np.median(ratio))
+            self._gain = gain
         d_bright = cv2.absdiff(view.total / np.float32(max(gain, 1e-3)), self.brightness) / (self.brightness + np.float32(48.0))
         return d_chroma, d_bright
 
@@ -170,6 +183,8 @@ class BackgroundModel:
         return mask, float(np.count_nonzero(mask)) / mask.size
 
     def update(self, view: View) -> None:
-        """Blend an empty frame into the background (slow light changes)."""
+        """Blend an empty frame into the background (slow light changes); its gain becomes
+        the reference the next frames' gains are kept near."""
+        self.gain = self._gain
         cv2.accumulateWeighted(view.total, self.brightness, UPDATE_RATE)
         cv2.accumulateWeighted(view.chroma, self.chroma, UPDATE_RATE)

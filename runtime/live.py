@@ -19,7 +19,7 @@ import numpy as np
 
 from fmnistedge.errors import first_line
 from fmnistedge.labels import LABELS
-from fmnistedge.runtime.scan import UNKNOWN_CLASS, Guess, Record, ScanStats, Voter, roi_box, run_scan
+from fmnistedge.runtime.scan import MOVING, UNKNOWN_CLASS, Guess, Record, ScanStats, Voter, roi_box, run_scan
 
 JPEG_QUALITY = 80
 LATENCY_WINDOW = 10_000  # frames whose latency the summary averages
@@ -41,8 +41,12 @@ def paced(frames: Iterable, fps: float) -> Iterator:
 
 
 def guess_text(guess: Guess) -> str:
+    if guess.path == "learning":
+        return "learning the empty view: keep it clear"
     if guess.class_index is None:
         return "no garment"
+    if guess.class_index == MOVING:
+        return "hold it still"
     if guess.class_index == UNKNOWN_CLASS:
         return f"unknown garment {100 * guess.confidence:.0f}%"
     return f"{LABELS[guess.class_index]} {100 * guess.confidence:.0f}%"
@@ -89,6 +93,7 @@ class LiveScan:
         self.recorded = 0
         self.stopped: str | None = None
         self.error: str | None = None  # the one line that says why the scan failed
+        self._relearn = threading.Event()  # set by a viewer, applied by the scan thread
         self._thread = threading.Thread(target=self._run, name="fmnistedge-scan", daemon=True)
 
     # --- the scan thread -----------------------------------------------------------
@@ -100,14 +105,25 @@ class LiveScan:
         with self._lock:
             self.recorded += 1
 
+    def relearn(self) -> bool:
+        """Ask the scan to learn the empty view again (the preview's 'b' key); False when the
+        guess has no background model (--segment fast or grabcut)."""
+        if not hasattr(self.guess, "reset_background"):
+            return False
+        self._relearn.set()
+        return True
+
     def _on_frame(self, rgb: np.ndarray, guess: Guess, stats: ScanStats) -> bool:
+        if self._relearn.is_set():  # applied here, on the scan thread, between two frames
+            self._relearn.clear()
+            self.guess.reset_background()
         self._times.append(time.perf_counter())
         span = self._times[-1] - self._times[0]
         fps = (len(self._times) - 1) / span if span > 0 else 0.0
         frame = annotate(rgb, guess, fps, self.recorded, self.fraction)
         with self._lock:
             self._frame, self._seq = frame, self._seq + 1
-            self._status = {"guess": guess_text(guess), "confidence": None if guess.class_index is None
+            self._status = {"guess": guess_text(guess), "confidence": None if guess.class_index in (None, MOVING)
                             else round(guess.confidence, 4), "fps": round(fps, 2),
                             "latency_ms": round(guess.latency_ms, 2)}
         return True

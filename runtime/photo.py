@@ -65,10 +65,15 @@ class PhotoInfo:
 
 
 def percentile(values: np.ndarray, q: float) -> float:
-    """``float(np.percentile(values, q))``, the same number to the last bit (numpy's "linear"
-    method, its types and its rounding), without importing ``numpy.ma``, which
-    ``np.percentile`` does on its first call: 30-40 ms of every ``classify``'s start-up."""
+    """``float(np.percentile(values, q))`` for 0 <= q <= 100 and a non-empty array: the same
+    number to the last bit (numpy's "linear" method, its types and its rounding; NaN when
+    a float array holds one), without importing ``numpy.ma``, which ``np.percentile`` does
+    on its first call: 30-40 ms of every ``classify``'s start-up."""
+    if not 0 <= q <= 100:
+        raise ValueError(f"Percentiles must be in the range [0, 100]. Received: {q}")
     a = np.asarray(values).ravel()
+    if a.dtype.kind == "f" and np.isnan(a).any():
+        return float("nan")
     index = (a.size - 1) * (q / 100)
     lo = math.floor(index)
     hi = min(lo + 1, a.size - 1)

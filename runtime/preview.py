@@ -1,6 +1,8 @@
 """The scan preview window: guide box, current guess, rolling FPS and latency.
 
-Keys: ``q`` or Esc quits, ``u`` undoes the last record. Used only when the installed
+Keys: ``q`` or Esc quits, ``u`` undoes the last record, ``b`` learns the empty view again
+(``--segment background``). While the view is learned the window says so; a garment being
+moved reads "hold it still". Used only when the installed
 OpenCV has a GUI (``opencv_has_gui``: the ``gui`` extra's opencv-python, not the base
 install's opencv-python-headless) and a display is available (``display_available``).
 """

@@ -185,7 +185,8 @@ class Guess:
     latency_ms: float
     roi: np.ndarray
     stages: dict = field(default_factory=dict)  # CPU milliseconds per stage (segment, render, inference)
-    path: str = ""  # how the frame was handled: background, grabcut, learning, fallback, reused, moving
+    path: str = ""  # how the frame was handled: background, crossing, empty, learning, fallback, reused,
+    # moving (the background path), or fast / grabcut (the photo path on every frame)
 
 
 def _decide(probs: np.ndarray, openset) -> tuple[int, float]:
@@ -255,6 +256,10 @@ class FrameClassifier:
         from fmnistedge.runtime import background, photo
 
         start, cpu = time.perf_counter(), time.thread_time()
+        if rgb.ndim == 2:  # a gray frame from an API caller (sources give RGB)
+            rgb = cv2.cvtColor(rgb, cv2.COLOR_GRAY2RGB)
+        elif rgb.shape[2] == 4:
+            rgb = np.ascontiguousarray(rgb[..., :3])
         x, y, w, h = roi_box(rgb.shape, self.fraction)
         roi = rgb[y:y + h, x:x + w]
         small = background.shrink(roi, self.model.side)
@@ -290,12 +295,12 @@ class FrameClassifier:
             if still:
                 self.model.update(small)
             self._last = self._last_small = self._mask = None
-            return quick(None, "background")
+            return quick(None, "empty")
         mask = photo._clean(mask)
         area = float(np.count_nonzero(mask)) / mask.size
         if area < photo.MIN_AREA:  # specks: nothing held up
             self._last = self._last_small = self._mask = None
-            return quick(None, "background")
+            return quick(None, "empty")
         settled = background.overlap(mask, self._mask) >= background.STILL_OVERLAP
         self._mask = mask
         if not settled:  # coming into view or moving: wait until it is held still

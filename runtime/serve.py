@@ -5,7 +5,8 @@ Routes: ``/`` the page (plain HTML and a little inline JavaScript, no build step
 ``/stream.mjpg`` the annotated camera view as MJPEG (multipart/x-mixed-replace);
 ``/frame.jpg`` the latest frame; ``/api/status``; ``/api/items``;
 ``/items/ID/thumbnail.jpg``; ``/export.csv`` and ``/export.json`` (the wardrobe's own
-export); writes: ``DELETE /api/items/ID`` and ``POST /api/undo``.
+export); writes: ``DELETE /api/items/ID``, ``POST /api/undo`` and ``POST /api/relearn``
+(learn the empty view again).
 
 Access (:class:`TokenGate`): every write needs the access token in the request itself
 (``Authorization: Bearer TOKEN`` or ``?token=``), never from a cookie alone, so another
@@ -237,6 +238,12 @@ def create_app(live: LiveScan, wardrobe: WardrobeService, token: str, reads_need
                                 status_code=409)
         return JSONResponse({"removed": item_id})
 
+    async def relearn(request):
+        if not live.relearn():
+            return JSONResponse({"error": "This scan has no background model (--segment fast or grabcut)"},
+                                status_code=409)
+        return JSONResponse({"relearning": True})
+
     def export(fmt: str, media_type: str):
         async def download(request):
             text = await run_in_threadpool(wardrobe.export, fmt)
@@ -256,6 +263,7 @@ def create_app(live: LiveScan, wardrobe: WardrobeService, token: str, reads_need
         Route("/items/{item_id:int}/thumbnail.jpg", thumbnail),
         Route("/api/items/{item_id:int}", remove, methods=["DELETE"]),
         Route("/api/undo", undo, methods=["POST"]),
+        Route("/api/relearn", relearn, methods=["POST"]),
         Route("/export.csv", export("csv", "text/csv; charset=utf-8")),
         Route("/export.json", export("json", "application/json")),
     ], exception_handlers={FmnistEdgeError: wardrobe_error})

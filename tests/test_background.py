@@ -195,3 +195,30 @@ def test_hard_clips_record_exactly_their_expected_items(hard_clips, tmp_path):
         assert proc.returncode == 0, proc.stderr[-2000:]
         items = [json.loads(line)["label"] for line in proc.stdout.splitlines() if '"label"' in line]
         assert items == clip["expected"], (clip["file"], items)
+
+
+@pytest.mark.parametrize("background_level, garment_level", [(128, 40), (200, 90)])
+def test_a_gray_garment_covering_most_of_the_box_is_found_not_taken_for_the_exposure(background_level, garment_level):
+    """A neutral garment matches the background in colour; once it covered half the box its
+    brightness ratio became the frame's gain and the whole box 'differed' (review finding)."""
+    rng = np.random.default_rng(6)
+    base = np.full((SIZE[1], SIZE[0], 3), float(background_level), np.float32)
+    model = learned(rng, base)
+    for side in (150, 170):  # 61% and 78% of the 192-px guide box
+        img = base.copy()
+        y0, x0 = (SIZE[1] - side) // 2, (SIZE[0] - side) // 2
+        img[y0:y0 + side, x0:x0 + side] = garment_level
+        noisy = np.clip(img + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+        _, share = model.foreground(small(noisy))
+        assert abs(share - (side / 192) ** 2) < 0.05, (side, share)
+
+
+def test_exposure_settling_while_learning_is_not_taken_for_noise():
+    """Frames brightening by 8 levels each while the view is learned (a camera's exposure
+    settling) must not raise the brightness threshold: a garment 22% darker is still seen."""
+    rng = np.random.default_rng(7)
+    base = scene(rng)
+    model = B.BackgroundModel()
+    for i in range(B.LEARN_FRAMES):
+        model.learn(small(np.clip(base + 8 * i + rng.normal(0, 3, base.shape), 0, 255).astype(np.uint8)), still=True)
+    assert model.brightness_threshold == pytest.approx(B.MIN_BRIGHTNESS)

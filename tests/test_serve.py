@@ -356,3 +356,37 @@ def test_a_failing_scan_says_why_in_one_line_and_keeps_what_it_recorded(tmp_path
     assert status["stopped"] == "failed" and status["error"] == "Cannot use w.db: database is locked"
     assert [it["label"] for it in client.get("/api/items").json()] == ["Trouser"] and src.closed
     store.close()
+
+
+def test_the_status_says_hold_still_and_learning_not_a_class():
+    """The background path's MOVING (-2) and learning frames are not classes (they once read "Bag 0%")."""
+    from fmnistedge.runtime.live import guess_text
+    from fmnistedge.runtime.scan import MOVING, Guess
+
+    roi = np.zeros((4, 4, 3), np.uint8)
+    assert guess_text(Guess(MOVING, 0.0, 1.0, roi, path="moving")) == "hold it still"
+    assert guess_text(Guess(None, 0.0, 1.0, roi, path="learning")).startswith("learning the empty view")
+    assert guess_text(Guess(3, 0.9, 1.0, roi, path="background")) == "Dress 90%"
+
+
+def test_relearn_needs_the_token_and_resets_the_background_on_the_scan_thread(tmp_path):
+    class Guesser:
+        resets = 0
+
+        def __call__(self, rgb):
+            from fmnistedge.runtime.scan import Guess
+            return Guess(None, 0.0, 1.0, rgb, path="background")
+
+        def reset_background(self):
+            Guesser.resets += 1
+
+    frames = (np.zeros((48, 64, 3), np.uint8) for _ in range(400))
+    store = WardrobeService(tmp_path / "w.db")
+    live = LiveScan(_NoSource(), (paced_frame for paced_frame in frames), Guesser(), Voter(), store.add, 0.8, {})
+    client = TestClient(create_app(live, store, "s3cret-token", False), base_url=LOCAL)
+    assert client.post("/api/relearn").status_code == 401  # a write: the token is needed
+    assert client.post("/api/relearn", headers={"Authorization": "Bearer s3cret-token"}).json() == {"relearning": True}
+    live.start()
+    live.wait(10)
+    assert Guesser.resets == 1  # applied once, by the scan thread, between frames
+    store.close()

@@ -4,7 +4,9 @@ Exit codes (DESIGN.md): 0 ok, 1 some input failed, 2 usage error, 3 verification
 or accuracy floor failed, 130 interrupted. Exceptions become exit codes in one
 place, :class:`_ErrorMappingGroup`; a user error never prints a traceback.
 Heavy libraries are imported inside the commands so ``--help`` and the runtime
-commands start fast and without TensorFlow.
+commands start fast and without TensorFlow. The ``app`` here has no commands until the
+command modules are imported: ``from fmnistedge.cli import app`` gives it with all of them
+(``fmnistedge.cli.main`` imports only the running command's).
 """
 
 from __future__ import annotations
