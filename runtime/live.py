@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 
 from fmnistedge.errors import first_line
-from fmnistedge.labels import LABELS
-from fmnistedge.runtime.scan import MOVING, UNKNOWN_CLASS, Guess, Record, ScanStats, Voter, roi_box, run_scan
+from fmnistedge.runtime.preview import annotate, guess_text
+from fmnistedge.runtime.scan import MOVING, Guess, Record, ScanStats, Voter, run_scan
 
 JPEG_QUALITY = 80
 LATENCY_WINDOW = 10_000  # frames whose latency the summary averages
@@ -38,32 +38,6 @@ def paced(frames: Iterable, fps: float) -> Iterator:
             time.sleep(due - now)
         due = max(due + period, time.monotonic() - period)
         yield frame
-
-
-def guess_text(guess: Guess) -> str:
-    if guess.path == "learning":
-        return "learning the empty view: keep it clear"
-    if guess.class_index is None:
-        return "no garment"
-    if guess.class_index == MOVING:
-        return "hold it still"
-    if guess.class_index == UNKNOWN_CLASS:
-        return f"unknown garment {100 * guess.confidence:.0f}%"
-    return f"{LABELS[guess.class_index]} {100 * guess.confidence:.0f}%"
-
-
-def annotate(rgb: np.ndarray, guess: Guess, fps: float, items: int, fraction: float) -> np.ndarray:
-    """A BGR copy of ``rgb`` with the guide box and the preview window's two text lines."""
-    frame = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    x, y, w, h = roi_box(rgb.shape, fraction)
-    cv2.rectangle(frame, (x, y), (x + w, y + h), (0, 200, 255), 2)
-    scale = max(0.4, min(0.7, rgb.shape[1] / 900))
-    lines = [guess_text(guess), f"{fps:.1f} FPS  {guess.latency_ms:.1f} ms  items {items}"]
-    thickness = 2 if scale >= 0.6 else 1  # thick strokes blur into each other at small sizes
-    for i, line in enumerate(lines):
-        cv2.putText(frame, line, (8, int(20 + 36 * scale * (i + 0.5))), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                    (0, 255, 0), thickness, cv2.LINE_AA)
-    return frame
 
 
 class LiveScan:

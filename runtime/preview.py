@@ -55,6 +55,35 @@ def display_available() -> bool:
         return False
 
 
+def guess_text(guess: Guess) -> str:
+    """The current guess as the preview window and ``serve``'s page show it."""
+    if guess.path == "learning":
+        return "learning the empty view: keep it clear"
+    if guess.class_index is None:
+        return "no garment"
+    if guess.class_index == MOVING:
+        return "hold it still"
+    if guess.class_index == UNKNOWN_CLASS:
+        return f"unknown garment {100 * guess.confidence:.0f}%"
+    return f"{LABELS[guess.class_index]} {100 * guess.confidence:.0f}%"
+
+
+def annotate(rgb: np.ndarray, guess: Guess, fps: float, items: int, fraction: float,
+             extra: list[str] | tuple = ()) -> np.ndarray:
+    """A BGR copy of ``rgb`` with the guide box, the guess and a status line (and ``extra``
+    lines): the preview window's picture, and ``serve``'s."""
+    frame = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    x, y, w, h = roi_box(rgb.shape, fraction)
+    cv2.rectangle(frame, (x, y), (x + w, y + h), (0, 200, 255), 2)
+    scale = max(0.4, min(0.7, rgb.shape[1] / 900))
+    lines = [guess_text(guess), f"{fps:.1f} FPS  {guess.latency_ms:.1f} ms  items {items}", *extra]
+    thickness = 2 if scale >= 0.6 else 1  # thick strokes blur into each other at small sizes
+    for i, line in enumerate(lines):
+        cv2.putText(frame, line, (8, int(20 + 36 * scale * (i + 0.5))), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (0, 255, 0), thickness, cv2.LINE_AA)
+    return frame
+
+
 class Preview:
     def __init__(self, undo: Callable[[], str | None], fraction: float,
                  reset_background: Callable[[], None] | None = None) -> None:
@@ -65,24 +94,8 @@ class Preview:
     def __call__(self, rgb: np.ndarray, guess: Guess, stats: ScanStats) -> bool:
         self.times.append(time.perf_counter())
         fps = (len(self.times) - 1) / (self.times[-1] - self.times[0]) if len(self.times) > 1 else 0.0
-        frame = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        x, y, w, h = roi_box(rgb.shape, self.fraction)
-        cv2.rectangle(frame, (x, y), (x + w, y + h), (0, 200, 255), 2)
-        if guess.path == "learning":
-            text = "learning the empty view: keep it clear"
-        elif guess.class_index is None:
-            text = "no garment"
-        elif guess.class_index == MOVING:
-            text = "hold it still"
-        elif guess.class_index == UNKNOWN_CLASS:
-            text = f"unknown garment {100 * guess.confidence:.0f}%"
-        else:
-            text = f"{LABELS[guess.class_index]} {100 * guess.confidence:.0f}%"
-        lines = [text, f"{fps:.1f} FPS  {guess.latency_ms:.1f} ms  items {len(stats.records)}"]
-        if time.monotonic() < self.message_until:
-            lines.append(self.message)
-        for i, line in enumerate(lines):
-            cv2.putText(frame, line, (10, 25 + 25 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 255, 0), 2)
+        extra = [self.message] if time.monotonic() < self.message_until else []
+        frame = annotate(rgb, guess, fps, len(stats.records), self.fraction, extra)
         cv2.imshow(WINDOW, frame)
         key = cv2.waitKey(1) & 0xFF
         if key in (ord("q"), 27):

@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 
 from fmnistedge.cli import app
 from fmnistedge.cli.app import resolve_model
-from fmnistedge.cli.serve_cmds import _guess_for, prepare
+from fmnistedge.cli.scan_cmds import frame_guesser
+from fmnistedge.cli.serve_cmds import prepare
 from fmnistedge.runtime.live import LiveScan
 from fmnistedge.runtime.scan import Voter
 from fmnistedge.runtime.serve import COOKIE, WardrobeService, create_app
@@ -53,7 +54,7 @@ def scanned(tmp_path_factory):
     """One scan of the sample clip through the command's own wiring, watched over MJPEG while it runs."""
     db = tmp_path_factory.mktemp("serve") / "w.db"
     ref = resolve_model(None, None, None, ROOT / "artifacts")
-    served = prepare(ref, _guess_for(ref, 1, 0.8), None, str(CLIP), False, db, 0.6, 5, 0.8,
+    served = prepare(ref, frame_guesser(ref, 1, 0.8), None, str(CLIP), False, db, 0.6, 5, 0.8,
                      realtime=False, host="127.0.0.1")
     client = TestClient(served.app, base_url=LOCAL)
     served.live.start()
@@ -360,7 +361,7 @@ def test_a_failing_scan_says_why_in_one_line_and_keeps_what_it_recorded(tmp_path
 
 def test_the_status_says_hold_still_and_learning_not_a_class():
     """The background path's MOVING (-2) and learning frames are not classes (they once read "Bag 0%")."""
-    from fmnistedge.runtime.live import guess_text
+    from fmnistedge.runtime.preview import guess_text
     from fmnistedge.runtime.scan import MOVING, Guess
 
     roi = np.zeros((4, 4, 3), np.uint8)
