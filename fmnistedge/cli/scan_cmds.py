@@ -38,6 +38,34 @@ ScanSegmentOpt = Annotated[ScanSegment, typer.Option(
          "See docs/scan.md.")]
 
 
+def check_one_source(camera: Optional[int], source: Optional[str], picamera: bool) -> None:
+    """A usage error (before any slow work) when more than one frame source is given."""
+    if sum(x is not None and x is not False for x in (camera, source, picamera or None)) > 1:
+        raise errors.UsageError("Choose one of --camera, --source and --picamera.")
+
+
+def frame_guesser(ref, threads: int, roi: float, segment: str = "background"):
+    """The per-frame guess of ``scan`` and ``serve``: the model loaded with its photo
+    calibration, in a :class:`~fmnistedge.runtime.scan.FrameClassifier`."""
+    from fmnistedge.runtime import models
+    from fmnistedge.runtime.openset import for_model
+    from fmnistedge.runtime.scan import FrameClassifier
+
+    return FrameClassifier(models.load(ref, threads=threads), roi, for_model(ref), segment)
+
+
+def open_source(camera: Optional[int], source: Optional[str], picamera: bool):
+    """(the frame source, its name for the wardrobe and messages): Picamera2, a video file
+    or stream, or a USB camera (0 when none is given)."""
+    from fmnistedge.runtime.scan import OpenCVSource, PicameraSource
+
+    if picamera:
+        return PicameraSource(), "picamera"
+    if source is not None:
+        return OpenCVSource(source), source
+    return OpenCVSource(camera or 0), f"camera:{camera or 0}"
+
+
 @app.command()
 def scan(
     camera: CameraOpt = None,
@@ -70,27 +98,20 @@ def scan(
     """
     import signal
 
-    from fmnistedge.runtime import models
-    from fmnistedge.runtime.scan import (FrameClassifier, OpenCVSource, PicameraSource, ScanStats, Voter,
-                                         run_scan)
+    from fmnistedge.runtime.scan import ScanStats, Voter, run_scan
     from fmnistedge.runtime.wardrobe import Item, Wardrobe, check_writable
 
-    if sum(x is not None and x is not False for x in (camera, source, picamera or None)) > 1:
-        raise errors.UsageError("Choose one of --camera, --source and --picamera.")
-    from fmnistedge.runtime.openset import for_model
-
+    check_one_source(camera, source, picamera)
     check_writable(wardrobe)  # not at the first record, minutes into the scan
     ref = resolve_model(model, engine, precision, artifacts)
-    backend = models.load(ref, threads=threads)
-    openset = for_model(ref)
+    guesser = frame_guesser(ref, threads, roi, segment.value)  # a bad model fails before the camera opens
     # The source first: a camera or file that cannot be opened must not leave a new wardrobe behind.
-    src = PicameraSource() if picamera else OpenCVSource(source if source is not None else (camera or 0))
+    src, source_name = open_source(camera, source, picamera)
     try:
         store = Wardrobe(wardrobe)
     except BaseException:
         src.close()
         raise
-    source_name = "picamera" if picamera else str(source if source is not None else f"camera:{camera or 0}")
     recorded_ids: list[int] = []
 
     def on_record(r) -> None:
@@ -106,7 +127,6 @@ def scan(
             return f"removed #{recorded_ids.pop()}"
         return None
 
-    guesser = FrameClassifier(backend, roi, openset, segment.value)
     preview = None
     if show or (show is None and not as_json):
         from fmnistedge.runtime.preview import NO_GUI, Preview, display_available, display_set, opencv_has_gui

@@ -1,8 +1,7 @@
 """``fmnistedge serve``: scan in a background thread and show the camera and the wardrobe in a browser.
 
-The scan wiring (model, guess, source, record) follows ``scan``'s in ``scan_cmds``;
-:func:`_guess_for` is the one place that builds the per-frame guess, so a change to how
-``scan`` classifies a frame is followed here in one spot.
+The scan wiring follows ``scan``'s: the per-frame guess (``frame_guesser``), the source
+(``open_source``) and the options come from ``scan_cmds``.
 """
 
 from __future__ import annotations
@@ -19,32 +18,13 @@ from fmnistedge import errors
 from fmnistedge.cli.app import (ArtifactsOpt, EngineOpt, ModelOpt, PrecisionOpt, ScanSegment, ThreadsOpt, app,
                                 resolve_model, stderr)
 from fmnistedge.cli.scan_cmds import (CameraOpt, MinConfidenceOpt, PicameraOpt, RoiOpt, ScanSegmentOpt, SourceOpt,
-                                      StableFramesOpt, WardrobeOpt)
+                                      StableFramesOpt, WardrobeOpt, check_one_source, frame_guesser,
+                                      open_source)
 from fmnistedge.progress import print_error, printable
 
 DEFAULT_PORT = 8080
 JOIN_SECONDS = 10.0  # how long a stopping server waits for the scan thread (a camera read can block)
 GRACEFUL_SECONDS = 3  # open connections (an MJPEG viewer) get this long to finish at shutdown
-
-
-def _guess_for(ref, threads: int, roi: float, segment: str = "background"):
-    """The per-frame guess, built as ``scan`` builds it."""
-    from fmnistedge.runtime import models
-    from fmnistedge.runtime.openset import for_model
-    from fmnistedge.runtime.scan import FrameClassifier
-
-    backend = models.load(ref, threads=threads)
-    return FrameClassifier(backend, roi, for_model(ref), segment)
-
-
-def _open_source(camera: Optional[int], source: Optional[str], picamera: bool):
-    from fmnistedge.runtime.scan import OpenCVSource, PicameraSource
-
-    if picamera:
-        return PicameraSource(), "picamera"
-    if source is not None:
-        return OpenCVSource(source), source
-    return OpenCVSource(camera or 0), f"camera:{camera or 0}"
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -106,11 +86,10 @@ def serve(
     """
     from fmnistedge.runtime.wardrobe import check_writable
 
-    if sum(x is not None and x is not False for x in (camera, source, picamera or None)) > 1:
-        raise errors.UsageError("Choose one of --camera, --source and --picamera.")
+    check_one_source(camera, source, picamera)
     check_writable(wardrobe)
     ref = resolve_model(model, engine, precision, artifacts)
-    guess = _guess_for(ref, threads, roi, segment.value)
+    guess = frame_guesser(ref, threads, roi, segment.value)
     sock = listen(host, port)
     try:
         served = prepare(ref, guess, camera, source, picamera, wardrobe, min_confidence, stable_frames, roi,
@@ -141,7 +120,7 @@ def prepare(ref, guess, camera: Optional[int], source: Optional[str], picamera: 
     from fmnistedge.runtime.wardrobe import Item
 
     # The source first: a camera or file that cannot be opened must not leave a new wardrobe behind.
-    src, source_name = _open_source(camera, source, picamera)
+    src, source_name = open_source(camera, source, picamera)
     try:
         store = WardrobeService(wardrobe)
     except BaseException:
