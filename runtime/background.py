@@ -28,7 +28,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fmnistedge.runtime.photo import percentile
+from fmnistedge.runtime.photo import nearest_distance, percentile
 
 SIDE = 96  # the guide box is compared at this size (pixels per side)
 LEARN_FRAMES = 5  # still, empty frames in a row that make the background
@@ -104,12 +104,8 @@ def drop_crossing(view: View, mask: np.ndarray) -> np.ndarray:
     _, labels, centers = cv2.kmeans(crossing.astype(np.float32), k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
     spread = np.linalg.norm(crossing - centers[labels.ravel()], axis=1)
     radius = max(CROSSING_MIN_RADIUS, 2.5 * percentile(spread, 90))
-    best = None
-    for c in centers:
-        d = np.einsum("ijk,ijk->ij", small - c, small - c)
-        best = d if best is None else np.minimum(best, d)
     out = mask.copy()
-    out[best < radius * radius] = 0
+    out[nearest_distance(small, centers) < radius] = 0
     return out
 
 

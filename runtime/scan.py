@@ -21,6 +21,8 @@ import numpy as np
 
 from fmnistedge.errors import FmnistEdgeError, first_line
 from fmnistedge.labels import LABELS
+from fmnistedge.runtime import background, photo
+from fmnistedge.runtime.photo import DEFAULT_SEGMENT
 from fmnistedge.runtime.preprocess import prepare_frame, to_model_input
 
 RECONNECT_SECONDS = 5.0  # how long a lost camera is retried before the scan ends cleanly
@@ -208,8 +210,8 @@ def classify_frame(rgb: np.ndarray, backend, fraction: float = ROI_FRACTION, ope
     roi = rgb[y:y + h, x:x + w]
     start = time.perf_counter()
     stages: dict = {}
-    path = segment or "fast"
-    img, info = prepare_frame(roi, timings=stages, segment=segment)
+    path = segment or DEFAULT_SEGMENT
+    img, info = prepare_frame(roi, timings=stages, segment=path)
     if info.get("method") in ("whole-image", "empty"):  # nothing separable from the background (or a flat view)
         return Guess(None, 0.0, 1000 * (time.perf_counter() - start), roi, stages, path)
     cpu = time.thread_time()
@@ -234,8 +236,6 @@ class FrameClassifier:
 
     def __init__(self, backend, fraction: float = ROI_FRACTION, openset=None,
                  segment: str = "background") -> None:
-        from fmnistedge.runtime import background
-
         if segment not in SEGMENT_PATHS:
             raise ValueError(f"Unknown segmentation path. Received: segment={segment!r}")
         self.backend, self.fraction, self.openset, self.segment = backend, fraction, openset, segment
@@ -253,8 +253,6 @@ class FrameClassifier:
     def __call__(self, rgb: np.ndarray) -> Guess:
         if self.segment != "background":
             return classify_frame(rgb, self.backend, self.fraction, self.openset, self.segment)
-        from fmnistedge.runtime import background, photo
-
         start, cpu = time.perf_counter(), time.thread_time()
         if rgb.ndim == 2:  # a gray frame from an API caller (sources give RGB)
             rgb = cv2.cvtColor(rgb, cv2.COLOR_GRAY2RGB)
