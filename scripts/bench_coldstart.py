@@ -59,13 +59,13 @@ print(int(np.argmax(interp.get_tensor(out["index"]))))
 """
 
 
-def timed(cmd: list[str], env: dict) -> tuple[float, float, str]:
-    """(wall seconds, CPU seconds of the child, stdout)."""
+def timed(cmd: list[str], env: dict, timeout: float = 300) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds of the child, stdout); a failing command ends the script."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:

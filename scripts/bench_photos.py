@@ -17,25 +17,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from bench_coldstart import timed  # noqa: E402  (scripts/ is not a package)
 PATHS = ("grabcut", "fast")
 
 
 def run(cmd: list[str]) -> tuple[float, str]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode not in (0,):
-        raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr[-2000:]}")
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), proc.stdout
+    """(CPU seconds of the child, stdout), as bench_coldstart times its commands."""
+    _, cpu, out = timed(cmd, {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=3600)
+    return cpu, out
 
 
 def main() -> None:

@@ -43,13 +43,6 @@ PATHS = ("grabcut", "fast", "background")
 PI_FACTORS = (4, 8)
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    w, h = (int(v) for v in text.lower().split("x"))
-    if not (64 <= w <= 1920 and 64 <= h <= 1080):
-        raise SystemExit(f"sizes must be between 64x64 and 1920x1080. Received: {text!r}")
-    return w, h
-
-
 def peak_rss_mb() -> float:
     """This process's peak resident memory (VmHWM). Not getrusage's ru_maxrss, which on
     Linux keeps the parent's peak across fork and exec (the parent here generates clips)."""
@@ -67,7 +60,7 @@ def child(clip: str, size: str, path: str, engine: str, threads: int) -> dict:
     from fmnistedge.runtime.openset import for_model
     from fmnistedge.runtime.scan import FrameClassifier, OpenCVSource, Voter, run_scan
 
-    w, h = parse_size(size)
+    w, h = (int(v) for v in size.split("x"))  # checked by the parent
     ref = models.resolve(None, engine)
     backend = models.load(ref, threads=threads)
     guesser = FrameClassifier(backend, openset=for_model(ref), segment=path)
@@ -120,6 +113,8 @@ def median(values: list[float]) -> float | None:
 def compare(runs: dict) -> dict:
     """Per clip and size: each path's median CPU per garment / empty frame (the reference
     path's classes decide which frames are which) and the ratio to the GrabCut path."""
+    from fmnistedge.runtime.scan import MOVING
+
     out = {}
     for key, by_path in runs.items():
         ref = by_path.get("grabcut")
@@ -135,7 +130,7 @@ def compare(runs: dict) -> dict:
             e = median([frames[i]["cpu_ms"] for i in empty if i < len(frames)])
             # Of the garment frames, those this path classified (not skipped as moving)
             classified = median([frames[i]["cpu_ms"] for i in garment if i < len(frames)
-                                 and frames[i]["class"] is not None and frames[i]["class"] != -2])
+                                 and frames[i]["class"] not in (None, MOVING)])
             row[path] = {"garment_ms": g, "garment_with_capture_ms": gc, "empty_ms": e,
                          "classified_garment_ms": classified,
                          "items_ok": run["items_ok"], "records": run["records"]}
@@ -236,15 +231,13 @@ def main() -> None:
     paths = [p for p in args.paths.split(",") if p]
     if not paths or set(paths) - set(PATHS) or "grabcut" not in paths:
         raise SystemExit(f"--paths takes {', '.join(PATHS)} and must include grabcut (the reference)")
-    sizes = [s for s in args.sizes.split(",") if s]
-    for s in sizes:
-        parse_size(s)
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import make_hard_clip
+
+    sizes = ["{}x{}".format(*make_hard_clip.parse_size(s, "--sizes")) for s in args.sizes.split(",") if s]
     with tempfile.TemporaryDirectory() as tmp:
         clips, meta = [CLIP], {"clips": []}
         if args.photos is not None:
-            sys.path.insert(0, str(ROOT / "scripts"))
-            import make_hard_clip
-
             recorded = ROOT / "samples" / "hard-clips.json"
             meta = make_hard_clip.generate(args.photos, Path(tmp), (640, 480),
                                            recorded if recorded.is_file() else None)

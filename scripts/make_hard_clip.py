@@ -55,13 +55,13 @@ NOISE = 4.0  # camera noise (gray levels, per pixel and frame)
 GARMENT_SIDE = 0.62  # the garment's longest side, as a share of the guide box
 
 
-def parse_size(text: str) -> tuple[int, int]:
+def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise SystemExit(f"--size takes WIDTHxHEIGHT. Received: {text!r}") from None
+        raise SystemExit(f"{option} takes WIDTHxHEIGHT. Received: {text!r}") from None
     if not (64 <= w <= 1920 and 64 <= h <= 1080):
-        raise SystemExit(f"--size must be between 64x64 and 1920x1080. Received: {text!r}")
+        raise SystemExit(f"{option} must be between 64x64 and 1920x1080. Received: {text!r}")
     return w, h
 
 
