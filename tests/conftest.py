@@ -15,6 +15,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from fmnistedge import data  # noqa: E402
 
 
+def clip_frames(path: Path) -> list[np.ndarray]:
+    """Every frame of a video file as OpenCV decodes it (BGR)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    return frames
+
+
 def idx_bytes(arr: np.ndarray) -> bytes:
     magic = data.IMAGES_MAGIC if arr.ndim == 3 else data.LABELS_MAGIC
     header = struct.pack(">I", magic) + struct.pack(f">{arr.ndim}I", *arr.shape)

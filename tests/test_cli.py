@@ -200,3 +200,13 @@ def test_running_one_command_imports_only_its_module():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     loaded = out.stdout.rsplit("LOADED", 1)[1]
     assert "runtime_cmds" in loaded and "scan_cmds" not in loaded and "train_cmds" not in loaded, loaded
+
+
+def test_segment_choices_are_the_runtimes_paths():
+    """The CLI spells the segmentation paths as enums (importing the runtime would load
+    OpenCV for --help); they must stay the runtime's own lists."""
+    from fmnistedge.cli.app import ScanSegment, Segment
+    from fmnistedge.runtime import photo, scan
+
+    assert [s.value for s in Segment] == list(photo.SEGMENT_PATHS)
+    assert [s.value for s in ScanSegment] == list(scan.SEGMENT_PATHS)

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from fmnistedge.cli import app
 from fmnistedge.runtime.scan import Guess, OpenCVSource, PicameraSource, ScanError, Voter, run_scan, to_rgb
 from fmnistedge.runtime.wardrobe import Item, Wardrobe, WardrobeError
+from tests.conftest import clip_frames
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT / "samples" / "scan.mp4"
@@ -188,13 +189,7 @@ def test_sample_clip_builds_exactly_the_expected_wardrobe(tmp_path):
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory) -> Path:
     """The sample clip repeated, long enough to interrupt mid-scan."""
-    cap = cv2.VideoCapture(str(CLIP))
-    frames = []
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(f)
+    frames = clip_frames(CLIP)
     path = tmp_path_factory.mktemp("clip") / "long.mp4"
     out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, frames[0].shape[1::-1])
     for _ in range(30):

@@ -16,8 +16,9 @@ import os
 import time
 from pathlib import Path
 
-import cv2
 import pytest
+
+from tests.conftest import clip_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "samples" / "scan.mp4"
@@ -40,14 +41,7 @@ def test_an_hour_of_scanning_keeps_memory_flat_and_items_right(tmp_path):
     seconds = float(os.environ.get("SOAK_SECONDS", "3600"))
     with open(ROOT / "samples" / "scan-expected.csv", newline="") as fh:
         expected = [r["label"] for r in csv.DictReader(fh)]
-    cap = cv2.VideoCapture(str(CLIP))
-    clip = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        clip.append(frame)
-    cap.release()
+    clip = clip_frames(CLIP)
     ref = models.resolve(None)
     backend, openset = models.load(ref), for_model(ref)
     store = Wardrobe(tmp_path / "soak.db")
