@@ -16,15 +16,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-
-from fmnistedge import data, fileio, manifest, provenance
-from fmnistedge.errors import ModelError, first_line
 from fmnistedge.export import keras2onnx, keras2tflite, metadata, onnx2int8
 from fmnistedge.export.formats import Format
 from fmnistedge.export.verify import same_outputs, verify
-from fmnistedge.labels import INPUT_SHAPE, LABELS
 from fmnistedge.runtime.modelmeta import sha256_file
 from fmnistedge.runtime.preprocess import to_model_input
+
+from fmnistedge import fileio, manifest, provenance
+from fmnistedge.errors import ModelError, first_line
+from fmnistedge.labels import INPUT_SHAPE, LABELS
+from fmnistedge.training import data
 
 CALIBRATION_SEED = 0
 EXPORT_PACKAGES = ("fmnistedge", "tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime",
@@ -43,7 +44,7 @@ def load_keras(path: Path) -> Any:
     """Load a .keras file safely (no unpickling) and check it is a Fashion-MNIST model."""
     import keras
 
-    import fmnistedge.zoo.layers  # noqa: F401  registers the custom layers
+    import fmnistedge.training.zoo.layers  # noqa: F401  registers the custom layers
 
     try:
         model = keras.models.load_model(path, safe_mode=True, compile=False)

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from fmnistedge.runtime.backends import quiet_native_stderr
+from fmnistedge.runtime.preprocess import prepare_image, to_model_input
 
 from fmnistedge.errors import FmnistEdgeError
 from fmnistedge.labels import LABELS, NUM_CLASSES
-from fmnistedge.runtime.backends import quiet_native_stderr
-from fmnistedge.runtime.preprocess import prepare_image, to_model_input
 
 
 def read_labels(photo_dir: Path, labels_csv: Path | None = None) -> list[tuple[Path, int]]:
@@ -204,7 +204,7 @@ def none_photos(folder: Path, calibration_meta: dict | None) -> tuple[list[Path]
     """The "none of the ten" photos of a ``realphotos-train``-style folder to measure
     rejection on, and a note of which: when the model was trained on that folder, only
     the photographers it held out (the split recorded in its calibration)."""
-    from fmnistedge import photos as photo_data
+    from fmnistedge.training import photos as photo_data
 
     rows = photo_data.read_photo_labels(folder)
     split = (calibration_meta or {}).get("split") or {}

@@ -28,14 +28,15 @@ import sys
 import time
 from pathlib import Path
 
-from fmnistedge import fileio, provenance
 from fmnistedge.runtime.models import default_arch
+
+from fmnistedge import fileio, provenance
 
 TF_SNIPPET = """
 import sys
 import numpy as np
 import keras
-import fmnistedge.zoo.layers
+import fmnistedge.training.zoo.layers
 from fmnistedge.runtime.preprocess import prepare_image, to_model_input
 img, _ = prepare_image(sys.argv[2])
 model = keras.models.load_model(sys.argv[1], safe_mode=True, compile=False)

@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 from bench_coldstart import timed  # noqa: E402  (scripts/ is not a package)
+
 PATHS = ("grabcut", "fast")
 
 
@@ -43,9 +44,10 @@ def main() -> None:
     parser.add_argument("--docs", type=Path)
     parser.add_argument("--readme", type=Path)
     args = parser.parse_args()
-    from fmnistedge import fileio, provenance
-    from fmnistedge.results import update_block
     from fmnistedge.runtime.imageio import IMAGE_SUFFIXES
+
+    from fmnistedge import fileio, provenance
+    from fmnistedge.measure.results import update_block
 
     files = sorted(p for p in args.photos.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[: args.count]
     if len(files) < args.count:

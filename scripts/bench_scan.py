@@ -55,7 +55,6 @@ def peak_rss_mb() -> float:
 def child(clip: str, size: str, path: str, engine: str, threads: int) -> dict:
     """One scan of ``clip`` at ``size`` along ``path``; per-frame records and the summary."""
     import cv2
-
     from fmnistedge.runtime import models
     from fmnistedge.runtime.openset import for_model
     from fmnistedge.runtime.scan import FrameClassifier, OpenCVSource, Voter, run_scan
@@ -226,7 +225,7 @@ def main() -> None:
     parser.add_argument("--pi-doc", type=Path, help="rewrite this Markdown file's pi-scan block (docs/pi.md)")
     args = parser.parse_args()
     from fmnistedge import fileio, provenance
-    from fmnistedge.results import update_block
+    from fmnistedge.measure.results import update_block
 
     paths = [p for p in args.paths.split(",") if p]
     if not paths or set(paths) - set(PATHS) or "grabcut" not in paths:

@@ -29,10 +29,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/segment-paths.json"))
     parser.add_argument("--docs", type=Path)
     args = parser.parse_args()
-    from fmnistedge import fileio, photos, provenance
-    from fmnistedge.results import update_block
     from fmnistedge.runtime import imageio, models, photo
     from fmnistedge.runtime.preprocess import prepare_rgb, to_model_input
+
+    from fmnistedge import fileio, provenance
+    from fmnistedge.measure.results import update_block
+    from fmnistedge.training import photos
 
     rows = photos.read_photo_labels(args.photos)
     held = photos.grouped_split(rows, 0.2, 0)

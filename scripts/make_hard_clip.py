@@ -99,8 +99,9 @@ def cut_out(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def recorded_garments(folder: Path, ids: dict[str, str]) -> dict[int, tuple[str, np.ndarray, np.ndarray]]:
     """The garments named in a metadata file (label -> image id), cut out as when chosen."""
-    from fmnistedge import photos
     from fmnistedge.runtime import imageio, photo
+
+    from fmnistedge.training import photos
 
     by_id = {r.image_id: r for r in photos.read_photo_labels(folder)}
     out = {}
@@ -116,10 +117,11 @@ def recorded_garments(folder: Path, ids: dict[str, str]) -> dict[int, tuple[str,
 
 def pick_garments(folder: Path, classes: list[int]) -> dict[int, tuple[str, np.ndarray, np.ndarray]]:
     """class -> (image id, garment RGB crop, its 0..1 alpha) from held-out photographers."""
-    from fmnistedge import photos
     from fmnistedge.runtime import imageio, models, photo
     from fmnistedge.runtime.openset import for_model
     from fmnistedge.runtime.preprocess import to_model_input
+
+    from fmnistedge.training import photos
 
     rows = photos.read_photo_labels(folder)
     held_out = photos.grouped_split(rows, 0.2, 0)

@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from fmnistedge import data
 from fmnistedge.labels import LABELS
+from fmnistedge.training import data
 
 SEED = 20261122
 CANVAS = (320, 240)  # width, height: a small camera still

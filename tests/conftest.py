@@ -12,7 +12,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from fmnistedge import data  # noqa: E402
+from fmnistedge.training import data  # noqa: E402
 
 
 def clip_frames(path: Path) -> list[np.ndarray]:
@@ -73,7 +73,7 @@ def real_data() -> data.DatasetLocation:
 @pytest.fixture(scope="session")
 def trained_tiny(real_data, tmp_path_factory) -> Path:
     """The tiny test architecture trained for a few steps on a slice of the real data."""
-    from fmnistedge.train import TrainOptions, train_arch
+    from fmnistedge.training.train import TrainOptions, train_arch
 
     out = tmp_path_factory.mktemp("art")
     train_arch("tiny", TrainOptions(epochs=2, limit=2000, seed=1, out=out))

@@ -10,9 +10,9 @@ import struct
 import pytest
 from typer.testing import CliRunner
 
-from fmnistedge.bench import pi_estimates_ms
-from fmnistedge.benchreport import COLUMNS, pareto
 from fmnistedge.cli import app
+from fmnistedge.measure.bench import pi_estimates_ms
+from fmnistedge.measure.benchreport import COLUMNS, pareto
 
 runner = CliRunner()
 FAST = ["--runs", "20", "--warmup", "2", "--batch-sizes", "1,8"]
@@ -97,7 +97,7 @@ def test_plot_without_the_report_extra_fails_before_measuring(bench_artifacts, t
 
 
 def test_worker_runs_the_installed_package_not_a_planted_folder(synthetic_data, tmp_path, monkeypatch):
-    from fmnistedge.bench import _worker
+    from fmnistedge.measure.bench import _worker
 
     planted = tmp_path / "cwd" / "fmnistedge"
     planted.mkdir(parents=True)
@@ -126,9 +126,10 @@ def test_a_failed_row_prints_its_reason(synthetic_data, tmp_path):
 
 
 def test_without_tensorflow_keras_rows_say_so_instead_of_vanishing(synthetic_data, tmp_path, monkeypatch):
-    from fmnistedge import bench
-    from fmnistedge.bench import BenchOptions, discover
     from fmnistedge.runtime.models import shipped_dir
+
+    from fmnistedge.measure import bench
+    from fmnistedge.measure.bench import BenchOptions, discover
 
     monkeypatch.setattr(bench, "has_tensorflow", lambda: False)
     art = tmp_path / "artifacts"

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fmnistedge.runtime import imageio
 from PIL import Image
 from typer.testing import CliRunner
 
 from fmnistedge.cli import app
-from fmnistedge.runtime import imageio
 
 runner = CliRunner()
 
@@ -171,7 +171,7 @@ def test_human_output_is_one_line_per_image(exported_tiny, good_jpeg):
 
 
 def test_raw_mode_on_fashion_mnist_items_matches_the_test_set(exported_tiny, tmp_path, real_data):
-    from fmnistedge import data
+    from fmnistedge.training import data
 
     x, y = data.load_split("test")
     paths = []
@@ -290,8 +290,9 @@ def test_foreign_models_that_do_not_fit_the_contract_fail_in_one_line(tmp_path, 
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
     ok = _foreign_onnx(tmp_path / "ok.onnx", 1, ["N", 10], 10)  # the same shape with 10 outputs runs
     assert runner.invoke(app, ["classify", str(good_jpeg), "--model", str(ok)]).exit_code == 0
-    from fmnistedge.errors import ModelError
     from fmnistedge.runtime.backends import _as_scores
+
+    from fmnistedge.errors import ModelError
 
     with pytest.raises(ModelError, match=r"returned output of shape \(2, 12\) for 2 images; expected \(2, 10\)"):
         _as_scores(model, np.zeros((2, 12)), 2)  # a symbolic output dimension is only known per call
@@ -329,8 +330,9 @@ def test_model_path_reports_the_arch_from_its_manifest(exported_tiny, good_jpeg)
 
 
 def test_precision_picks_the_file_and_a_name_falls_through_to_artifacts(exported_tiny, tmp_path, monkeypatch):
-    from fmnistedge.errors import ModelError, UsageError
     from fmnistedge.runtime import models
+
+    from fmnistedge.errors import ModelError, UsageError
 
     shipped, art = tmp_path / "shipped", tmp_path / "art"
     shutil.copytree(exported_tiny[0], art / "tiny")
@@ -363,8 +365,9 @@ def test_precision_picks_the_file_and_a_name_falls_through_to_artifacts(exported
 
 
 def test_malformed_manifest_and_failed_files_are_refused(exported_tiny, tmp_path, good_jpeg):
-    from fmnistedge.errors import ModelError
     from fmnistedge.runtime.models import resolve
+
+    from fmnistedge.errors import ModelError
 
     copy = tmp_path / "art" / "tiny"
     shutil.copytree(exported_tiny[0], copy)

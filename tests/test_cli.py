@@ -57,7 +57,7 @@ def test_bad_option_value_is_a_usage_error():
 
 
 def test_archs_json_lists_every_architecture():
-    from fmnistedge import zoo
+    from fmnistedge.training import zoo
 
     result = runner.invoke(app, ["archs", "--json"])
     assert result.exit_code == 0
@@ -112,9 +112,10 @@ def test_first_line_of_an_exception_without_a_message_is_its_type():
 @pytest.mark.parametrize("command", [["classify", "x.png"], ["scan", "--no-show"], ["bench", "edge-r"]])
 @pytest.mark.parametrize("threads", ["0", "100000"])
 def test_a_thread_count_out_of_range_is_a_usage_error(command, threads, monkeypatch, tmp_path):
-    from fmnistedge import bench
-    from fmnistedge.cli.app import MAX_THREADS
     from fmnistedge.runtime import models
+
+    from fmnistedge.cli.app import MAX_THREADS
+    from fmnistedge.measure import bench
 
     def never(*_, **__):  # reaching an engine with 100000 threads would start them all
         raise AssertionError("the thread count reached an engine")
@@ -127,8 +128,9 @@ def test_a_thread_count_out_of_range_is_a_usage_error(command, threads, monkeypa
 
 
 def test_a_failed_atomic_write_names_the_destination_not_the_temporary_file(tmp_path):
-    from fmnistedge import fileio
     from fmnistedge.runtime.wardrobe import Wardrobe
+
+    from fmnistedge import fileio
 
     dest = tmp_path / "out.csv"
     dest.mkdir()  # the rename over it fails
@@ -205,8 +207,9 @@ def test_running_one_command_imports_only_its_module():
 def test_segment_choices_are_the_runtimes_paths():
     """The CLI spells the segmentation paths as enums (importing the runtime would load
     OpenCV for --help); they must stay the runtime's own lists."""
-    from fmnistedge.cli.app import ScanSegment, Segment
     from fmnistedge.runtime import photo, scan
+
+    from fmnistedge.cli.app import ScanSegment, Segment
 
     assert [s.value for s in Segment] == list(photo.SEGMENT_PATHS)
     assert [s.value for s in ScanSegment] == list(scan.SEGMENT_PATHS)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnistedge import data
 from fmnistedge.errors import DatasetError
+from fmnistedge.training import data
 from tests.conftest import idx_bytes, write_dataset
 
 

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
-
-from fmnistedge.errors import ModelError
 from fmnistedge.export import formats as fmts
 from fmnistedge.export.formats import FORMATS
 from fmnistedge.export.pipeline import export_arch
 from fmnistedge.runtime.integrity import check_file
 from fmnistedge.runtime.modelmeta import check_seal, read_embedded
-from fmnistedge.train import TrainOptions, train_arch
+from typer.testing import CliRunner
+
+from fmnistedge.errors import ModelError
+from fmnistedge.training.train import TrainOptions, train_arch
 
 ALL = list(FORMATS.values())
 
@@ -72,10 +72,9 @@ def test_onnx_weight_bits_8_keeps_full_range_weights_and_records_it(exported, tm
     import shutil
 
     import onnx
-    from onnx import numpy_helper
-
     from fmnistedge.export.formats import FORMATS
     from fmnistedge.export.pipeline import ExportOptions, export_arch
+    from onnx import numpy_helper
 
     arch_dir = tmp_path / "tiny"
     shutil.copytree(exported[0], arch_dir)
@@ -101,9 +100,10 @@ def test_metadata_round_trips_from_the_file_alone(exported, tmp_path):
 
 
 def test_runtime_accuracy_equals_the_manifest(exported, real_data):
-    from fmnistedge import data
     from fmnistedge.runtime.backends import open_backend, predict_all
     from fmnistedge.runtime.preprocess import to_model_input
+
+    from fmnistedge.training import data
 
     arch_dir, doc = exported
     x, y = data.load_split("test")
@@ -217,11 +217,11 @@ def test_interrupted_export_leaves_previous_files_untouched(exported, tmp_path, 
 def test_verification_catches_a_silently_wrong_file(exported, real_data):
     """A file that loads and runs but computes the wrong thing must fail its bar."""
     import keras
-
-    from fmnistedge import data, zoo
     from fmnistedge.export import keras2onnx
     from fmnistedge.export.verify import verify
     from fmnistedge.runtime.preprocess import to_model_input
+
+    from fmnistedge.training import data, zoo
 
     arch_dir, _ = exported
     trained = keras.models.load_model(arch_dir / "model.keras", safe_mode=True)

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fmnistedge import photos
 from fmnistedge.errors import FmnistEdgeError
+from fmnistedge.training import photos
 
 SHARED_TRAIN = Path(__file__).resolve().parents[1].parent / "shared" / "realphotos-train"
 
@@ -138,7 +138,7 @@ def test_sampling_weights_favour_rare_classes_and_give_none_its_share():
 
 def test_set_valued_loss_known_values():
     tf = pytest.importorskip("tensorflow")
-    from fmnistedge.phototrain import NONE_WEIGHT, set_loss
+    from fmnistedge.training.phototrain import NONE_WEIGHT, set_loss
 
     p = np.array([[0.5, 0.3, 0.2] + [0.0] * 7], np.float32)
     one = np.zeros((1, 10), np.float32)
@@ -222,8 +222,9 @@ def test_temperature_rescales_photo_confidences(tmp_path):
     ({"reject_below": 0.3}, False),
 ])
 def test_a_bad_photo_calibration_block_is_a_model_error(block, ok):
-    from fmnistedge.errors import ModelError
     from fmnistedge.runtime.openset import OpenSet
+
+    from fmnistedge.errors import ModelError
 
     if ok:
         assert OpenSet.from_meta({"photo_calibration": block}).reject_below == 0.3
@@ -262,7 +263,8 @@ def test_photo_training_records_and_exports_its_calibration(photo_folder, tmp_pa
     from fmnistedge.export.pipeline import export_arch
     from fmnistedge.runtime.modelmeta import read_embedded
     from fmnistedge.runtime.openset import OpenSet
-    from fmnistedge.train import TrainOptions, train_arch
+
+    from fmnistedge.training.train import TrainOptions, train_arch
 
     rec = train_arch("tiny", TrainOptions(epochs=1, limit=2000, seed=1, out=tmp_path / "art", photos=photo_folder,
                                           photo_cache=tmp_path / "cache", epoch_size=512, photo_val_fraction=0.25,
@@ -292,10 +294,11 @@ def test_photo_training_records_and_exports_its_calibration(photo_folder, tmp_pa
 @pytest.mark.slow
 @pytest.mark.ci
 def test_a_shipped_model_is_rebuilt_from_its_fp32_onnx(real_data):
-    from fmnistedge import data
     from fmnistedge.runtime.models import shipped_dir
     from fmnistedge.runtime.preprocess import to_model_input
-    from fmnistedge.warmstart import keras_from_onnx
+
+    from fmnistedge.training import data
+    from fmnistedge.training.warmstart import keras_from_onnx
 
     x, _ = data.load_split("train")
     model, diff = keras_from_onnx("edge-r", shipped_dir() / "edge-r" / "model_fp32.onnx", to_model_input(x[:2000]))
@@ -313,10 +316,10 @@ def test_a_short_photo_fine_tune_beats_its_start_on_held_out_photographers(tmp_p
     """A few hundred real photos, two short epochs from a Fashion-MNIST-only model: the
     held-out photographers' labelled photos are answered within their label set more often."""
     import keras
-
     from fmnistedge.runtime.evaluate import photo_set_metrics
     from fmnistedge.runtime.preprocess import to_model_input
-    from fmnistedge.train import TrainOptions, train_arch
+
+    from fmnistedge.training.train import TrainOptions, train_arch
 
     rows = [r for r in photos.read_photo_labels(SHARED_TRAIN) if not r.is_none][:600]
     folder = tmp_path / "photos"

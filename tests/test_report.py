@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fmnistedge.cli import app
-from fmnistedge.report import precision_recall
+from fmnistedge.measure.report import precision_recall
 
 runner = CliRunner()
 FIGURES = ["curves.png", "confusion.png", "per_class.png", "errors.png", "correct.png",

@@ -9,8 +9,8 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from fmnistedge import results
 from fmnistedge.cli import app
+from fmnistedge.measure import results
 
 
 @pytest.fixture
@@ -105,7 +105,6 @@ def test_edge_runs_table_and_accuracy_plot(fake_artifacts, tmp_path):
 
 def test_photo_block_has_a_row_per_present_class_from_the_evaluation_file(tmp_path):
     import numpy as np
-
     from fmnistedge.runtime.evaluate import score
 
     y = np.array([1, 1, 7, 7, 7])  # Trouser x2, Sneaker x3; other classes absent

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fmnistedge.runtime.backends import open_backend, predict_all
+from fmnistedge.runtime.integrity import check_file
+from fmnistedge.runtime.models import default_arch, resolve, shipped_dir
 from typer.testing import CliRunner
 
 from fmnistedge import manifest
 from fmnistedge.cli import app
-from fmnistedge.runtime.backends import open_backend, predict_all
-from fmnistedge.runtime.integrity import check_file
-from fmnistedge.runtime.models import default_arch, resolve, shipped_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = [
@@ -37,8 +37,9 @@ def test_a_default_model_is_shipped():
 
 @pytest.mark.parametrize("arch, name", SHIPPED)
 def test_shipped_file_matches_manifest_and_its_accuracy_to_the_last_digit(arch, name, real_data):
-    from fmnistedge import data
     from fmnistedge.runtime.preprocess import to_model_input
+
+    from fmnistedge.training import data
 
     path = shipped_dir() / arch / name
     entry = check_file(path)  # sha256 and size

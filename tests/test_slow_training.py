@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from fmnistedge.train import TrainOptions, train_arch
+from fmnistedge.training.train import TrainOptions, train_arch
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from fmnistedge.train import TrainOptions, train_arch
+from fmnistedge.training.train import TrainOptions, train_arch
 
 REQUIRED = {
     "arch", "epochs_run", "history", "test_accuracy", "per_class_accuracy", "confusion_matrix",
@@ -39,9 +39,9 @@ def test_writes_model_and_train_json(tiny_run):
 
 def test_trained_model_learned_something_and_reloads_safely(tiny_run):
     import keras
-
-    from fmnistedge import data
     from fmnistedge.runtime.preprocess import to_model_input
+
+    from fmnistedge.training import data
 
     out, rec = tiny_run
     assert rec["test_accuracy"] > 0.4  # chance is 0.1

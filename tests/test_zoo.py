@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fmnistedge import zoo
 from fmnistedge.errors import UsageError
+from fmnistedge.training import zoo
 
 
 @pytest.mark.parametrize("name", zoo.names(include_test=True))
@@ -40,7 +40,7 @@ def test_parameter_counts_match_the_sources():
 
 
 def test_macs_of_a_known_network():
-    from fmnistedge.zoo.stats import count_macs
+    from fmnistedge.training.zoo.stats import count_macs
 
     # conv1: 26*26*3*3*1*32 = 194,688; probs: 5408*10 = 54,080
     assert count_macs(zoo.build("cnn-basic")) == 194_688 + 54_080
@@ -54,7 +54,7 @@ def test_unknown_name_suggests_close_matches():
 
 
 def test_rbf_layer_is_negative_squared_distance():
-    from fmnistedge.zoo.layers import RBF
+    from fmnistedge.training.zoo.layers import RBF
 
     layer = RBF(10)
     x = np.random.default_rng(1).standard_normal((3, 84)).astype("float32")
@@ -73,7 +73,7 @@ def test_edge_models_fit_their_parameter_budgets(name, budget):
 def test_augmentation_keeps_shape_and_erases_some_images():
     import tensorflow as tf
 
-    from fmnistedge.augment import make_augmenter, random_erase
+    from fmnistedge.training.augment import make_augmenter, random_erase
 
     x = tf.ones((64, 28, 28, 1))
     erased = random_erase(x, seed=3).numpy()
@@ -87,8 +87,8 @@ def test_augmentation_keeps_shape_and_erases_some_images():
 def test_photo_augmentation_flattens_and_blurs_some_images_within_range(real_data):
     import numpy as np
 
-    from fmnistedge import data
-    from fmnistedge.augment import make_augmenter, photo_domain
+    from fmnistedge.training import data
+    from fmnistedge.training.augment import make_augmenter, photo_domain
 
     x, _ = data.load_split("test")
     batch = (x[:256] / 255.0).astype("float32")[..., None]
@@ -108,8 +108,8 @@ def test_photo_augmentation_flattens_and_blurs_some_images_within_range(real_dat
 def test_shoe_pairs_touch_only_shoes_and_refit_the_pair(real_data):
     import numpy as np
 
-    from fmnistedge import data
-    from fmnistedge.augment import SHOE_CLASSES, make_augmenter, shoe_pairs
+    from fmnistedge.training import data
+    from fmnistedge.training.augment import SHOE_CLASSES, make_augmenter, shoe_pairs
 
     x, y = data.load_split("test")
     batch = (x[:400] / 255.0).astype("float32")[..., None]
@@ -132,8 +132,8 @@ def test_photo_pairs_adds_shoe_pairs_to_the_photo_transforms(real_data):
     import keras
     import numpy as np
 
-    from fmnistedge import data
-    from fmnistedge.augment import SHOE_CLASSES, make_augmenter
+    from fmnistedge.training import data
+    from fmnistedge.training.augment import SHOE_CLASSES, make_augmenter
 
     x, y = data.load_split("test")
     batch = (x[:400] / 255.0).astype("float32")[..., None]

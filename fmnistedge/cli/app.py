@@ -24,7 +24,8 @@ from fmnistedge import errors
 from fmnistedge.progress import print_error, printable, stderr
 
 try:  # Typer 0.2x vendors Click; older Typers use Click itself
-    from typer._click.exceptions import NoArgsIsHelpError, UsageError as ClickUsageError
+    from typer._click.exceptions import NoArgsIsHelpError
+    from typer._click.exceptions import UsageError as ClickUsageError
 except ImportError:  # pragma: no cover - depends on the installed Typer
     import click.exceptions
 
@@ -185,7 +186,7 @@ def ensure_writable_dir(directory: Path) -> None:
 
 
 def _arch_selection(arch_names: list[str] | None, all_archs: bool) -> list[str]:
-    from fmnistedge import zoo
+    from fmnistedge.training import zoo
 
     if all_archs and arch_names:
         raise errors.UsageError("Name architectures or pass --all, not both.")

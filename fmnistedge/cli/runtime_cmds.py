@@ -9,9 +9,22 @@ from typing import Annotated, Optional
 import typer
 
 from fmnistedge import errors
-from fmnistedge.cli.app import (ArtifactsOpt, DataDir, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt, ThreadsOpt,
-                                _arch_selection, _print_json, app, ensure_writable_dir, print_table, resolve_model,
-                                stderr)
+from fmnistedge.cli.app import (
+    ArtifactsOpt,
+    DataDir,
+    EngineOpt,
+    JsonFlag,
+    ModelOpt,
+    PrecisionOpt,
+    ThreadsOpt,
+    _arch_selection,
+    _print_json,
+    app,
+    ensure_writable_dir,
+    print_table,
+    resolve_model,
+    stderr,
+)
 from fmnistedge.progress import print_error, printable
 
 
@@ -78,9 +91,8 @@ def evaluate(
     from fmnistedge.progress import make_progress
     from fmnistedge.runtime import models
     from fmnistedge.runtime.evaluate import evaluate_photos, read_labels
-    from fmnistedge.runtime.preprocess import PHOTO_MODES
-
     from fmnistedge.runtime.photo import DEFAULT_SEGMENT, SEGMENT_PATHS
+    from fmnistedge.runtime.preprocess import PHOTO_MODES
 
     asked = [m.strip() for m in modes.split(",") if m.strip()]
     if not asked or set(asked) - set(PHOTO_MODES):
@@ -198,11 +210,15 @@ def _temperature_report(ref, backend, report: dict, data_dir) -> dict:
 
     import numpy as np
 
-    from fmnistedge import data
     from fmnistedge.labels import LABELS
     from fmnistedge.runtime.backends import predict_all
-    from fmnistedge.runtime.evaluate import apply_temperature, expected_calibration_error, fit_temperature
+    from fmnistedge.runtime.evaluate import (
+        apply_temperature,
+        expected_calibration_error,
+        fit_temperature,
+    )
     from fmnistedge.runtime.preprocess import to_model_input
+    from fmnistedge.training import data
 
     train_json = ref.path.parent / "train.json"
     seed = json.loads(train_json.read_text()).get("seed", 0) if train_json.is_file() else 0
@@ -237,7 +253,7 @@ def _evaluation_figures(report: dict, seen: dict, out: Path) -> None:
         contact_sheet(seen[mode], [index[p["true"]] for p in preds], [index[p["pred"]] for p in preds],
                       [p["confidence"] for p in preds], out.with_name(f"{out.stem}.{mode}.contact.png"))
         try:
-            from fmnistedge import reportfigs
+            from fmnistedge.measure import reportfigs
 
             reportfigs.confusion(np.array(r["confusion_matrix"]),
                                  f"{report['model']['arch']} {report['model']['file']} on {report['photos']} "
@@ -248,7 +264,7 @@ def _evaluation_figures(report: dict, seen: dict, out: Path) -> None:
     o = report.get("open_set")
     if o is not None and o["none_photos"]:
         try:
-            from fmnistedge import reportfigs
+            from fmnistedge.measure import reportfigs
 
             reportfigs.rejection_curve(
                 o["curve"], o["reject_below"],
@@ -286,9 +302,11 @@ def bench(
     interleaved. A row that fails is recorded and the run goes on; the exit code
     is then 1 (3 if a model is below --min-accuracy).
     """
-    from fmnistedge import bench as b
-    from fmnistedge import benchreport, fileio, provenance, zoo
+    from fmnistedge import fileio, provenance
+    from fmnistedge.measure import bench as b
+    from fmnistedge.measure import benchreport
     from fmnistedge.progress import make_progress
+    from fmnistedge.training import zoo
 
     fmts = tuple(f.strip() for f in formats.split(",") if f.strip())
     if not fmts or set(fmts) - set(b.ALL_FORMATS):
@@ -302,11 +320,11 @@ def bench(
     names = _arch_selection(arch_names, all_archs) if arch_names else zoo.names()
     if not arch_names and not all_archs:
         raise errors.UsageError("Name architectures or pass --all.")
-    from fmnistedge.data import find_dataset
+    from fmnistedge.training.data import find_dataset
 
     find_dataset(data_dir)  # accuracy needs the test set: fail now, not in every row
     if plot_path:
-        from fmnistedge import reportfigs
+        from fmnistedge.measure import reportfigs
 
         reportfigs.plt("The --plot option")  # a missing extra fails now, not after minutes of measuring
     for path in (Path(json_path) if json_path not in (None, "-") else None, csv_path, plot_path, markdown):

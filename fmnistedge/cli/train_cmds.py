@@ -8,14 +8,23 @@ from typing import Annotated, Optional
 import typer
 
 from fmnistedge import errors
-from fmnistedge.cli.app import (ArtifactsOpt, DataDir, JsonFlag, _arch_selection, _print_json, app,
-                                ensure_writable_dir, print_table, stderr)
+from fmnistedge.cli.app import (
+    ArtifactsOpt,
+    DataDir,
+    JsonFlag,
+    _arch_selection,
+    _print_json,
+    app,
+    ensure_writable_dir,
+    print_table,
+    stderr,
+)
 
 
 @app.command()
 def archs(as_json: JsonFlag = False) -> None:
     """List the model zoo: family, parameters, MACs per image and the source's figures."""
-    from fmnistedge.zoo.catalog import describe_all
+    from fmnistedge.training.zoo.catalog import describe_all
 
     rows = describe_all()
     if as_json:
@@ -35,7 +44,7 @@ def archs(as_json: JsonFlag = False) -> None:
 @app.command()
 def data(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
     """Say where the Fashion-MNIST dataset was found and verify all four files."""
-    from fmnistedge.data import verify_dataset
+    from fmnistedge.training.data import verify_dataset
 
     location, checks = verify_dataset(data_dir)
     if as_json:
@@ -123,14 +132,14 @@ def train(
         if init_path.resolve() == (out / names[0] / "model.keras").resolve():
             raise errors.UsageError(f"--init-from {init_from} would be overwritten by the result; "
                                     "choose another --out.")
-    from fmnistedge.augment import AUGMENTATIONS
+    from fmnistedge.training.augment import AUGMENTATIONS
     if augment is not None and augment not in AUGMENTATIONS:
         raise errors.UsageError(f"Unknown augmentation {augment!r}; choose one of: {', '.join(AUGMENTATIONS)}.")
-    from fmnistedge.data import find_dataset
-    from fmnistedge.train import TrainOptions, require_keras, train_arch
+    from fmnistedge.training.data import find_dataset
+    from fmnistedge.training.train import TrainOptions, require_keras, train_arch
 
     if distribute is not None:
-        from fmnistedge.distribute import MULTIWORKER_REASON, STRATEGIES
+        from fmnistedge.training.distribute import MULTIWORKER_REASON, STRATEGIES
 
         if distribute == "multiworker":
             raise errors.UsageError(MULTIWORKER_REASON)
@@ -141,7 +150,7 @@ def train(
     if none_output and photos is None:
         raise errors.UsageError("--none-output trains on the 'none' photos: it goes with --photos.")
     if photos is not None:
-        from fmnistedge.photos import PARTIAL_MODES, read_photo_labels
+        from fmnistedge.training.photos import PARTIAL_MODES, read_photo_labels
 
         if partial not in PARTIAL_MODES:
             raise errors.UsageError(f"Unknown --partial {partial!r}; choose one of: {', '.join(PARTIAL_MODES)}.")
@@ -211,7 +220,7 @@ def table(
     RESULTS/realphotos-dev.json, RESULTS/coldstart.json, RESULTS/bench.json and
     RESULTS/bench-shipped.json (also issue 7's targets) when present.
     """
-    from fmnistedge import results as res
+    from fmnistedge.measure import results as res
 
     seed_csv, export_csv = results / "seed-archs.csv", results / "exports.csv"
     train_rows = res.collect_training(artifacts)
@@ -288,7 +297,7 @@ def export_cmd(
     if unknown or not engines:
         raise errors.UsageError(f"--formats takes tflite and/or onnx. Received: {formats!r}")
     dirs = _export_targets(arch_names, all_archs, artifacts)
-    from fmnistedge.train import require_keras
+    from fmnistedge.training.train import require_keras
 
     require_keras("Export")
     from fmnistedge.export.formats import select
@@ -361,7 +370,7 @@ def report(
     every architecture reported. Needs the 'report' extra (matplotlib, scikit-learn) and
     the 'train' extra (TensorFlow, to load the Keras models).
     """
-    from fmnistedge.train import require_keras
+    from fmnistedge.training.train import require_keras
 
     if all_archs and arch_names:
         raise errors.UsageError("Name architectures or pass --all, not both.")
@@ -382,8 +391,8 @@ def report(
             raise errors.MissingExtraError(package, "report", "Reports")
     require_keras("Reports (they load the Keras models)")
     ensure_writable_dir(out)
+    from fmnistedge.measure.report import arch_report, overview
     from fmnistedge.progress import make_progress
-    from fmnistedge.report import arch_report, overview
 
     with make_progress() as progress:
         task = progress.add_task("report", total=len(dirs), status="")

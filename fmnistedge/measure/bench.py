@@ -103,7 +103,7 @@ def _worker(mode: str, spec: dict) -> dict:
     The worker runs the installed package even from the repository root, whose
     ``./fmnistedge`` folder would otherwise shadow it (see :mod:`fmnistedge.isolated`).
     """
-    proc = subprocess.run(python_argv("-m", "fmnistedge.benchworker", mode, json.dumps(spec)),
+    proc = subprocess.run(python_argv("-m", "fmnistedge.measure.benchworker", mode, json.dumps(spec)),
                           capture_output=True, text=True, timeout=3600,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     if proc.returncode != 0:

@@ -34,7 +34,7 @@ def lenet5():
     """
     from keras import Input, Sequential, layers
 
-    from fmnistedge.zoo.layers import RBF
+    from fmnistedge.training.zoo.layers import RBF
 
     return Sequential(
         [Input(INPUT_SHAPE, name="image"), *_features("tanh"),

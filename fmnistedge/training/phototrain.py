@@ -59,7 +59,7 @@ def add_none_output(model):
     same answers) and only the ten class probabilities are output (``ClassProbabilities``)."""
     import keras
 
-    from fmnistedge.zoo.layers import ClassProbabilities
+    from fmnistedge.training.zoo.layers import ClassProbabilities
 
     head = model.get_layer("probs")
     if not isinstance(head, keras.layers.Dense):

@@ -15,7 +15,7 @@ rebuilt and filled in:
   (``gamma = sqrt(var + eps)``, ``beta = bias + mean``): training mode, which
   normalizes with batch statistics, then starts from (nearly) the same function;
 * the dense head is copied as is (an 11-way head with a "none of these" class,
-  ``probs_none``, rebuilds the model with :func:`fmnistedge.phototrain.add_none_output`).
+  ``probs_none``, rebuilds the model with :func:`fmnistedge.training.phototrain.add_none_output`).
 
 The result computes the same outputs as the ONNX file (checked on the images
 passed in) and fine-tunes like the original model.
@@ -56,7 +56,7 @@ def keras_from_onnx(arch: str, onnx_path: Path, images: np.ndarray):
     import keras
     import onnxruntime as ort
 
-    from fmnistedge import zoo
+    from fmnistedge.training import zoo
 
     inits = _initializers(onnx_path)
     conv, bias, dense_w, dense_b = {}, {}, {}, {}
@@ -68,7 +68,7 @@ def keras_from_onnx(arch: str, onnx_path: Path, images: np.ndarray):
                 break
     model = zoo.build(arch)
     if "probs_none" in dense_w:  # a photo model with a "none of these" output
-        from fmnistedge.phototrain import add_none_output
+        from fmnistedge.training.phototrain import add_none_output
 
         model = add_none_output(model)
     bn_layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]

@@ -16,11 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fmnistedge import data, manifest, reportfigs
+from fmnistedge import manifest
 from fmnistedge.errors import FmnistEdgeError
 from fmnistedge.labels import LABELS
+from fmnistedge.measure import reportfigs
 from fmnistedge.runtime.preprocess import to_model_input
-from fmnistedge.train import evaluate_probs, load_record
+from fmnistedge.training import data
+from fmnistedge.training.train import evaluate_probs, load_record
 
 TSNE_ITEMS = 1000  # t-SNE on a class-stratified subset, 500 iterations: seconds instead of minutes
 GALLERY = 24
@@ -180,7 +182,8 @@ def _pct(value: float | None, scale: float = 100.0) -> str:
 
 def overview(out_dir: Path, bench_json: Path | None) -> None:
     """OUT_DIR/index.md: one row per report page in OUT_DIR (zoo order), from their summary.json."""
-    from fmnistedge import fileio, zoo
+    from fmnistedge import fileio
+    from fmnistedge.training import zoo
 
     order = {n: i for i, n in enumerate(zoo.ARCHS)}
     summaries = sorted((json.loads(p.read_text()) for p in out_dir.glob("*/summary.json")),

@@ -1,10 +1,10 @@
 """Measurement worker for ``fmnistedge bench``, run as a fresh subprocess.
 
-``python -m fmnistedge.benchworker single SPEC_JSON`` measures one model file in
+``python -m fmnistedge.measure.benchworker single SPEC_JSON`` measures one model file in
 this fresh process: load time, accuracy on the 10k test set, throughput at
 larger batches and the process's peak resident memory (what a user sees).
 
-``python -m fmnistedge.benchworker latency SPEC_JSON`` loads several models and
+``python -m fmnistedge.measure.benchworker latency SPEC_JSON`` loads several models and
 times batch-1 inference *interleaved* (one call of each model per round), for
 the engine call through fmnistedge's classify path and for a bare engine call,
 so both see the same machine noise. Prints one JSON document on stdout.
@@ -42,7 +42,7 @@ class KerasRunner:
         _set_keras_threads(threads)
         import keras
 
-        import fmnistedge.zoo.layers  # noqa: F401  registers custom layers
+        import fmnistedge.training.zoo.layers  # noqa: F401  registers custom layers
 
         self.model = keras.models.load_model(path, safe_mode=True, compile=False)
         self.style = style
@@ -64,9 +64,9 @@ def _open(spec: dict):
 
 
 def single(spec: dict) -> dict:
-    from fmnistedge import data
     from fmnistedge.runtime.backends import predict_all
     from fmnistedge.runtime.preprocess import to_model_input
+    from fmnistedge.training import data
 
     x_u8, y = data.load_split("test", spec.get("data_dir"))
     x = to_model_input(x_u8)

@@ -6,7 +6,7 @@ into the convolutions, ReLU (exact in int8), global average pooling
 instead of a large dense layer, no bias before BN. ``edge-s`` is a plain VGG-style
 stack with max pooling; ``edge-r`` and ``edge-m`` are ResNet-8s (strided convolutions,
 projection shortcuts where the shape changes). Trained with the ``edge`` recipe
-(``fmnistedge.zoo.Recipe``): random crop from a 2-px padded image, horizontal flip,
+(``fmnistedge.training.zoo.Recipe``): random crop from a 2-px padded image, horizontal flip,
 random erasing, label smoothing 0.1, AdamW with decoupled weight decay, one-epoch
 warm-up then cosine decay.
 """

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from fmnistedge import data, fileio, provenance, zoo
+from fmnistedge import fileio, provenance
 from fmnistedge.errors import MissingExtraError
 from fmnistedge.labels import LABELS, NUM_CLASSES
 from fmnistedge.runtime.preprocess import to_model_input
+from fmnistedge.training import data, zoo
 
 TRAIN_SCHEMA_VERSION = 1
 PHOTO_MONITOR = "photo_val_set_acc"  # the photo-mode epoch choice (see _photo_pipeline)
@@ -38,7 +39,7 @@ class TrainOptions:
     augment: str | None = None  # override the recipe's augmentation ("none" for none)
     learning_rate: float | None = None  # override the recipe's (peak) learning rate
     init_from: Path | None = None  # fine-tune: from this model.keras, or fp32 .onnx export, of the same arch
-    # Photo-domain training (fmnistedge.photos): a labelled real-photo folder mixed into every batch.
+    # Photo-domain training (fmnistedge.training.photos): a labelled real-photo folder mixed into every batch.
     photos: Path | None = None
     photo_share: float = 0.5  # fraction of each batch drawn from the photos
     photo_val_fraction: float = 0.2  # photographers held out for validation, temperature and threshold
@@ -46,7 +47,7 @@ class TrainOptions:
     none_share: float = 0.1  # fraction of photo draws that are "none" garments (pushed towards uniform)
     epoch_size: int = 16384  # images per epoch in photo mode
     none_output: bool = False  # an eleventh "none of these" class trained on the 'none' photos
-    # tf.distribute (fmnistedge.distribute): None or "mirrored"
+    # tf.distribute (fmnistedge.training.distribute): None or "mirrored"
     distribute: str | None = None
     cpu_replicas: int | None = None  # mirrored without GPUs: split the CPU into this many devices
     scale_batch: bool = False  # global batch x replicas, learning rate x replicas (linear scaling)
@@ -84,7 +85,7 @@ def _optimizer(recipe: zoo.Recipe, steps_per_epoch: int, epochs: int):
 def _dataset(x: np.ndarray, y: np.ndarray, batch: int, seed: int, recipe: zoo.Recipe):
     import tensorflow as tf
 
-    from fmnistedge.augment import make_augmenter
+    from fmnistedge.training.augment import make_augmenter
 
     ds = tf.data.Dataset.from_tensor_slices((x, _targets(y, recipe))).shuffle(len(x), seed=seed)
     ds = ds.batch(batch)
@@ -146,7 +147,7 @@ def _epoch_timer():
 
 def _init_weights(model, path: Path, options: TrainOptions) -> dict[str, Any]:
     """Copy the weights of a trained ``model.keras``, or of an fp32 ONNX export (a shipped
-    model, rebuilt by :mod:`fmnistedge.warmstart`), of the same architecture into ``model``."""
+    model, rebuilt by :mod:`fmnistedge.training.warmstart`), of the same architecture into ``model``."""
     import keras
 
     from fmnistedge.errors import UsageError
@@ -154,7 +155,7 @@ def _init_weights(model, path: Path, options: TrainOptions) -> dict[str, Any]:
     path = Path(path)
     rebuilt_diff = None
     if path.suffix.lower() == ".onnx":
-        from fmnistedge import warmstart
+        from fmnistedge.training import warmstart
 
         x, y = data.load_split("train", options.data_dir)
         sample = data.stratified_sample(y, 3000, seed=options.seed)
@@ -180,7 +181,7 @@ def _copy_weights(src, model, path: Path) -> None:
     """``src``'s weights into ``model``; a Fashion-MNIST-only start gains the "none" head
     when ``model`` has one, and a start with a "none" head needs ``--none-output``."""
     from fmnistedge.errors import UsageError
-    from fmnistedge.phototrain import add_none_output, has_none_output
+    from fmnistedge.training.phototrain import add_none_output, has_none_output
 
     if has_none_output(model) and not has_none_output(src):
         src = add_none_output(src)
@@ -225,7 +226,7 @@ def train_arch(
     batch = options.batch_size if options.batch_size is not None else recipe.batch_size
     plan = None
     if options.distribute is not None:
-        from fmnistedge import distribute
+        from fmnistedge.training import distribute
 
         plan = distribute.make_plan(options.distribute, options.cpu_replicas)  # before any device is set up
         if options.scale_batch:
@@ -243,7 +244,7 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
 
     model = zoo.build(name)
     if options.photos is not None and options.none_output:
-        from fmnistedge.phototrain import add_none_output
+        from fmnistedge.training.phototrain import add_none_output
 
         model = add_none_output(model)
     init = _init_weights(model, options.init_from, options) if options.init_from else None
@@ -276,7 +277,7 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
         cbs.append(keras.callbacks.EarlyStopping(
             monitor="val_accuracy", patience=recipe.early_stopping, restore_best_weights=True))
     if plan is not None:
-        from fmnistedge.distribute import shard_by_data
+        from fmnistedge.training.distribute import shard_by_data
 
         train_data = shard_by_data(train_data)
     started = time.perf_counter()
@@ -287,7 +288,7 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
     train_seconds = time.perf_counter() - started
     probs = model.predict(to_model_input(x_test), batch_size=1000, verbose=0)
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    from fmnistedge.zoo.stats import count_macs
+    from fmnistedge.training.zoo.stats import count_macs
 
     record = {
         "schema_version": TRAIN_SCHEMA_VERSION,
@@ -335,7 +336,7 @@ def _best_epoch(hist: dict, key: str, start: int = 0) -> int | None:
 
 
 def _load_photos(options: TrainOptions):
-    from fmnistedge import photos
+    from fmnistedge.training import photos
 
     if options.partial not in photos.PARTIAL_MODES:
         from fmnistedge.errors import UsageError
@@ -346,7 +347,7 @@ def _load_photos(options: TrainOptions):
 
 
 def _photo_loss(recipe: zoo.Recipe, options: TrainOptions):
-    from fmnistedge import phototrain
+    from fmnistedge.training import phototrain
 
     return phototrain.set_loss(recipe.label_smoothing, none_output=options.none_output)
 
@@ -355,8 +356,8 @@ def _photo_pipeline(pset, x_tr, y_tr, batch: int, epochs: int, recipe: zoo.Recip
     """The mixed training dataset, steps per epoch and the photo callbacks (validation first)."""
     import keras
 
-    from fmnistedge import photos, phototrain
-    from fmnistedge.augment import make_augmenter
+    from fmnistedge.training import photos, phototrain
+    from fmnistedge.training.augment import make_augmenter
 
     train = _photo_train_rows(pset, options)
     weights = photos.sampling_weights(train.targets, options.none_share)
@@ -386,8 +387,13 @@ def _photo_train_rows(pset, options: TrainOptions):
 def _photo_record(model, pset, options: TrainOptions) -> dict[str, Any]:
     """What the photos were, how they were mixed, and the model's scores, temperature and
     "none of these" threshold on the held-out photographers."""
-    from fmnistedge import phototrain
-    from fmnistedge.runtime.evaluate import choose_threshold, fit_temperature, photo_set_metrics, rejection_curve
+    from fmnistedge.runtime.evaluate import (
+        choose_threshold,
+        fit_temperature,
+        photo_set_metrics,
+        rejection_curve,
+    )
+    from fmnistedge.training import phototrain
 
     train, val = _photo_train_rows(pset, options), pset.select(pset.val)
     probs = model.predict(to_model_input(val.images), batch_size=1000, verbose=0)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fmnistedge import zoo
+from fmnistedge.training import zoo
 
 
 def describe(name: str) -> dict[str, Any]:
-    from fmnistedge.zoo.stats import count_macs
+    from fmnistedge.training.zoo.stats import count_macs
 
     spec = zoo.get(name)
     model = zoo.build(name)
@@ -30,7 +30,7 @@ def describe(name: str) -> dict[str, Any]:
 
 
 def describe_all(include_test: bool = False) -> list[dict[str, Any]]:
-    from fmnistedge.train import require_keras
+    from fmnistedge.training.train import require_keras
 
     require_keras("Counting parameters and MACs")
     return [describe(n) for n in zoo.names(include_test)]

@@ -34,7 +34,7 @@ class Recipe:
 class ArchSpec:
     name: str
     family: str  # "dense", "cnn", "lenet", "study", "edge" or "test"
-    builder: str  # "module:function" inside fmnistedge.zoo
+    builder: str  # "module:function" inside fmnistedge.training.zoo
     source: str
     reported_accuracy: float | None  # percent, as the source reported it
     reported_epochs: int | None
@@ -43,7 +43,7 @@ class ArchSpec:
 
     def builder_fn(self) -> Callable[[], Any]:
         module, func = self.builder.split(":")
-        return getattr(importlib.import_module(f"fmnistedge.zoo.{module}"), func)
+        return getattr(importlib.import_module(f"fmnistedge.training.zoo.{module}"), func)
 
 
 _DENSE = "Simple dense network write-up"

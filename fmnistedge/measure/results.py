@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fmnistedge import fileio
 from fmnistedge.errors import FmnistEdgeError
-from fmnistedge.train import load_record
+from fmnistedge.training.train import load_record
 
 SEED_COLUMNS = [
     "arch", "family", "source", "params", "macs", "epochs_run", "epochs_requested",
@@ -28,7 +28,7 @@ def collect_training(artifacts: Path) -> list[dict]:
     """One row per ``ARTIFACTS/*/train.json`` of a source architecture, in zoo order
     (our own edge models have no source figure to reproduce; they appear in the
     export and bench tables)."""
-    from fmnistedge import zoo
+    from fmnistedge.training import zoo
 
     records = {}
     for path in sorted(Path(artifacts).glob("*/train.json")):
@@ -152,7 +152,7 @@ def render_runs_markdown(csv_path: Path) -> str:
 
 def accuracy_params_plot(seed_csv: Path, runs_csv: Path, path: Path) -> None:
     """Test accuracy against parameters (log scale): the source architectures and the edge runs."""
-    from fmnistedge import reportfigs
+    from fmnistedge.measure import reportfigs
 
     p = reportfigs.plt("The accuracy-parameters plot")
     fig, ax = p.subplots(figsize=(9, 5.5))
@@ -219,7 +219,7 @@ def merge_rows(new_rows: list[dict], path: Path) -> list[dict]:
     """``new_rows`` plus the rows of the CSV at ``path`` for architectures that ``new_rows``
     does not cover, in zoo order: collecting from a folder that holds only some
     architectures updates their rows and keeps the others' recorded results."""
-    from fmnistedge import zoo
+    from fmnistedge.training import zoo
 
     fresh = {r["arch"] for r in new_rows}
     kept = []
@@ -283,7 +283,8 @@ EXPORT_COLUMNS = [
 
 def collect_exports(artifacts: Path) -> list[dict]:
     """One row per exported file in ``ARTIFACTS/*/manifest.json`` (source architectures)."""
-    from fmnistedge import manifest, zoo
+    from fmnistedge import manifest
+    from fmnistedge.training import zoo
 
     order = {n: i for i, n in enumerate(zoo.ARCHS)}
     rows = []
@@ -480,7 +481,7 @@ def render_targets_markdown(json_path: Path) -> str:
     or lower accuracy (their int8 TFLite files, measured in the same run)."""
     import json
 
-    from fmnistedge import zoo
+    from fmnistedge.training import zoo
 
     doc = json.loads(Path(json_path).read_text())
     int8 = {r["arch"]: r for r in doc["rows"] if r["format"] == "tflite-int8" and r["status"] == "ok"}

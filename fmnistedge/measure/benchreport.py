@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from fmnistedge import fileio
-from fmnistedge.bench import BenchOptions, Row
+from fmnistedge.measure.bench import BenchOptions, Row
 
 COLUMNS = [
     "arch", "format", "status", "error", "bytes", "params", "macs", "load_ms", "accuracy",
@@ -93,7 +93,7 @@ def pareto(points: list[tuple[float, float]]) -> list[int]:
 
 
 def plot(doc: dict, path: Path) -> None:
-    from fmnistedge.reportfigs import plt, save
+    from fmnistedge.measure.reportfigs import plt, save
 
     rows = [r for r in doc["rows"] if r["status"] == "ok"]
     fig, ax = plt("--plot").subplots(figsize=(10, 6.5), dpi=110)
