@@ -27,11 +27,12 @@ from pathlib import Path
 import numpy as np
 
 from fmnistedge.export.keras2onnx import INPUT_NAME
+from fmnistedge.formats import DEFAULT_ONNX_WEIGHT_BITS
 
 CALIBRATION_BATCH = 50
 
 
-def convert(fp32_model: bytes, calibration: np.ndarray, weight_bits: int = 7) -> bytes:
+def convert(fp32_model: bytes, calibration: np.ndarray, weight_bits: int = DEFAULT_ONNX_WEIGHT_BITS) -> bytes:
     if weight_bits not in (7, 8):
         raise ValueError(f"weight_bits must be 7 or 8, not {weight_bits}")
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod,

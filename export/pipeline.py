@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 from fmnistedge.export import keras2onnx, keras2tflite, metadata, onnx2int8
-from fmnistedge.export.formats import Format
+from fmnistedge.formats import DEFAULT_ONNX_WEIGHT_BITS, Format
 from fmnistedge.export.verify import same_outputs, verify
 from fmnistedge.runtime.modelmeta import sha256_file
 from fmnistedge.runtime.preprocess import to_model_input
@@ -35,7 +35,7 @@ EXPORT_PACKAGES = ("fmnistedge", "tensorflow", "keras", "tf2onnx", "onnx", "onnx
 @dataclass(frozen=True)
 class ExportOptions:
     calibration_samples: int = 500
-    onnx_weight_bits: int = 7  # 7: the same integers on every x86 CPU; 8: more accurate, see onnx2int8
+    onnx_weight_bits: int = DEFAULT_ONNX_WEIGHT_BITS  # see fmnistedge.formats
     verify: bool = True
     data_dir: Path | None = None
 
@@ -195,10 +195,6 @@ def _install(staged: list[tuple[Path, Path]], manifest_path: Path, doc: dict) ->
     fileio.write_json(manifest_path, doc)
 
 
-def trained_arch_dirs(artifacts: Path) -> list[Path]:
-    return sorted(p.parent for p in Path(artifacts).glob("*/model.keras"))
-
-
 def summary_rows(doc: dict, formats: list[Format]) -> list[dict]:
     rows = []
     for fmt in formats:
@@ -213,3 +209,45 @@ def summary_rows(doc: dict, formats: list[Format]) -> list[dict]:
         })
     return rows
 
+
+
+def export_targets(names: list[str] | None, artifacts: Path) -> list[Path]:
+    """The trained folders to export: the named architectures' (each must be trained), or
+    every trained model in ``artifacts``."""
+    from fmnistedge.errors import FmnistEdgeError
+    from fmnistedge.runtime.models import trained_dirs
+
+    if names:
+        dirs = [Path(artifacts) / n for n in names]
+        missing = [d.name for d in dirs if not (d / "model.keras").is_file()]
+        if missing:
+            raise FmnistEdgeError(f"No trained model for {', '.join(missing)} in {artifacts}; "
+                                  f"run 'fmnistedge train {' '.join(missing)}' first")
+        return dirs
+    dirs = trained_dirs(artifacts)
+    if not dirs:
+        raise FmnistEdgeError(f"No trained models in {artifacts}; run 'fmnistedge train ARCH' first")
+    return dirs
+
+
+def export_all(dirs: list[Path], formats: list[Format], options: ExportOptions, progress=None) -> list[dict]:
+    """Export (and verify) every folder of ``dirs``; the summary rows of every file written."""
+    per_arch = 2 + len(formats) * (2 if options.verify else 1)
+    task = progress.add_task("export", total=per_arch * len(dirs), status="") if progress is not None else None
+    rows = []
+    for arch_dir in dirs:
+        def step(msg: str) -> None:
+            if progress is not None:
+                progress.update(task, advance=1, status=msg)
+
+        rows.extend(summary_rows(export_arch(arch_dir, formats, options, step=step), formats))
+    return rows
+
+
+def check_rows(rows: list[dict]) -> None:
+    """Exit 3 (:class:`~fmnistedge.errors.VerificationError`) when a file missed its bar."""
+    from fmnistedge.errors import VerificationError
+
+    failed = [f"{r['arch']} {r['format']}" for r in rows if r["status"] == "verify_failed"]
+    if failed:
+        raise VerificationError(f"{len(failed)} file(s) failed verification: {', '.join(failed)}")

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from fmnistedge.errors import first_line
-from fmnistedge.export.formats import Format
+from fmnistedge.formats import Format
 from fmnistedge.runtime.backends import LiteRTBackend, open_backend, predict_all
 
 # Ops that mean the converter captured variables instead of constants; such a

@@ -51,3 +51,13 @@ def first_line(exc: BaseException) -> str:
     """An exception's first message line for a one-line error (its type name if it has no message)."""
     lines = str(exc).splitlines()
     return lines[0] if lines else type(exc).__name__
+
+
+class CommandFailed(FmnistEdgeError):
+    """The work ran and its results were reported, but some of it failed (exit 1), missed a
+    bar (exit 3) or was interrupted (exit 130). ``message`` is an optional closing line;
+    without one nothing more is printed (each failure was already named)."""
+
+    def __init__(self, exit_code: int, message: str = "") -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

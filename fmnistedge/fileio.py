@@ -70,3 +70,17 @@ def write_text(final: Path | str, text: str) -> None:
 
 def write_json(final: Path | str, obj: Any) -> None:
     write_text(final, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def ensure_writable_dir(directory: Path | str) -> None:
+    """Fail before long work, not after it, when an output folder cannot be written."""
+    from fmnistedge.errors import FmnistEdgeError
+
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".fmnistedge-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise FmnistEdgeError(f"Cannot write to {directory}: {exc.strerror or exc}") from None

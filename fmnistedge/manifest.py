@@ -11,13 +11,12 @@ import json
 from pathlib import Path
 
 from fmnistedge.errors import ModelError
+from fmnistedge.formats import ENGINES, PRECISIONS
 from fmnistedge.labels import IMAGE_SIZE, LABELS
 
 MANIFEST_SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 FILE_KEYS = {"key", "format", "precision", "bytes", "sha256", "status"}
-ENGINES = ("tflite", "onnx")
-PRECISIONS = ("int8", "fp16", "fp32")  # also the runtime's order of preference
 
 INPUT_CONTRACT = {
     "shape": [None, IMAGE_SIZE, IMAGE_SIZE, 1],

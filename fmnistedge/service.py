@@ -43,6 +43,15 @@ def scan_unit(wardrobe: Path, camera: int | None = None, picamera: bool = False,
               model: str | None = None, restart_seconds: int = RESTART_SECONDS) -> str:
     """The unit file's text. ``camera`` (a USB webcam index) or ``picamera``; the
     wardrobe path is made absolute (a service has no useful working directory)."""
+    from fmnistedge.errors import UsageError
+
+    if picamera and camera is not None:
+        raise UsageError("Choose one of --camera and --picamera.")
+    if user is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}", user):
+        raise UsageError(f"Not a user name: {user!r}")
+    for value in (str(wardrobe), model or ""):
+        if not value.isprintable():
+            raise UsageError(f"A unit file line cannot hold control characters. Received: {value!r}")
     source = ["--picamera"] if picamera else ["--camera", str(camera if camera is not None else 0)]
     argv = [*fmnistedge_command(), "scan", *source, "--no-show", "--wardrobe", str(Path(wardrobe).absolute())]
     if model:

@@ -17,10 +17,10 @@ from typing import Iterator, Protocol
 import numpy as np
 
 from fmnistedge.errors import ModelError, first_line
+from fmnistedge.formats import SUFFIXES
 from fmnistedge.labels import INPUT_SHAPE, NUM_CLASSES
 from fmnistedge.runtime.quant import dequantize, is_quantized, quantize
 
-ENGINES = {".onnx": "onnx", ".tflite": "tflite"}
 
 
 class Backend(Protocol):
@@ -208,9 +208,9 @@ class LiteRTBackend:
 
 def engine_for(path: Path | str) -> str:
     suffix = Path(path).suffix.lower()
-    if suffix not in ENGINES:
-        raise ModelError(f"Unknown model file type {suffix!r} ({path}); expected .onnx or .tflite")
-    return ENGINES[suffix]
+    if suffix not in SUFFIXES:
+        raise ModelError(f"Unknown model file type {suffix!r} ({path}); expected {' or '.join(SUFFIXES)}")
+    return SUFFIXES[suffix]
 
 
 def open_backend(path: Path | str, threads: int = 1, model_bytes: bytes | None = None) -> Backend:

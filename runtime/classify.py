@@ -157,3 +157,70 @@ def classify_files(
     except KeyboardInterrupt:
         raise ClassifyInterrupted([results[i] for i in sorted(results)]) from None
     return [results[i] for i in sorted(results)]
+
+
+@dataclass
+class ClassifyRun:
+    """What :func:`classify_paths` did: every result (failures included) in the order the
+    paths were given, whether Ctrl-C cut it short, and how many files were found."""
+
+    results: list[Prediction | Failure]
+    interrupted: bool
+    files: int
+
+    def to_document(self, ref, openset) -> dict:
+        """The ``classify --json`` document."""
+        calibration = None if openset is None else {"temperature": openset.temperature,
+                                                    "reject_below": openset.reject_below}
+        return {"model": {"arch": ref.arch, "path": str(ref.path), "engine": ref.engine,
+                          "precision": ref.precision, "where": ref.where,
+                          "verified_accuracy": (ref.entry or {}).get("test_accuracy"),
+                          "photo_calibration": calibration},
+                "results": [r.to_dict() for r in self.results], "interrupted": self.interrupted}
+
+    def check(self, as_json: bool = False) -> None:
+        """Raise the run's exit code: 130 if interrupted, 1 if any input failed."""
+        from fmnistedge.errors import EXIT_INPUT_FAILED, EXIT_INTERRUPTED, CommandFailed
+
+        if self.interrupted:
+            finished = sum(isinstance(r, Prediction) for r in self.results)
+            where = ("the JSON on stdout holds the results finished so far (\"interrupted\": true)"
+                     if as_json else "the results finished so far are printed")
+            raise CommandFailed(EXIT_INTERRUPTED, f"Interrupted after {finished} of {self.files} image(s); {where}.")
+        if any(isinstance(r, Failure) for r in self.results):
+            raise CommandFailed(EXIT_INPUT_FAILED)
+
+
+def classify_paths(patterns: list[str], backend, on_result: Callable[[Prediction | Failure], None] = lambda _: None,
+                   **options) -> ClassifyRun:
+    """Expand ``patterns`` (files, folders, globs) and classify every image found with
+    :func:`classify_files` (``options`` are its keywords). A pattern that matches nothing
+    is a :class:`Failure` too, reported through ``on_result`` before the slow part; Ctrl-C
+    ends the run with the results finished so far."""
+    from fmnistedge.runtime import imageio
+
+    entries = imageio.expand_paths(patterns)
+    files = [e for e in entries if isinstance(e, Path)]
+    for e in entries:
+        if not isinstance(e, Path):
+            on_result(Failure(str(e[0]), e[1]))
+    interrupted = False
+    try:
+        results = classify_files(files, backend, on_result=on_result, **options)
+    except ClassifyInterrupted as exc:
+        results, interrupted = exc.results, True
+    by_path = {r.path: r for r in results}  # expand_paths names each file once
+    ordered = [by_path.get(str(e)) if isinstance(e, Path) else Failure(str(e[0]), e[1]) for e in entries]
+    return ClassifyRun([r for r in ordered if r is not None], interrupted, len(files))
+
+
+def result_line(r: Prediction) -> str:
+    """One human-readable line for a result: the class and its alternatives, or 'unknown' and why."""
+    from fmnistedge.progress import printable
+
+    if r.class_index is None:
+        guess = r.best_guess
+        return (f"{printable(r.path)}: unknown ({r.reason}; best guess {guess['label']} "
+                f"{100 * guess['probability']:.1f}%)")
+    alts = ", ".join(f"{t['label']} {100 * t['probability']:.1f}%" for t in r.top_k[1:])
+    return f"{printable(r.path)}: {r.label} ({100 * r.confidence:.1f}%)" + (f"  [{alts}]" if alts else "")

@@ -1,10 +1,14 @@
-"""Find model files: shipped inside the package, trained under ``artifacts/``, or a path.
+"""The one model resolver: shipped inside the package, trained under ``artifacts/``, or a path.
 
-A model *name* resolves to a folder with a ``manifest.json`` (shipped models
-first, then ``artifacts/``); the file inside is chosen by engine and
-precision, preferring verified int8 (the fast one on a CPU). A *path* to a
-``.onnx`` / ``.tflite`` file is used as it is. Either way the sha256 is
-checked against the manifest before any engine loads the file.
+Every command that turns an architecture name into a folder or a file comes here
+(classify, scan, serve, evaluate, models, bench, export, report, the result tables and
+``scripts/ship_models.py``). A name resolves to a folder with a ``manifest.json`` in a
+search order: the shipped models first, then ``artifacts/`` (``prefer="shipped"``, what a
+user's ``classify`` wants), or the reverse (``prefer="artifacts"``, what ``bench`` and
+shipping want: the model just trained and exported). The file inside is chosen by
+engine and precision, preferring verified int8 (the fast one on a CPU). A *path* to a
+``.onnx`` / ``.tflite`` file is used as it is. Either way the sha256 is checked against
+the manifest before any engine loads the file.
 """
 
 from __future__ import annotations
@@ -13,16 +17,19 @@ import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Literal
 
-from fmnistedge import manifest
+from fmnistedge import manifest, trainlog
 from fmnistedge.errors import ModelError, UsageError
-from fmnistedge.runtime.backends import ENGINES, engine_for, open_backend
+from fmnistedge.formats import ENGINES, PRECISIONS, SUFFIXES
+from fmnistedge.runtime.backends import engine_for, open_backend
 from fmnistedge.runtime.integrity import check_file
 from fmnistedge.runtime.modelmeta import read_embedded
 
 DEFAULT_FILE = "default.json"  # {"arch": ..., "why": ...} beside the shipped models
 ARTIFACTS_DIR = Path("artifacts")
-PRECISION_ORDER = manifest.PRECISIONS
+KERAS_FILE = "model.keras"
+Prefer = Literal["shipped", "artifacts"]
 
 
 @dataclass(frozen=True)
@@ -50,14 +57,40 @@ def default_arch() -> str | None:
     return json.loads(path.read_text())["arch"]
 
 
-def _search_dirs(artifacts: Path) -> list[tuple[Path, str]]:
-    return [(shipped_dir(), "shipped"), (Path(artifacts), "artifacts")]
+def search_dirs(artifacts: Path | Iterable[Path] = ARTIFACTS_DIR,
+                prefer: Prefer = "shipped") -> list[tuple[Path, str]]:
+    """The folders a name is looked up in, in order: (folder, "shipped" or "artifacts").
+    ``artifacts`` may be several folders, searched in the order given."""
+    if prefer not in ("shipped", "artifacts"):
+        raise ValueError(f"prefer must be 'shipped' or 'artifacts', not {prefer!r}")
+    bases = [Path(artifacts)] if isinstance(artifacts, (str, Path)) else [Path(a) for a in artifacts]
+    trained = [(b, "artifacts") for b in bases]
+    shipped = [(shipped_dir(), "shipped")]
+    return shipped + trained if prefer == "shipped" else trained + shipped
+
+
+def find_arch_dir(arch: str, artifacts: Path | Iterable[Path] = ARTIFACTS_DIR, prefer: Prefer = "shipped",
+             keras: bool = False) -> Path | None:
+    """The first folder named ``arch`` in search order with a manifest (or, with ``keras``,
+    a trained ``model.keras``), or None."""
+    for base, _ in search_dirs(artifacts, prefer):
+        folder = base / arch
+        if (folder / manifest.MANIFEST_NAME).is_file() or (keras and (folder / KERAS_FILE).is_file()):
+            return folder
+    return None
+
+
+def trained_dirs(artifacts: Path = ARTIFACTS_DIR, include_test: bool = True) -> list[Path]:
+    """Every ``ARTIFACTS/ARCH`` with a trained ``model.keras`` (without fmnistedge's own
+    test model unless ``include_test``)."""
+    dirs = sorted(p.parent for p in Path(artifacts).glob(f"*/{KERAS_FILE}"))
+    return dirs if include_test else [d for d in dirs if not trainlog.is_test_model(d)]
 
 
 def list_models(artifacts: Path = ARTIFACTS_DIR) -> list[dict]:
     """Every model file with a manifest entry in the shipped folder and in ``artifacts``."""
     rows = []
-    for base, where in _search_dirs(artifacts):
+    for base, where in search_dirs(artifacts):
         if not base.is_dir():
             continue
         for arch_dir in sorted(p for p in base.iterdir() if p.is_dir()):
@@ -85,7 +118,7 @@ def _pick(arch_dir: Path, doc: dict, engine: str | None,
     # Verified first, then int8 before fp16 before fp32, then TFLite before ONNX.
     def rank(item):
         _, e = item
-        return (not e.get("verified"), PRECISION_ORDER.index(e["precision"]), e["format"] != "tflite")
+        return (not e.get("verified"), PRECISIONS.index(e["precision"]), ENGINES.index(e["format"]))
 
     return sorted(candidates, key=rank)[0]
 
@@ -97,17 +130,17 @@ def resolve(model: str | None, engine: str | None = None, artifacts: Path = ARTI
     A name is looked up in the shipped models, then in ``artifacts``; the first folder
     with a usable file of the wanted ``engine`` and ``precision`` wins.
     """
-    if engine is not None and engine not in ENGINES.values():
-        raise UsageError(f"Unknown engine {engine!r}; expected onnx or tflite")
-    if precision is not None and precision not in PRECISION_ORDER:
-        raise UsageError(f"Unknown precision {precision!r}; expected {', '.join(PRECISION_ORDER)}")
+    if engine is not None and engine not in ENGINES:
+        raise UsageError(f"Unknown engine {engine!r}; expected {' or '.join(ENGINES)}")
+    if precision is not None and precision not in PRECISIONS:
+        raise UsageError(f"Unknown precision {precision!r}; expected {', '.join(PRECISIONS)}")
     if model is None:
         model = default_arch()
         if model is None:
             raise ModelError("No default model is shipped with this install; pass --model NAME_OR_FILE "
                              "(see 'fmnistedge models')")
     as_path = Path(model)
-    if as_path.suffix.lower() in ENGINES:
+    if as_path.suffix.lower() in SUFFIXES:
         if engine is not None and engine_for(as_path) != engine:
             raise UsageError(f"--engine {engine} does not match the file type of {as_path}")
         entry = check_file(as_path)
@@ -123,7 +156,7 @@ def resolve(model: str | None, engine: str | None = None, artifacts: Path = ARTI
             raise UsageError(f"--precision {precision} does not match {as_path} ({file_precision})")
         return ModelRef(as_path, arch, engine_for(as_path), file_precision, entry, "file")
     searched = []
-    for base, where in _search_dirs(artifacts):
+    for base, where in search_dirs(artifacts):
         arch_dir = base / model
         doc = manifest.load(arch_dir) if arch_dir.is_dir() else None
         if doc:

@@ -315,3 +315,19 @@ class Wardrobe:
 
     def close(self) -> None:
         self.db.close()
+
+
+def open_existing(path: Path | str | None, write: bool = False, say=print) -> Wardrobe | None:
+    """The wardrobe at ``path`` (default: the user's), read-only unless ``write``; None when
+    the default one does not exist yet (said through ``say``). Only 'scan' creates a
+    wardrobe: a ``--wardrobe`` file that does not exist is an error, not a new empty
+    database (it is most likely a typo), and the default one is not created by looking at it."""
+    if path is not None and not Path(path).exists():
+        raise WardrobeError(f"No wardrobe at {path}; 'fmnistedge scan --wardrobe {path}' creates one")
+    if path is None and not default_path().exists():
+        message = f"No wardrobe yet at {default_path()}; 'fmnistedge scan' creates one"
+        if write:
+            raise WardrobeError(message)
+        say(message)
+        return None
+    return Wardrobe(path, readonly=not write)

@@ -26,6 +26,7 @@ from pathlib import Path
 from fmnistedge import fileio, manifest
 from fmnistedge.runtime.integrity import check_file
 from fmnistedge.runtime.modelmeta import sha256_file
+from fmnistedge.runtime.models import find_arch_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "fmnistedge" / "models"
@@ -35,7 +36,7 @@ BUDGET_BYTES = 15 * 1024 * 1024
 def ship(arch: str, files: list[str], artifacts: list[Path]) -> int:
     """Ship ``files`` of ``FOLDER/arch`` for the first of ``artifacts`` that has it; without
     one, trim the shipped folder to ``files``."""
-    src = next((a / arch for a in artifacts if (a / arch).is_dir()), SHIPPED / arch)
+    src = find_arch_dir(arch, artifacts, prefer="artifacts", keras=True) or SHIPPED / arch
     doc = manifest.load(src)
     if doc is None:
         raise SystemExit(f"{src} has no manifest.json; run 'fmnistedge export {arch} --int8' first")

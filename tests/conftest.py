@@ -85,7 +85,7 @@ def exported_tiny(trained_tiny, tmp_path_factory) -> tuple[Path, dict]:
     """``trained_tiny`` exported in every format: (arch dir, manifest)."""
     import shutil
 
-    from fmnistedge.export.formats import FORMATS
+    from fmnistedge.formats import FORMATS
     from fmnistedge.export.pipeline import export_arch
 
     out = tmp_path_factory.mktemp("exp")

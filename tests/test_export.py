@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fmnistedge.export import formats as fmts
-from fmnistedge.export.formats import FORMATS
+from fmnistedge import formats as fmts
+from fmnistedge.formats import FORMATS
 from fmnistedge.export.pipeline import export_arch
 from fmnistedge.runtime.integrity import check_file
 from fmnistedge.runtime.modelmeta import check_seal, read_embedded
@@ -72,7 +72,7 @@ def test_onnx_weight_bits_8_keeps_full_range_weights_and_records_it(exported, tm
     import shutil
 
     import onnx
-    from fmnistedge.export.formats import FORMATS
+    from fmnistedge.formats import FORMATS
     from fmnistedge.export.pipeline import ExportOptions, export_arch
     from onnx import numpy_helper
 

@@ -259,7 +259,7 @@ def test_scan_never_records_an_unknown_garment():
 def test_photo_training_records_and_exports_its_calibration(photo_folder, tmp_path, real_data):
     """A few steps of the tiny model with --photos: train.json records the photo split,
     metrics and calibration; export embeds it; the runtime reads it from the lone file."""
-    from fmnistedge.export.formats import FORMATS
+    from fmnistedge.formats import FORMATS
     from fmnistedge.export.pipeline import export_arch
     from fmnistedge.runtime.modelmeta import read_embedded
     from fmnistedge.runtime.openset import OpenSet

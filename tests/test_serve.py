@@ -16,17 +16,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from fmnistedge.runtime.live import LiveScan
+from fmnistedge.runtime.scan import Voter
+from fmnistedge.runtime.serve import COOKIE, WardrobeService, create_app
+from fmnistedge.runtime.server import prepare
+from fmnistedge.runtime.session import frame_guesser
+from fmnistedge.runtime.wardrobe import Item, Wardrobe
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from fmnistedge.cli import app
 from fmnistedge.cli.app import resolve_model
-from fmnistedge.cli.scan_cmds import frame_guesser
-from fmnistedge.cli.serve_cmds import prepare
-from fmnistedge.runtime.live import LiveScan
-from fmnistedge.runtime.scan import Voter
-from fmnistedge.runtime.serve import COOKIE, WardrobeService, create_app
-from fmnistedge.runtime.wardrobe import Item, Wardrobe
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT / "samples" / "scan.mp4"

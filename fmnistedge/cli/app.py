@@ -15,12 +15,13 @@ import json
 import os
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 import typer.core
 
 from fmnistedge import errors
+from fmnistedge.formats import ENGINES, PRECISIONS
 from fmnistedge.progress import print_error, printable, stderr
 
 try:  # Typer 0.2x vendors Click; older Typers use Click itself
@@ -55,6 +56,10 @@ class _ErrorMappingGroup(typer.core.TyperGroup):
             # instead of Click's usage block and boxed message.
             where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
             print_error(f"{exc.format_message()} (see '{where} --help')")
+            raise typer.Exit(exc.exit_code) from None
+        except errors.CommandFailed as exc:  # the work was reported; at most one closing line
+            if str(exc):
+                say(str(exc)) if exc.exit_code == errors.EXIT_INTERRUPTED else print_error(exc)
             raise typer.Exit(exc.exit_code) from None
         except errors.FmnistEdgeError as exc:
             print_error(exc)
@@ -95,15 +100,46 @@ def _root() -> None:
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-DataDir = Annotated[
-    Optional[Path],
-    typer.Option("--data-dir", help="Folder with the four Fashion-MNIST IDX files "
-                 "(default: $FMNISTEDGE_DATA, the Keras cache, /usr/share/datasets/fashion-mnist)."),
-]
+DataDir = Annotated[Optional[Path], typer.Option(
+    "--data-dir", help="Folder with the four Fashion-MNIST IDX files "
+                       "(default: $FMNISTEDGE_DATA, the Keras cache, /usr/share/datasets/fashion-mnist).")]
 
 
-def _print_json(obj) -> None:
+def say(text: object) -> None:
+    """One plain line on stderr (escaped: a file name cannot move the cursor or add markup)."""
+    stderr.print(printable(text), markup=False, highlight=False, soft_wrap=True)
+
+
+def print_json(obj) -> None:
     typer.echo(json.dumps(obj, indent=2))
+
+
+def split_list(text: str, option: str, allowed=None, most: int | None = None) -> list:
+    """A comma-separated option value: its items in order, each once; words from ``allowed``,
+    or (``most``) whole numbers from 1 to ``most``."""
+    items = list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+    if most is not None:
+        if items and all(t.isdigit() and 1 <= int(t) <= most for t in items):
+            return [int(t) for t in items]
+        raise errors.UsageError(f"{option} takes comma-separated whole numbers from 1 to {most}. Received: {text!r}")
+    if not items or set(items) - set(allowed):
+        raise errors.UsageError(f"{option} takes a comma-separated list of {', '.join(allowed)}. Received: {text!r}")
+    return items
+
+
+def select_archs(names: list[str] | None, all_archs: bool, every: Callable[[], list[str]] | None = None) -> list[str]:
+    """ARCH... or --all (``every()``, default the zoo) to architecture names, checked against the zoo."""
+    from fmnistedge.training import zoo
+
+    if all_archs and names:
+        raise errors.UsageError("Name architectures or pass --all, not both.")
+    if all_archs:
+        return (every or zoo.names)()
+    if not names:
+        raise errors.UsageError("Name at least one architecture, or pass --all. See 'fmnistedge archs'.")
+    for name in names:
+        zoo.get(name)  # raises with close matches
+    return list(dict.fromkeys(names))
 
 
 def resolve_model(model, engine, precision, artifacts: Path):
@@ -111,53 +147,45 @@ def resolve_model(model, engine, precision, artifacts: Path):
     stderr when a name skipped the shipped folder for another folder's file."""
     from fmnistedge.runtime import models
 
-    ref = models.resolve(model, engine.value if engine else None, artifacts,
-                         precision.value if precision else None)
+    ref = models.resolve(model, engine.value if engine else None, artifacts, precision.value if precision else None)
     if ref.note:
-        stderr.print(f"note: {printable(ref.note)}", highlight=False, soft_wrap=True, markup=False)
+        say(f"note: {ref.note}")
     return ref
 
 
-def print_table(table) -> None:
+def print_table(columns, rows) -> None:
     """Print a rich table whole: cells wrap instead of being cut with an ellipsis, and
     piped output is not squeezed to 80 columns."""
     from rich.console import Console
+    from rich.table import Table
 
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*(printable(c) for c in row))
     for column in table.columns:
         column.overflow = "fold"
     console = Console()
-    if not console.is_terminal:
-        console = Console(width=200)
+    console = console if console.is_terminal else Console(width=200)
     console.print(table)
 
 
-class Segment(str, Enum):  # runtime.photo.SEGMENT_PATHS
-    fast = "fast"
-    grabcut = "grabcut"
+def progress():
+    from fmnistedge.progress import make_progress
+
+    return make_progress()
 
 
-class ScanSegment(str, Enum):  # "background" (runtime.background) or a photo path per frame
-    background = "background"
-    fast = "fast"
-    grabcut = "grabcut"
-
+# The CLI's choices, from the one format table (fmnistedge.formats) and the runtime's
+# segmentation paths (spelled here: importing the runtime would load OpenCV for --help;
+# tests/test_cli.py checks them against runtime.photo and runtime.scan).
+Engine = Enum("Engine", {e: e for e in ENGINES}, type=str)
+Precision = Enum("Precision", {p: p for p in PRECISIONS}, type=str)
+Segment = Enum("Segment", {p: p for p in ("fast", "grabcut")}, type=str)
+ScanSegment = Enum("ScanSegment", {p: p for p in ("background", "fast", "grabcut")}, type=str)
 
 SegmentOpt = Annotated[Segment, typer.Option(
     help="Garment segmentation: 'fast' (GrabCut at 96 px, one iteration) or 'grabcut' (at 160 px, two "
          "iterations: about 4x the CPU time per photo; the path before).")]
-
-
-class Engine(str, Enum):
-    onnx = "onnx"
-    tflite = "tflite"
-
-
-class Precision(str, Enum):
-    int8 = "int8"
-    fp16 = "fp16"
-    fp32 = "fp32"
-
-
 ModelOpt = Annotated[Optional[str], typer.Option(
     "--model", help="Model name (shipped, then artifacts/) or a .onnx/.tflite file. Default: the shipped default.")]
 EngineOpt = Annotated[Optional[Engine], typer.Option(help="Inference engine (default: follows the file; int8 TFLite for names).")]
@@ -172,28 +200,3 @@ MAX_THREADS = 4 * (os.cpu_count() or 1)
 ThreadsOpt = Annotated[int, typer.Option(
     min=1, max=MAX_THREADS, help=f"Inference threads of the engine (1 is the Pi-like setting; "
                                  f"at most 4 per CPU core, {MAX_THREADS} here).")]
-
-
-def ensure_writable_dir(directory: Path) -> None:
-    """Fail before long work, not after it, when an output folder cannot be written."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / ".fmnistedge-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise errors.FmnistEdgeError(f"Cannot write to {directory}: {exc.strerror or exc}") from None
-
-
-def _arch_selection(arch_names: list[str] | None, all_archs: bool) -> list[str]:
-    from fmnistedge.training import zoo
-
-    if all_archs and arch_names:
-        raise errors.UsageError("Name architectures or pass --all, not both.")
-    if all_archs:
-        return zoo.names()
-    if not arch_names:
-        raise errors.UsageError("Name at least one architecture, or pass --all. See 'fmnistedge archs'.")
-    for name in arch_names:
-        zoo.get(name)  # raises with close matches
-    return list(dict.fromkeys(arch_names))

@@ -20,12 +20,11 @@ from typing import Callable
 
 import numpy as np
 
-from fmnistedge import manifest
-from fmnistedge.export.formats import FORMATS
+from fmnistedge import manifest, trainlog
+from fmnistedge.formats import BENCH_FORMATS, FORMATS, KERAS_FORMATS
 from fmnistedge.isolated import python_argv
 
-KERAS_FORMATS = ("keras-predict", "keras-call")
-ALL_FORMATS = (*KERAS_FORMATS, *FORMATS)
+ALL_FORMATS = BENCH_FORMATS
 KERAS_NEEDS_TENSORFLOW = "the Keras rows need TensorFlow: install the 'train' extra (pip install 'fmnistedge[train]')"
 # Published peak arithmetic of one core (see docs/bench.md); estimates are lower bounds.
 PI_PEAK_OPS = {
@@ -60,15 +59,12 @@ def has_tensorflow() -> bool:
 
 
 def _arch_dirs(archs: list[str], artifacts: Path) -> dict[str, Path]:
-    from fmnistedge.runtime.models import shipped_dir
+    """Each architecture's folder, ``artifacts`` first (the models just trained, with their
+    Keras file for the baseline rows), then the shipped ones."""
+    from fmnistedge.runtime.models import find_arch_dir
 
-    found = {}
-    for arch in archs:
-        for base in (Path(artifacts), shipped_dir()):
-            if (base / arch / manifest.MANIFEST_NAME).is_file() or (base / arch / "model.keras").is_file():
-                found[arch] = base / arch
-                break
-    return found
+    found = {arch: find_arch_dir(arch, artifacts, prefer="artifacts", keras=True) for arch in archs}
+    return {arch: folder for arch, folder in found.items() if folder is not None}
 
 
 def discover(archs: list[str], options: BenchOptions) -> list[Row]:
@@ -113,11 +109,8 @@ def _worker(mode: str, spec: dict) -> dict:
 
 
 def _arch_facts(arch_dir: Path) -> dict:
-    path = arch_dir / "train.json"
-    if path.is_file():
-        rec = json.loads(path.read_text())
-        return {"params": rec["params"], "macs": rec["macs"]}
-    return {}
+    rec = trainlog.find(arch_dir)
+    return {"params": rec["params"], "macs": rec["macs"]} if rec else {}
 
 
 def pi_estimates_ms(macs: int | None, precision: str) -> dict:
@@ -177,3 +170,26 @@ def _summarize(row: Row, timed: dict) -> None:
         row.metrics["bare_p50_ms"] = bare
         row.metrics["overhead_ratio"] = row.metrics["latency_p50_ms"] / bare
     row.status = "ok"
+
+
+def measure(names: list[str], options: BenchOptions, progress=None, say: Callable[[str], None] = print) -> dict:
+    """Discover and measure every architecture x format of ``names``; the bench document
+    (:func:`fmnistedge.measure.benchreport.to_document`)."""
+    from fmnistedge import provenance
+    from fmnistedge.errors import FmnistEdgeError
+    from fmnistedge.measure import benchreport
+    from fmnistedge.training.data import find_dataset
+
+    find_dataset(options.data_dir)  # accuracy needs the test set: fail now, not in every row
+    rows = discover(names, options)
+    if not rows and set(options.formats) <= set(KERAS_FORMATS) and not has_tensorflow():
+        raise FmnistEdgeError(f"No Keras models to measure, and {KERAS_NEEDS_TENSORFLOW}")
+    if not rows:
+        raise FmnistEdgeError(f"No models to measure in {options.artifacts} or the shipped models; "
+                              "run 'fmnistedge train' and 'fmnistedge export' first")
+    if any(r.status == "not run" for r in rows):
+        say(f"note: {KERAS_NEEDS_TENSORFLOW}")
+    task = (progress.add_task("bench", total=sum(r.status == "pending" for r in rows) + 2, status="")
+            if progress is not None else None)
+    run(rows, options, tick=lambda msg: progress.update(task, advance=1, status=msg) if progress is not None else None)
+    return benchreport.to_document(rows, options, provenance.environment())

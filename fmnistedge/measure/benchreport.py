@@ -121,3 +121,35 @@ def plot(doc: dict, path: Path) -> None:
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     save(fig, path)
+
+
+def write_outputs(doc: dict, json_path: Path | None = None, csv_path: Path | None = None,
+                  plot_path: Path | None = None, markdown: Path | None = None) -> None:
+    """Every output file a bench run was asked for."""
+    if json_path is not None:
+        fileio.write_json(json_path, doc)
+    if csv_path is not None:
+        write_csv(doc, csv_path)
+    if plot_path is not None:
+        plot(doc, plot_path)
+    if markdown is not None:
+        fileio.write_text(markdown, markdown_report(doc, plot_path))
+
+
+def check(doc: dict, min_accuracy: float | None, say) -> None:
+    """Name each failed row (the table has no room for why), then raise the run's exit code:
+    3 when a model is below ``min_accuracy`` (percent), 1 when a row could not be run."""
+    from fmnistedge.errors import EXIT_INPUT_FAILED, CommandFailed, VerificationError
+    from fmnistedge.progress import print_error
+
+    for r in doc["rows"]:
+        if r["status"] in ("run failed", "verify failed"):
+            print_error(f"{r['arch']} {r['format']}: {r['error'] or 'no reason recorded'}")
+    below = [r for r in doc["rows"] if r["status"] == "ok" and min_accuracy is not None
+             and 100 * r["accuracy"] < min_accuracy]
+    for r in below:
+        say(f"{r['arch']} {r['format']}: accuracy {100 * r['accuracy']:.2f}% < --min-accuracy {min_accuracy}")
+    if below:
+        raise VerificationError(f"{len(below)} model file(s) below --min-accuracy {min_accuracy}")
+    if any(r["status"] == "run failed" for r in doc["rows"]):
+        raise CommandFailed(EXIT_INPUT_FAILED)

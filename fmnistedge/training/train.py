@@ -16,13 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from fmnistedge import fileio, provenance
+from fmnistedge import fileio, provenance, trainlog
 from fmnistedge.errors import MissingExtraError
 from fmnistedge.labels import LABELS, NUM_CLASSES
 from fmnistedge.runtime.preprocess import to_model_input
 from fmnistedge.training import data, zoo
 
-TRAIN_SCHEMA_VERSION = 1
 PHOTO_MONITOR = "photo_val_set_acc"  # the photo-mode epoch choice (see _photo_pipeline)
 DEFAULT_OUT = Path("artifacts")
 
@@ -162,7 +161,7 @@ def _init_weights(model, path: Path, options: TrainOptions) -> dict[str, Any]:
         src, rebuilt_diff = warmstart.keras_from_onnx(model.name, path, to_model_input(x[sample]))
         _copy_weights(src, model, path)
         record = path.with_name("train.json")
-        base = load_record(record) if record.is_file() else {}
+        base = trainlog.load(record) if record.is_file() else {}
         return _init_record(path, base, options, rebuilt_diff)
     try:
         src = keras.models.load_model(path, compile=False, safe_mode=True)
@@ -173,7 +172,7 @@ def _init_weights(model, path: Path, options: TrainOptions) -> dict[str, Any]:
         raise UsageError(f"--init-from {path} is a {src.name!r} model, not {model.name!r}")
     _copy_weights(src, model, path)
     record = path.with_name("train.json")
-    base = load_record(record) if record.is_file() else {}
+    base = trainlog.load(record) if record.is_file() else {}
     return _init_record(path, base, options, rebuilt_diff)
 
 
@@ -291,7 +290,7 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
     from fmnistedge.training.zoo.stats import count_macs
 
     record = {
-        "schema_version": TRAIN_SCHEMA_VERSION,
+        "schema_version": trainlog.TRAIN_SCHEMA_VERSION,
         "arch": name,
         "family": spec.family,
         "source": spec.source,
@@ -324,7 +323,7 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
     }
     with fileio.atomic_path(out_dir / "model.keras") as tmp:
         model.save(tmp)
-    fileio.write_json(out_dir / "train.json", record)
+    fileio.write_json(out_dir / trainlog.TRAIN_LOG_NAME, record)
     return record
 
 
@@ -434,17 +433,5 @@ def _photo_record(model, pset, options: TrainOptions) -> dict[str, Any]:
     }
 
 
-def load_record(path: Path) -> dict[str, Any]:
-    """Read a train.json, checking its schema version."""
-    import json
 
-    rec = json.loads(Path(path).read_text())
-    if rec.get("schema_version") != TRAIN_SCHEMA_VERSION:
-        from fmnistedge.errors import FmnistEdgeError
-
-        raise FmnistEdgeError(
-            f"{path} has train.json schema {rec.get('schema_version')!r}, expected "
-            f"{TRAIN_SCHEMA_VERSION}; retrain with 'fmnistedge train {rec.get('arch', 'ARCH')}'"
-        )
-    return rec
-
+load_record = trainlog.load  # TEMP until the results.py split lands: then collect.py imports trainlog

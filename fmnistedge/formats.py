@@ -1,8 +1,22 @@
-"""The typed table of export formats and the bar each file must clear to be verified."""
+"""The one table of model formats: engines, precisions, file names, verification bars, defaults.
+
+Every other spelling derives from here: the manifest's checks, the runtime's file-type
+and preference order, ``export``'s choices and verification, ``bench``'s format list and
+the command line's choices and defaults. TensorFlow-free (plain data).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+ENGINES = ("tflite", "onnx")  # LiteRT, ONNX Runtime; also the tie-break order (TFLite first)
+SUFFIXES = {".tflite": "tflite", ".onnx": "onnx"}  # model file type -> engine
+PRECISIONS = ("int8", "fp16", "fp32")  # also the runtime's order of preference (the fast one on a CPU first)
+KERAS_FORMATS = ("keras-predict", "keras-call")  # bench's baselines (need TensorFlow)
+# Weight width of int8 ONNX files: 7 (reduce_range) gives the same integers on every x86 CPU,
+# with or without VNNI; 8 is more accurate and exact on ARM and VNNI CPUs (docs/export.md).
+ONNX_WEIGHT_BITS = (7, 8)
+DEFAULT_ONNX_WEIGHT_BITS = 7
 
 
 @dataclass(frozen=True)
@@ -23,6 +37,7 @@ FORMATS: dict[str, Format] = {
     "onnx-fp32": Format("onnx-fp32", "onnx", "fp32", "model_fp32.onnx", 0.1, 0.999, 1e-4),
     "onnx-int8": Format("onnx-int8", "onnx", "int8", "model_int8.onnx", 1.0),
 }
+BENCH_FORMATS = (*KERAS_FORMATS, *FORMATS)  # every row kind 'bench' measures, in its column order
 
 
 def select(engines: list[str], int8: bool, fp16: bool) -> list[Format]:
