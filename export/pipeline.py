@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 from fmnistedge.export import keras2onnx, keras2tflite, metadata, onnx2int8
-from fmnistedge.formats import DEFAULT_ONNX_WEIGHT_BITS, Format
+from fmnistedge.formats import DEFAULT_CALIBRATION_SAMPLES, DEFAULT_ONNX_WEIGHT_BITS, Format
 from fmnistedge.export.verify import same_outputs, verify
 from fmnistedge.runtime.modelmeta import sha256_file
 from fmnistedge.runtime.preprocess import to_model_input
@@ -34,7 +34,7 @@ EXPORT_PACKAGES = ("fmnistedge", "tensorflow", "keras", "tf2onnx", "onnx", "onnx
 
 @dataclass(frozen=True)
 class ExportOptions:
-    calibration_samples: int = 500
+    calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES
     onnx_weight_bits: int = DEFAULT_ONNX_WEIGHT_BITS  # see fmnistedge.formats
     verify: bool = True
     data_dir: Path | None = None

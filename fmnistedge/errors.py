@@ -61,3 +61,23 @@ class CommandFailed(FmnistEdgeError):
     def __init__(self, exit_code: int, message: str = "") -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def describe(exc: BaseException) -> tuple[int, str, bool] | None:
+    """How a command that ended with ``exc`` ends: (exit code, one line or "", whether the line
+    is an error). None for an exception that is not the user's to fix (a bug: its traceback is
+    the useful report)."""
+    if isinstance(exc, CommandFailed):  # the work was reported; at most one closing line
+        return exc.exit_code, str(exc), exc.exit_code != EXIT_INTERRUPTED
+    if isinstance(exc, FmnistEdgeError):
+        return exc.exit_code, str(exc), True
+    if isinstance(exc, OSError):  # a path the user gave cannot be read or written
+        return EXIT_INPUT_FAILED, f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""), True
+    if isinstance(exc, ImportError) and "cannot open shared object file" in str(exc):
+        # OpenCV's wheel links system libraries a minimal Debian/Ubuntu lacks.
+        hint = ("; on Debian/Ubuntu: sudo apt install libgl1 libglib2.0-0"
+                if any(lib in str(exc) for lib in ("libGL", "libglib", "libgthread")) else "")
+        return EXIT_INPUT_FAILED, f"A system library is missing ({exc}){hint}", True
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED, "Interrupted; everything finished before the interrupt is kept.", False
+    return None

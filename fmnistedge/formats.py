@@ -17,6 +17,7 @@ KERAS_FORMATS = ("keras-predict", "keras-call")  # bench's baselines (need Tenso
 # with or without VNNI; 8 is more accurate and exact on ARM and VNNI CPUs (docs/export.md).
 ONNX_WEIGHT_BITS = (7, 8)
 DEFAULT_ONNX_WEIGHT_BITS = 7
+DEFAULT_CALIBRATION_SAMPLES = 500  # training images (class-stratified) that calibrate int8 files
 
 
 @dataclass(frozen=True)

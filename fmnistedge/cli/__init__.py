@@ -1,15 +1,11 @@
-"""The ``fmnistedge`` command line: a thin Typer layer over library functions.
+"""The ``fmnistedge`` command line: a thin Typer layer; each command parses its options, calls
+one library function and renders the result (docs/architecture.md).
 
-Exit codes (DESIGN.md): 0 ok, 1 some input failed, 2 usage error, 3 verification
-or accuracy floor failed, 130 interrupted. Exceptions become exit codes in one
-place, ``fmnistedge.cli.app._ErrorMappingGroup``; a user error never prints a
-traceback. Heavy libraries are imported inside the commands so ``--help`` and
-the runtime commands start fast and without TensorFlow. Commands are grouped by
-area in ``classify_cmds`` and ``runtime_cmds`` (listed first in --help), ``scan_cmds``,
-``serve_cmds`` and ``train_cmds``; :func:`main` imports only the module of the command being run (every
-module for ``--help`` or an unknown command), so ``fmnistedge classify`` does not build
-the options of the other fifteen commands. ``from fmnistedge.cli import app`` gives the
-Typer app with every command registered.
+Exit codes (DESIGN.md): 0 ok, 1 some input failed, 2 usage error, 3 verification or accuracy
+floor failed, 130 interrupted; exceptions become exit codes in one place
+(``app._ErrorMappingGroup`` with :func:`fmnistedge.errors.describe`). :func:`main` imports
+only the running command's module (all of them for ``--help``), so ``fmnistedge classify``
+builds no other command's options; ``from fmnistedge.cli import app`` gives every command.
 """
 
 from __future__ import annotations

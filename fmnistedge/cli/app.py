@@ -1,12 +1,7 @@
-"""The shared core of the ``fmnistedge`` command line: the Typer app, error mapping, common options.
-
-Exit codes (DESIGN.md): 0 ok, 1 some input failed, 2 usage error, 3 verification
-or accuracy floor failed, 130 interrupted. Exceptions become exit codes in one
-place, :class:`_ErrorMappingGroup`; a user error never prints a traceback.
-Heavy libraries are imported inside the commands so ``--help`` and the runtime
-commands start fast and without TensorFlow. The ``app`` here has no commands until the
-command modules are imported: ``from fmnistedge.cli import app`` gives it with all of them
-(``fmnistedge.cli.main`` imports only the running command's).
+"""The shared core of the command line: the Typer app, the error mapping, common options and
+small parsing and rendering helpers. Heavy libraries are imported inside the commands, so
+``--help`` and the runtime commands start fast and without TensorFlow; the ``app`` has no
+commands until their modules are imported (see :mod:`fmnistedge.cli`).
 """
 
 from __future__ import annotations
@@ -35,7 +30,7 @@ except ImportError:  # pragma: no cover - depends on the installed Typer
 
 
 class _ErrorMappingGroup(typer.core.TyperGroup):
-    """Maps library exceptions to one-line errors and documented exit codes."""
+    """Maps exceptions to one-line errors and documented exit codes (:func:`errors.describe`)."""
 
     def invoke(self, ctx):
         import sys
@@ -44,51 +39,28 @@ class _ErrorMappingGroup(typer.core.TyperGroup):
         try:
             with warnings.catch_warnings():
                 if not sys.warnoptions:  # -W / PYTHONWARNINGS still show them
-                    # A library's warning is two lines on stderr ("file:line: UserWarning: ..."
-                    # and the source line), e.g. Pillow's on a damaged EXIF block of an image
-                    # it still decodes: not an error, and not ours to print.
+                    # A library's warning is two lines on stderr ("file:line: UserWarning: ..." and the
+                    # source line), e.g. Pillow's on a damaged EXIF block of an image it still decodes.
                     warnings.simplefilter("ignore")
                 return super().invoke(ctx)
         except NoArgsIsHelpError:
             raise  # a bare command prints its help, as Click does
-        except ClickUsageError as exc:
-            # A bad option or argument of a subcommand: one line like every other error,
-            # instead of Click's usage block and boxed message.
+        except ClickUsageError as exc:  # a bad option or argument: one line, not Click's usage block
             where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
             print_error(f"{exc.format_message()} (see '{where} --help')")
             raise typer.Exit(exc.exit_code) from None
-        except errors.CommandFailed as exc:  # the work was reported; at most one closing line
-            if str(exc):
-                say(str(exc)) if exc.exit_code == errors.EXIT_INTERRUPTED else print_error(exc)
-            raise typer.Exit(exc.exit_code) from None
-        except errors.FmnistEdgeError as exc:
-            print_error(exc)
-            raise typer.Exit(exc.exit_code) from None
-        except OSError as exc:  # a path the user gave cannot be read or written
-            where = f": {exc.filename}" if exc.filename else ""
-            print_error(f"{exc.strerror or exc}{where}")
-            raise typer.Exit(errors.EXIT_INPUT_FAILED) from None
-        except ImportError as exc:
-            if "cannot open shared object file" not in str(exc):
-                raise  # a broken install or an ABI mismatch: the traceback is the useful report
-            # OpenCV's wheel links system libraries a minimal Debian/Ubuntu lacks.
-            hint = ("; on Debian/Ubuntu: sudo apt install libgl1 libglib2.0-0"
-                    if any(lib in str(exc) for lib in ("libGL", "libglib", "libgthread")) else "")
-            print_error(f"A system library is missing ({exc}){hint}")
-            raise typer.Exit(errors.EXIT_INPUT_FAILED) from None
-        except KeyboardInterrupt:
-            stderr.print("Interrupted; everything finished before the interrupt is kept.")
-            raise typer.Exit(errors.EXIT_INTERRUPTED) from None
+        except (Exception, KeyboardInterrupt) as exc:
+            ending = errors.describe(exc)
+            if ending is None:
+                raise
+            code, line, is_error = ending
+            if line:
+                print_error(line) if is_error else say(line)
+            raise typer.Exit(code) from None
 
 
-app = typer.Typer(
-    cls=_ErrorMappingGroup,
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    help="Fashion-MNIST clothing classifiers from Keras training to a camera on a low-end CPU.",
-)
-
+app = typer.Typer(cls=_ErrorMappingGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Fashion-MNIST clothing classifiers from Keras training to a camera on a low-end CPU.")
 
 
 @app.callback()

@@ -11,6 +11,7 @@ import typer
 from fmnistedge.cli.app import (ArtifactsOpt, DataDir, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt, ThreadsOpt, app,
                                 print_json, print_table, progress, resolve_model, say, select_archs, split_list)
 from fmnistedge.formats import BENCH_FORMATS
+from fmnistedge.measure.bench import BenchOptions as B  # bench's defaults
 
 
 @app.command()
@@ -92,18 +93,19 @@ def bench(
         metavar="[ARCH]...", help="Architectures to measure (default with --all: every one found).")] = None,
     all_archs: Annotated[bool, typer.Option("--all", help="Every architecture with models in --artifacts or shipped.")] = False,
     formats: Annotated[str, typer.Option(help=f"Comma-separated: {', '.join(BENCH_FORMATS)}.")] = ",".join(BENCH_FORMATS),
-    threads: ThreadsOpt = 1,
-    runs: Annotated[int, typer.Option(min=10, max=1_000_000, help="Timed batch-1 runs per model (interleaved).")] = 300,
-    warmup: Annotated[int, typer.Option(min=0, max=1_000_000, help="Untimed warm-up runs per model.")] = 30,
-    batch_sizes: Annotated[str, typer.Option(help="Comma-separated batch sizes for throughput.")] = "1,32",
+    threads: ThreadsOpt = B.threads,
+    runs: Annotated[int, typer.Option(min=10, max=1_000_000, help="Timed batch-1 runs per model (interleaved).")] = B.runs,
+    warmup: Annotated[int, typer.Option(min=0, max=1_000_000, help="Untimed warm-up runs per model.")] = B.warmup,
+    batch_sizes: Annotated[str, typer.Option(help="Comma-separated batch sizes for throughput.")] = ",".join(
+        map(str, B.batch_sizes)),
     json_path: Annotated[Optional[str], typer.Option("--json", help="Write JSON here ('-' for stdout).")] = None,
     csv_path: Annotated[Optional[Path], typer.Option("--csv", help="Write CSV here.")] = None,
     plot_path: Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG plot (needs the 'report' extra).")] = None,
     markdown: Annotated[Optional[Path], typer.Option(help="Write a Markdown report here.")] = None,
     min_accuracy: Annotated[Optional[float], typer.Option(
         min=0.0, max=100.0, help="Exit 3 if any measured model is below this accuracy (percent).")] = None,
-    artifacts: ArtifactsOpt = Path("artifacts"),
-    data_dir: DataDir = None,
+    artifacts: ArtifactsOpt = B.artifacts,
+    data_dir: DataDir = B.data_dir,
 ) -> None:
     """Measure latency against accuracy for every architecture and format.
 

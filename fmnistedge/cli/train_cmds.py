@@ -10,7 +10,10 @@ import typer
 from fmnistedge import errors
 from fmnistedge.cli.app import (ArtifactsOpt, DataDir, JsonFlag, app, print_json, print_table, progress, say,
                                 select_archs, split_list)
-from fmnistedge.formats import DEFAULT_ONNX_WEIGHT_BITS, ENGINES, ONNX_WEIGHT_BITS
+from fmnistedge.formats import DEFAULT_CALIBRATION_SAMPLES, DEFAULT_ONNX_WEIGHT_BITS, ENGINES, ONNX_WEIGHT_BITS
+from fmnistedge.training.options import TrainOptions as T  # train's defaults
+
+O = typer.Option
 
 
 @app.command()
@@ -47,58 +50,52 @@ def data(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
 def train(
     arch_names: Annotated[Optional[list[str]], typer.Argument(
         metavar="ARCH...", help="Architectures to train (see 'fmnistedge archs').")] = None,
-    all_archs: Annotated[bool, typer.Option("--all", help="Train every architecture in the zoo.")] = False,
-    epochs: Annotated[Optional[int], typer.Option(min=1, help="Epochs (default: the source's).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Batch size (default: the source's).")] = None,
-    limit: Annotated[Optional[int], typer.Option(
-        min=20, help="Train on a class-balanced subset of this many training images.")] = None,
-    augment: Annotated[Optional[str], typer.Option(
-        metavar="KIND", help="Override the recipe's augmentation: none, flip-zoom, crop-flip-erase, "
-                             "photo, pairs or photo-pairs (see docs/training.md).")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option(
-        min=1e-6, help="Override the recipe's (peak) learning rate.")] = None,
-    init_from: Annotated[Optional[str], typer.Option(
-        metavar="MODEL", help="Fine-tune: start from this trained model.keras, an fp32 .onnx export, or a "
-                              "shipped model's name (its model_fp32.onnx, rebuilt) of the same architecture "
-                              "instead of random weights (use its --seed and --limit, so the validation "
-                              "split stays unseen).")] = None,
-    photos: Annotated[Optional[Path], typer.Option(
-        file_okay=False, help="Also train on labelled real photos: a folder with labels.csv "
-                              "(path,label_index,candidates,sender_id; see docs/training.md for the public "
-                              "data set and where to get it). They go through classify's preprocessing.")] = None,
-    photo_share: Annotated[float, typer.Option(
-        min=0.05, max=0.95, help="With --photos: the share of every batch drawn from the photos.")] = 0.5,
-    photo_val_fraction: Annotated[float, typer.Option(
-        min=0.05, max=0.5, help="With --photos: the share of photos, as whole photographers, held out to "
-                                "pick the epoch, the temperature and the 'none of these' threshold.")] = 0.2,
-    partial: Annotated[str, typer.Option(
-        metavar="MODE", help="With --photos: photos known only as a set of classes: 'set' (trained to put "
-                             "their probability on the set) or 'drop'.")] = "set",
-    none_share: Annotated[float, typer.Option(
-        min=0.0, max=0.5, help="With --photos: the share of photo draws that are garments of no class, "
-                               "trained towards equal probabilities (0: leave them out).")] = 0.1,
-    none_output: Annotated[bool, typer.Option(
-        "--none-output", help="With --photos: give the model an eleventh 'none of these' class, trained on the "
-                              "'none' photos (its files still output ten class probabilities; the remainder "
-                              "to 1 is 'none').")] = False,
-    epoch_size: Annotated[int, typer.Option(
-        min=256, max=10_000_000, help="With --photos: images per epoch.")] = 16384,
-    photo_cache: Annotated[Path, typer.Option(
-        help="With --photos: folder for the rendered photos (re-rendered when the preprocessing "
-             "code changes).")] = Path("artifacts/.photo-cache"),
-    distribute: Annotated[Optional[str], typer.Option(
-        metavar="STRATEGY", help="Train with tf.distribute: 'mirrored' (every local GPU, or --cpu-replicas "
-                                 "logical CPU devices). See docs/training.md ('multiworker' is refused: Keras 3's "
-                                 "fit does not support it).")] = None,
-    cpu_replicas: Annotated[Optional[int], typer.Option(
-        min=1, max=16, help="With --distribute on a machine without GPUs: split the CPU into this many "
-                            "logical devices (to test the distributed path; not faster).")] = None,
-    scale_batch: Annotated[bool, typer.Option(
-        "--scale-batch", help="With --distribute: multiply the global batch by the number of replicas and "
-                              "the learning rate with it (linear scaling); default: the recipe's global batch.")] = False,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 0,
-    out: Annotated[Path, typer.Option(help="Output folder; writes OUT/ARCH/model.keras and train.json.")] = Path("artifacts"),
-    data_dir: DataDir = None,
+    all_archs: Annotated[bool, O("--all", help="Train every architecture in the zoo.")] = False,
+    epochs: Annotated[Optional[int], O(min=1, max=100_000, help="Epochs (default: the source's).")] = T.epochs,
+    batch_size: Annotated[Optional[int], O(min=1, max=65_536, help="Batch size (default: the source's).")] = T.batch_size,
+    limit: Annotated[Optional[int], O(min=20, max=60_000, help="Train on a class-balanced subset of this many training "
+                                                             "images.")] = T.limit,
+    augment: Annotated[Optional[str], O(metavar="KIND", help="Override the recipe's augmentation: none, flip-zoom, "
+                                        "crop-flip-erase, photo, pairs or photo-pairs (see docs/training.md).")] = T.augment,
+    learning_rate: Annotated[Optional[float], O(min=1e-6, max=10.0, help="Override the recipe's (peak) learning "
+                                                                       "rate.")] = T.learning_rate,
+    init_from: Annotated[Optional[str], O(metavar="MODEL", help=(
+        "Fine-tune: start from this trained model.keras, an fp32 .onnx export, or a shipped model's name (its "
+        "model_fp32.onnx, rebuilt) of the same architecture instead of random weights (use its --seed and --limit, "
+        "so the validation split stays unseen)."))] = None,
+    photos: Annotated[Optional[Path], O(file_okay=False, help=(
+        "Also train on labelled real photos: a folder with labels.csv (path,label_index,candidates,sender_id; see "
+        "docs/training.md for the public data set and where to get it). They go through classify's preprocessing."))
+    ] = T.photos,
+    photo_share: Annotated[float, O(min=0.05, max=0.95, help="With --photos: the share of every batch drawn from the "
+                                                             "photos.")] = T.photo_share,
+    photo_val_fraction: Annotated[float, O(min=0.05, max=0.5, help=(
+        "With --photos: the share of photos, as whole photographers, held out to pick the epoch, the temperature "
+        "and the 'none of these' threshold."))] = T.photo_val_fraction,
+    partial: Annotated[str, O(metavar="MODE", help=(
+        "With --photos: photos known only as a set of classes: 'set' (trained to put their probability on the set) "
+        "or 'drop'."))] = T.partial,
+    none_share: Annotated[float, O(min=0.0, max=0.5, help=(
+        "With --photos: the share of photo draws that are garments of no class, trained towards equal "
+        "probabilities (0: leave them out)."))] = T.none_share,
+    none_output: Annotated[bool, O("--none-output", help=(
+        "With --photos: give the model an eleventh 'none of these' class, trained on the 'none' photos (its files "
+        "still output ten class probabilities; the remainder to 1 is 'none')."))] = T.none_output,
+    epoch_size: Annotated[int, O(min=256, max=10_000_000, help="With --photos: images per epoch.")] = T.epoch_size,
+    photo_cache: Annotated[Path, O(help="With --photos: folder for the rendered photos (re-rendered when the "
+                                        "preprocessing code changes).")] = T.photo_cache,
+    distribute: Annotated[Optional[str], O(metavar="STRATEGY", help=(
+        "Train with tf.distribute: 'mirrored' (every local GPU, or --cpu-replicas logical CPU devices). See "
+        "docs/training.md ('multiworker' is refused: Keras 3's fit does not support it)."))] = T.distribute,
+    cpu_replicas: Annotated[Optional[int], O(min=1, max=16, help=(
+        "With --distribute on a machine without GPUs: split the CPU into this many logical devices (to test the "
+        "distributed path; not faster)."))] = T.cpu_replicas,
+    scale_batch: Annotated[bool, O("--scale-batch", help=(
+        "With --distribute: multiply the global batch by the number of replicas and the learning rate with it "
+        "(linear scaling); default: the recipe's global batch."))] = T.scale_batch,
+    seed: Annotated[int, O(min=0, max=2**31 - 1, help="Random seed; the same seed gives the same model.")] = T.seed,
+    out: Annotated[Path, O(help="Output folder; writes OUT/ARCH/model.keras and train.json.")] = T.out,
+    data_dir: DataDir = T.data_dir,
     as_json: JsonFlag = False,
 ) -> None:
     """Train architectures and write OUT/ARCH/model.keras plus OUT/ARCH/train.json.
@@ -107,10 +104,9 @@ def train(
     split is carved from the training set.
     """
     from fmnistedge.training import run
-    from fmnistedge.training.train import TrainOptions
 
     names = select_archs(arch_names, all_archs)
-    options = run.check(names, TrainOptions(
+    options = run.check(names, T(
         epochs=epochs, batch_size=batch_size, limit=limit, seed=seed, out=out, data_dir=data_dir, augment=augment,
         learning_rate=learning_rate, photos=photos, photo_share=photo_share, photo_val_fraction=photo_val_fraction,
         partial=partial, none_share=none_share, epoch_size=epoch_size, photo_cache=photo_cache,
@@ -191,7 +187,7 @@ def export_cmd(
     fp16: Annotated[bool, typer.Option("--fp16", help="Also write fp16-weight TFLite.")] = False,
     formats: Annotated[str, typer.Option(help=f"Comma-separated engines: {', '.join(ENGINES)}.")] = ",".join(ENGINES),
     calibration_samples: Annotated[int, typer.Option(
-        min=10, max=60_000, help="Training images (class-stratified) used to calibrate int8.")] = 500,
+        min=10, max=60_000, help="Training images (class-stratified) used to calibrate int8.")] = DEFAULT_CALIBRATION_SAMPLES,
     onnx_weight_bits: Annotated[int, typer.Option(
         min=min(ONNX_WEIGHT_BITS), max=max(ONNX_WEIGHT_BITS),
         help="Weight width of int8 ONNX files: 7 gives the same result on every x86 CPU; 8 is more accurate and "

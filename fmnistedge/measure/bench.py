@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from fmnistedge import manifest, trainlog
 from fmnistedge.formats import BENCH_FORMATS, FORMATS, KERAS_FORMATS
 from fmnistedge.isolated import python_argv
@@ -159,6 +157,8 @@ def run(rows: list[Row], options: BenchOptions, tick: Callable[[str], None] = la
 
 
 def _summarize(row: Row, timed: dict) -> None:
+    import numpy as np
+
     lat = np.array(timed["latency_ms"])
     row.metrics.update({
         "latency_p50_ms": float(np.percentile(lat, 50)), "latency_p95_ms": float(np.percentile(lat, 95)),

@@ -9,7 +9,7 @@ from typing import Callable
 
 from fmnistedge import fileio
 from fmnistedge.errors import UsageError
-from fmnistedge.training.train import TrainOptions
+from fmnistedge.training.options import TrainOptions
 
 SUMMARY_KEYS = ("arch", "test_accuracy", "reported_accuracy", "epochs_run", "params", "train_seconds")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,36 +21,9 @@ from fmnistedge.errors import MissingExtraError
 from fmnistedge.labels import LABELS, NUM_CLASSES
 from fmnistedge.runtime.preprocess import to_model_input
 from fmnistedge.training import data, zoo
+from fmnistedge.training.options import TrainOptions
 
 PHOTO_MONITOR = "photo_val_set_acc"  # the photo-mode epoch choice (see _photo_pipeline)
-DEFAULT_OUT = Path("artifacts")
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    epochs: int | None = None  # None: the source's epochs
-    batch_size: int | None = None  # None: the source's batch size
-    limit: int | None = None  # train on a stratified subset of this many images
-    seed: int = 0
-    out: Path = DEFAULT_OUT
-    data_dir: Path | None = None
-    val_fraction: float = 0.1
-    augment: str | None = None  # override the recipe's augmentation ("none" for none)
-    learning_rate: float | None = None  # override the recipe's (peak) learning rate
-    init_from: Path | None = None  # fine-tune: from this model.keras, or fp32 .onnx export, of the same arch
-    # Photo-domain training (fmnistedge.training.photos): a labelled real-photo folder mixed into every batch.
-    photos: Path | None = None
-    photo_share: float = 0.5  # fraction of each batch drawn from the photos
-    photo_val_fraction: float = 0.2  # photographers held out for validation, temperature and threshold
-    partial: str = "set"  # candidate-set rows: "set" (set-valued loss) or "drop"
-    none_share: float = 0.1  # fraction of photo draws that are "none" garments (pushed towards uniform)
-    epoch_size: int = 16384  # images per epoch in photo mode
-    none_output: bool = False  # an eleventh "none of these" class trained on the 'none' photos
-    # tf.distribute (fmnistedge.training.distribute): None or "mirrored"
-    distribute: str | None = None
-    cpu_replicas: int | None = None  # mirrored without GPUs: split the CPU into this many devices
-    scale_batch: bool = False  # global batch x replicas, learning rate x replicas (linear scaling)
-    photo_cache: Path = Path("artifacts/.photo-cache")
 
 
 def require_keras(purpose: str = "Training"):
