@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fmnistedge.cli import app
-from fmnistedge.measure import results
+from fmnistedge.measure import collect, render
 
 
 @pytest.fixture
@@ -27,14 +27,14 @@ def fake_artifacts(exported_tiny, tmp_path):
     return art, rec, doc
 
 
-def test_table_writes_csvs_and_regenerates_readme_blocks(fake_artifacts, tmp_path):
+def test_table_writes_csvs_and_regenerates_doc_blocks(fake_artifacts, tmp_path):
     art, rec, doc = fake_artifacts
-    readme = tmp_path / "README.md"
+    readme = tmp_path / "results.md"
     readme.write_text("intro\n<!-- seed-table:start -->\nold\n<!-- seed-table:end -->\n"
                       "<!-- export-table:start -->\n<!-- export-table:end -->\nend\n")
     out = tmp_path / "results"
     result = CliRunner().invoke(app, ["table", "--artifacts", str(art), "--results", str(out),
-                                      "--readme", str(readme)])
+                                      "--doc", str(readme)])
     assert result.exit_code == 0, result.output
     with open(out / "seed-archs.csv", newline="") as fh:
         row = next(csv.DictReader(fh))
@@ -54,7 +54,7 @@ def test_missing_block_is_a_clear_error(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("no markers here\n")
     with pytest.raises(Exception, match="seed-table"):
-        results.update_block(readme, "seed-table", "x")
+        render.update_block(readme, "seed-table", "x")
 
 
 def test_no_training_records_is_a_clear_error(tmp_path):
@@ -74,7 +74,7 @@ def test_table_keeps_rows_of_architectures_not_in_artifacts(fake_artifacts, tmp_
             rows = list(csv.DictReader(fh))
         other = [{**r, "arch": "cnn1", "test_accuracy": "12.34"} for r in rows]
         stale = [{**r, "test_accuracy": "0.00"} for r in rows]
-        results.write_csv(other + stale, out / name, list(rows[0]))
+        collect.write_csv(other + stale, out / name, list(rows[0]))
     result = CliRunner().invoke(app, ["table", "--artifacts", str(art), "--results", str(out)])
     assert result.exit_code == 0, result.output
     for name, n_files in (("seed-archs.csv", 1), ("exports.csv", len(doc["files"]))):
@@ -90,11 +90,11 @@ def test_edge_runs_table_and_accuracy_plot(fake_artifacts, tmp_path):
     out = tmp_path / "results"
     (out / "runs").mkdir(parents=True)
     shutil.copy(art / "cnn-basic" / "train.json", out / "runs" / "edge-x-ablation.json")
-    readme = tmp_path / "README.md"
+    readme = tmp_path / "results.md"
     readme.write_text("".join(f"<!-- {b}:start -->\n<!-- {b}:end -->\n"
                               for b in ("seed-table", "edge-table", "export-table")))
     result = CliRunner().invoke(app, ["table", "--artifacts", str(art), "--results", str(out),
-                                      "--readme", str(readme)])
+                                      "--doc", str(readme)])
     assert result.exit_code == 0, result.output
     with open(out / "edge-runs.csv", newline="") as fh:
         row = next(csv.DictReader(fh))
@@ -116,7 +116,7 @@ def test_photo_block_has_a_row_per_present_class_from_the_evaluation_file(tmp_pa
            "environment": {"command": "fmnistedge evaluate --photos P"}}
     path = tmp_path / "realphotos-dev.json"
     path.write_text(json.dumps(doc))
-    text = results.render_photo_markdown(path)
+    text = render.render_photo_markdown(path)
     rows = [line for line in text.splitlines() if line.startswith("| Trouser") or line.startswith("| Sneaker")]
     assert rows == ["| Trouser | 2 | 50% | 100% | 0% | 100% |", "| Sneaker | 3 | 33% | 33% | 0% | 0% |"]
     assert "| T-shirt/top" not in text and "fmnistedge evaluate --photos P" in text
@@ -136,7 +136,7 @@ def test_targets_block_judges_each_edge_model_against_the_bench_file(tmp_path):
                     row("study-ann3", 0.88, 0.01, status="error")]}  # failed rows are left out
     path = tmp_path / "bench-shipped.json"
     path.write_text(json.dumps(doc))
-    lines = results.render_targets_markdown(path).splitlines()
+    lines = render.render_targets_markdown(path).splitlines()
     edge_r = next(line for line in lines if line.startswith("| `edge-r`"))
     assert edge_r == ("| `edge-r` | 78,426 (<= 100,000): met | 94.04% (>= 94.0%): met | 0.300 | "
                       "1 of 4: **not met** | `cnn-standard`, `cnn-basic`, `cnn1` |")
@@ -146,7 +146,7 @@ def test_targets_block_judges_each_edge_model_against_the_bench_file(tmp_path):
     assert "| `edge-s` | - | - | - | no int8 TFLite row in this bench file | - |" in lines  # not measured
     doc["rows"] = [r for r in doc["rows"] if r["arch"].startswith("edge-")]
     path.write_text(json.dumps(doc))
-    assert "not judged: no source architecture" in results.render_targets_markdown(path)
+    assert "not judged: no source architecture" in render.render_targets_markdown(path)
 
 
 def test_export_caption_lists_every_tool_version_even_release_candidates(tmp_path):
@@ -154,5 +154,5 @@ def test_export_caption_lists_every_tool_version_even_release_candidates(tmp_pat
     rows = [{"arch": "cnn1", "format": "onnx-int8", "bytes": 1000, "keras_accuracy": "90.00", "delta_points": "+0.00",
              "status": "verified", "onnxruntime": v, "tensorflow": "2.21.0", "tf2onnx": "1.17.0",
              "ai_edge_litert": "2.3.0"} for v in ("1.32.0", "1.31.1", "1.32.0rc1")]
-    results.write_csv(rows, path, list(rows[0]))
-    assert "ONNX Runtime 1.31.1 and 1.32.0 and 1.32.0rc1" in results.render_export_markdown(path)
+    collect.write_csv(rows, path, list(rows[0]))
+    assert "ONNX Runtime 1.31.1 and 1.32.0 and 1.32.0rc1" in render.render_export_markdown(path)
