@@ -415,7 +415,7 @@ def render_shipped_markdown(bench_json: Path, photos_json: Path | None = None,
         params = f"{r['params']:,}" if r and r.get("params") else "-"
         lines.append(f"| {name} | {params} | {entry['bytes'] / 1024:.0f} KiB | {100 * entry['test_accuracy']:.2f}% "
                      f"| {p50} | {photo} |")
-    others = [f"`{a}` {', '.join(f for f in shipped[a]['files'] if f != 'model_int8.tflite')}"
+    others = [f"`{a}`: " + ", ".join(f"`{f}`" for f in shipped[a]["files"] if f != "model_int8.tflite")
               for a in order if len(shipped[a]["files"]) > 1]
     env, s = bench["environment"], bench["settings"]
     text = (f"Size and test accuracy from each model's `manifest.json` (verified on the 10,000 test images); "
