@@ -1,7 +1,7 @@
 """Photo cost and accuracy of the two segmentation paths, side by side in one run.
 
     python scripts/bench_photos.py [--photos ../shared/realphotos-dev] [--count 200] [--repeats 3]
-        [--out results/photo-bench.json] [--docs docs/runtime.md] [--readme README.md]
+        [--out results/photo-bench.json] [--docs docs/runtime.md] [--results-doc docs/results.md]
 
 Cost: ``fmnistedge classify --json --segment PATH`` on the first ``--count`` photos of the
 folder (sorted), each run a fresh process, the paths interleaved repeat by repeat; the
@@ -9,7 +9,8 @@ child's CPU time (user + system) divided by the number of photos, start-up inclu
 the per-photo preprocessing time classify reports. Accuracy: one ``fmnistedge evaluate
 --segment fast,grabcut`` run on the whole folder (top-1 and top-3, macro over classes)
 with the shipped default model. ``--docs`` writes the ``segment-eval`` block of that
-Markdown file, ``--readme`` the ``photo-speed`` block.
+Markdown file, ``--results-doc`` the ``photo-speed`` block (``docs/results.md``; ``fmnistedge
+table --doc`` renders it again from ``--out``).
 """
 
 from __future__ import annotations
@@ -41,13 +42,14 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "photo-bench.json")
-    parser.add_argument("--docs", type=Path)
-    parser.add_argument("--readme", type=Path)
+    parser.add_argument("--docs", type=Path, help="rewrite this Markdown file's segment-eval block")
+    parser.add_argument("--results-doc", type=Path,
+                        help="rewrite this Markdown file's photo-speed block (docs/results.md)")
     args = parser.parse_args()
     from fmnistedge.runtime.imageio import IMAGE_SUFFIXES
 
     from fmnistedge import fileio, provenance
-    from fmnistedge.measure.results import update_block
+    from fmnistedge.measure.render import render_photo_speed_markdown, update_block
 
     files = sorted(p for p in args.photos.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[: args.count]
     if len(files) < args.count:
@@ -94,13 +96,8 @@ def main() -> None:
                   f"{doc['top1_delta_points']:+.1f}, top-3 {doc['top3_delta_points']:+.1f} points. Written by {where}."]
     if args.docs:
         update_block(args.docs, "segment-eval", "\n".join(table))
-    if args.readme:
-        update_block(args.readme, "photo-speed",
-                     f"Photos: `fmnistedge classify` spends **{med['fast']:.1f} ms** of CPU per photo over 200 dev "
-                     f"photos with the default segmentation, {doc['cost_ratio_fast_to_grabcut']:.2f}x the "
-                     f"{med['grabcut']:.1f} ms of `--segment grabcut`, at {doc['top1_delta_points']:+.1f} top-1 and "
-                     f"{doc['top3_delta_points']:+.1f} top-3 points (measured by `python scripts/bench_photos.py`, "
-                     f"`results/photo-bench.json`; [docs/runtime.md](docs/runtime.md#speed)).")
+    if args.results_doc:
+        update_block(args.results_doc, "photo-speed", render_photo_speed_markdown(args.out))
     print(f"fast {med['fast']:.1f} ms vs grabcut {med['grabcut']:.1f} ms per photo "
           f"({doc['cost_ratio_fast_to_grabcut']:.2f}x); top-1 {doc['top1_delta_points']:+.1f}, "
           f"top-3 {doc['top3_delta_points']:+.1f} points -> {args.out}")

@@ -2,7 +2,7 @@
 
     python scripts/bench_scan.py [--photos ../shared/realphotos-train] [--sizes 320x240,640x480]
         [--paths grabcut,fast,background] [--engine tflite] [--threads 1]
-        [--out results/scan-bench.json] [--docs docs/scan.md] [--readme README.md] [--pi-doc docs/pi.md]
+        [--out results/scan-bench.json] [--docs docs/scan.md] [--results-doc docs/results.md] [--pi-doc docs/pi.md]
 
 Clips: ``samples/scan.mp4`` and, with ``--photos``, the three harder clips of
 ``scripts/make_hard_clip.py`` (generated into a temporary folder). Every clip is run at
@@ -19,7 +19,7 @@ it found none. A Pi 4 estimate divides 1000 ms by the median CPU time per garmen
 (capture included) times 4 and times 8: the rough range by which a Pi 4 core runs this
 kind of OpenCV/numpy work slower than one core here (an estimate, not a measurement).
 ``--docs`` rewrites the ``scan-bench`` block of that Markdown file from the JSON,
-``--readme`` the ``scan-speed`` block (one line per size), ``--pi-doc`` the ``pi-scan``
+``--results-doc`` the ``scan-speed`` block (one line per size; ``docs/results.md``), ``--pi-doc`` the ``pi-scan``
 block (the Pi 4 estimate).
 """
 
@@ -169,31 +169,6 @@ def docs_block(doc: dict) -> str:
     return "\n".join(lines)
 
 
-def readme_line(doc: dict) -> str:
-    """One generated line per size for the README: the default path against GrabCut, worst clip."""
-    lines = []
-    for size in doc["sizes"]:
-        rows = [r for k, r in doc["comparison"].items() if k.endswith(" " + size) and "background" in r]
-        if not rows:
-            continue
-        ratio = max(r["background"]["ratio_to_grabcut"] for r in rows)
-        bg = max(r["background"]["garment_ms"] for r in rows)
-        gc = min(r["grabcut"]["garment_ms"] for r in rows)
-        empty = max(r["background"]["empty_ms"] for r in rows)
-        with_capture = max(r["background"]["garment_with_capture_ms"] for r in rows)
-        ok = all(r["background"]["items_ok"] for r in rows)
-        lines.append(f"- {size}: **{bg:.1f} ms** CPU per garment frame with the default `--segment background` "
-                     f"against {gc:.1f} ms or more along GrabCut (at most **{ratio:.2f}x**, worst of {len(rows)} clips), "
-                     f"{empty:.1f} ms per empty frame; every clip's items "
-                     f"{'exactly as expected' if ok else 'NOT as expected'}; a Pi 4 would scan at roughly "
-                     f"{1000 / (with_capture * PI_FACTORS[1]):.0f}-{1000 / (with_capture * PI_FACTORS[0]):.0f} FPS "
-                     f"(estimate: this CPU's time, capture included, x{PI_FACTORS[0]}-x{PI_FACTORS[1]}).")
-    env = doc["environment"]
-    lines.append(f"\nMeasured by `{doc['command']}` on {env.get('cpu')} ({env.get('cores')} cores); per stage, "
-                 "path and clip in [docs/scan.md](docs/scan.md#measured) and `results/scan-bench.json`.")
-    return "\n".join(lines)
-
-
 def pi_paragraph(doc: dict) -> str:
     """docs/pi.md's Pi 4 estimate: the slowest clip's CPU per garment frame at 640x480."""
     rows = [r for key, r in doc["comparison"].items() if key.endswith(" 640x480") and "background" in r]
@@ -221,11 +196,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, choices=range(1, 9), metavar="1-8")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "scan-bench.json")
     parser.add_argument("--docs", type=Path, help="rewrite this Markdown file's scan-bench block")
-    parser.add_argument("--readme", type=Path, help="rewrite this Markdown file's scan-speed block")
+    parser.add_argument("--results-doc", type=Path,
+                        help="rewrite this Markdown file's scan-speed block (docs/results.md)")
     parser.add_argument("--pi-doc", type=Path, help="rewrite this Markdown file's pi-scan block (docs/pi.md)")
     args = parser.parse_args()
     from fmnistedge import fileio, provenance
-    from fmnistedge.measure.results import update_block
+    from fmnistedge.measure.render import render_scan_speed_markdown, update_block
 
     paths = [p for p in args.paths.split(",") if p]
     if not paths or set(paths) - set(PATHS) or "grabcut" not in paths:
@@ -277,8 +253,8 @@ def main() -> None:
                   f"empty {r['empty_ms']} ms, items {'ok' if r['items_ok'] else 'WRONG'}")
     if args.docs:
         update_block(args.docs, "scan-bench", docs_block(doc))
-    if args.readme:
-        update_block(args.readme, "scan-speed", readme_line(doc))
+    if args.results_doc:
+        update_block(args.results_doc, "scan-speed", render_scan_speed_markdown(args.out))
     if args.pi_doc:
         update_block(args.pi_doc, "pi-scan", pi_paragraph(doc))
     print(f"-> {args.out}")

@@ -33,7 +33,7 @@ def main() -> None:
     from fmnistedge.runtime.preprocess import prepare_rgb, to_model_input
 
     from fmnistedge import fileio, provenance
-    from fmnistedge.measure.results import update_block
+    from fmnistedge.measure.render import update_block
     from fmnistedge.training import photos
 
     rows = photos.read_photo_labels(args.photos)

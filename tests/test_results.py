@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from fmnistedge.cli import app
-from fmnistedge.measure import results
+from fmnistedge.measure import collect, render
 
 
 @pytest.fixture
@@ -27,20 +28,20 @@ def fake_artifacts(exported_tiny, tmp_path):
     return art, rec, doc
 
 
-def test_table_writes_csvs_and_regenerates_readme_blocks(fake_artifacts, tmp_path):
+def test_table_writes_csvs_and_regenerates_doc_blocks(fake_artifacts, tmp_path):
     art, rec, doc = fake_artifacts
-    readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- seed-table:start -->\nold\n<!-- seed-table:end -->\n"
+    md = tmp_path / "results.md"
+    md.write_text("intro\n<!-- seed-table:start -->\nold\n<!-- seed-table:end -->\n"
                       "<!-- export-table:start -->\n<!-- export-table:end -->\nend\n")
     out = tmp_path / "results"
     result = CliRunner().invoke(app, ["table", "--artifacts", str(art), "--results", str(out),
-                                      "--readme", str(readme)])
+                                      "--doc", str(md)])
     assert result.exit_code == 0, result.output
     with open(out / "seed-archs.csv", newline="") as fh:
         row = next(csv.DictReader(fh))
     assert row["arch"] == "cnn-basic" and row["test_accuracy"] == f"{100 * rec['test_accuracy']:.2f}"
     assert row["cpu"] and row["tensorflow"]
-    text = readme.read_text()
+    text = md.read_text()
     assert "old" not in text and text.startswith("intro\n") and text.endswith("end\n")
     assert f"{100 * rec['test_accuracy']:.2f}%" in text and "| `cnn-basic` |" in text
     with open(out / "exports.csv", newline="") as fh:
@@ -54,7 +55,7 @@ def test_missing_block_is_a_clear_error(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("no markers here\n")
     with pytest.raises(Exception, match="seed-table"):
-        results.update_block(readme, "seed-table", "x")
+        render.update_block(readme, "seed-table", "x")
 
 
 def test_no_training_records_is_a_clear_error(tmp_path):
@@ -74,7 +75,7 @@ def test_table_keeps_rows_of_architectures_not_in_artifacts(fake_artifacts, tmp_
             rows = list(csv.DictReader(fh))
         other = [{**r, "arch": "cnn1", "test_accuracy": "12.34"} for r in rows]
         stale = [{**r, "test_accuracy": "0.00"} for r in rows]
-        results.write_csv(other + stale, out / name, list(rows[0]))
+        collect.write_csv(other + stale, out / name, list(rows[0]))
     result = CliRunner().invoke(app, ["table", "--artifacts", str(art), "--results", str(out)])
     assert result.exit_code == 0, result.output
     for name, n_files in (("seed-archs.csv", 1), ("exports.csv", len(doc["files"]))):
@@ -90,16 +91,16 @@ def test_edge_runs_table_and_accuracy_plot(fake_artifacts, tmp_path):
     out = tmp_path / "results"
     (out / "runs").mkdir(parents=True)
     shutil.copy(art / "cnn-basic" / "train.json", out / "runs" / "edge-x-ablation.json")
-    readme = tmp_path / "README.md"
-    readme.write_text("".join(f"<!-- {b}:start -->\n<!-- {b}:end -->\n"
+    doc = tmp_path / "results.md"
+    doc.write_text("".join(f"<!-- {b}:start -->\n<!-- {b}:end -->\n"
                               for b in ("seed-table", "edge-table", "export-table")))
     result = CliRunner().invoke(app, ["table", "--artifacts", str(art), "--results", str(out),
-                                      "--readme", str(readme)])
+                                      "--doc", str(doc)])
     assert result.exit_code == 0, result.output
     with open(out / "edge-runs.csv", newline="") as fh:
         row = next(csv.DictReader(fh))
     assert row["run"] == "edge-x-ablation" and row["test_accuracy"] == f"{100 * rec['test_accuracy']:.2f}"
-    assert "| `edge-x-ablation` |" in readme.read_text()
+    assert "| `edge-x-ablation` |" in doc.read_text()
     assert (out / "accuracy-params.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -116,7 +117,7 @@ def test_photo_block_has_a_row_per_present_class_from_the_evaluation_file(tmp_pa
            "environment": {"command": "fmnistedge evaluate --photos P"}}
     path = tmp_path / "realphotos-dev.json"
     path.write_text(json.dumps(doc))
-    text = results.render_photo_markdown(path)
+    text = render.render_photo_markdown(path)
     rows = [line for line in text.splitlines() if line.startswith("| Trouser") or line.startswith("| Sneaker")]
     assert rows == ["| Trouser | 2 | 50% | 100% | 0% | 100% |", "| Sneaker | 3 | 33% | 33% | 0% | 0% |"]
     assert "| T-shirt/top" not in text and "fmnistedge evaluate --photos P" in text
@@ -136,7 +137,7 @@ def test_targets_block_judges_each_edge_model_against_the_bench_file(tmp_path):
                     row("study-ann3", 0.88, 0.01, status="error")]}  # failed rows are left out
     path = tmp_path / "bench-shipped.json"
     path.write_text(json.dumps(doc))
-    lines = results.render_targets_markdown(path).splitlines()
+    lines = render.render_targets_markdown(path).splitlines()
     edge_r = next(line for line in lines if line.startswith("| `edge-r`"))
     assert edge_r == ("| `edge-r` | 78,426 (<= 100,000): met | 94.04% (>= 94.0%): met | 0.300 | "
                       "1 of 4: **not met** | `cnn-standard`, `cnn-basic`, `cnn1` |")
@@ -146,7 +147,7 @@ def test_targets_block_judges_each_edge_model_against_the_bench_file(tmp_path):
     assert "| `edge-s` | - | - | - | no int8 TFLite row in this bench file | - |" in lines  # not measured
     doc["rows"] = [r for r in doc["rows"] if r["arch"].startswith("edge-")]
     path.write_text(json.dumps(doc))
-    assert "not judged: no source architecture" in results.render_targets_markdown(path)
+    assert "not judged: no source architecture" in render.render_targets_markdown(path)
 
 
 def test_export_caption_lists_every_tool_version_even_release_candidates(tmp_path):
@@ -154,5 +155,113 @@ def test_export_caption_lists_every_tool_version_even_release_candidates(tmp_pat
     rows = [{"arch": "cnn1", "format": "onnx-int8", "bytes": 1000, "keras_accuracy": "90.00", "delta_points": "+0.00",
              "status": "verified", "onnxruntime": v, "tensorflow": "2.21.0", "tf2onnx": "1.17.0",
              "ai_edge_litert": "2.3.0"} for v in ("1.32.0", "1.31.1", "1.32.0rc1")]
-    results.write_csv(rows, path, list(rows[0]))
-    assert "ONNX Runtime 1.31.1 and 1.32.0 and 1.32.0rc1" in results.render_export_markdown(path)
+    collect.write_csv(rows, path, list(rows[0]))
+    assert "ONNX Runtime 1.31.1 and 1.32.0 and 1.32.0rc1" in render.render_export_markdown(path)
+
+
+def test_doc_option_checks_every_file_before_writing_anything(fake_artifacts, tmp_path):
+    art, _, _ = fake_artifacts
+    out = tmp_path / "results"
+    plain = tmp_path / "plain.md"
+    plain.write_text("no generated block here\n")
+    for doc, words in ((tmp_path / "missing.md", "no such Markdown file"), (plain, "no generated block")):
+        result = CliRunner().invoke(app, ["table", "--artifacts", str(art), "--results", str(out), "--doc", str(doc)])
+        assert result.exit_code == 2 and words in result.output, result.output
+        assert "Traceback" not in result.output and not out.exists()
+
+
+def test_readme_option_is_a_deprecated_alias_of_doc(fake_artifacts, tmp_path):
+    art, rec, _ = fake_artifacts
+    doc = tmp_path / "README.md"
+    doc.write_text("<!-- seed-table:start -->\n<!-- seed-table:end -->\n")
+    result = CliRunner().invoke(app, ["table", "--artifacts", str(art), "--results", str(tmp_path / "r"),
+                                      "--readme", str(doc)])
+    assert result.exit_code == 0, result.output
+    assert "deprecated" in result.stderr and f"{100 * rec['test_accuracy']:.2f}%" in doc.read_text()
+    assert "--readme" not in CliRunner().invoke(app, ["table", "--help"]).output  # hidden
+
+
+def test_table_regenerates_only_the_blocks_a_doc_holds(fake_artifacts, tmp_path):
+    """README.md holds only the shipped-models block, docs/results.md the rest: one run rewrites both."""
+    art, _, _ = fake_artifacts
+    first, second = tmp_path / "a.md", tmp_path / "b.md"
+    first.write_text("<!-- seed-table:start -->\n<!-- seed-table:end -->\n")
+    second.write_text("<!-- export-table:start -->\n<!-- export-table:end -->\n")
+    result = CliRunner().invoke(app, ["table", "--artifacts", str(art), "--results", str(tmp_path / "r"),
+                                      "--doc", str(first), "--doc", str(second)])
+    assert result.exit_code == 0, result.output
+    assert "| `cnn-basic` |" in first.read_text() and "Keras acc." not in first.read_text()
+    assert "Keras acc." in second.read_text() and "epochs (source)" not in second.read_text()
+
+
+def _shipped(models, arch, nbytes, acc, sha="a" * 64, files=("model_int8.tflite",)):
+    (models / arch).mkdir(parents=True)
+    entries = {f: {"verified": True, "bytes": nbytes, "test_accuracy": acc, "sha256": sha, "status": "verified",
+                   "format": f.rsplit(".", 1)[1], "precision": "int8", "key": f} for f in files}
+    (models / arch / "manifest.json").write_text(json.dumps({"schema_version": 1, "arch": arch, "files": entries}))
+
+
+def test_shipped_block_marks_figures_measured_on_another_file(tmp_path):
+    models = tmp_path / "models"
+    _shipped(models, "edge-r", 2048, 0.9339, sha="b" * 64, files=("model_int8.tflite", "model_fp32.onnx"))
+    _shipped(models, "cnn1", 4096, 0.9063)
+    (models / "default.json").write_text(json.dumps({"arch": "edge-r"}))
+    bench = tmp_path / "bench-shipped.json"
+    bench.write_text(json.dumps({
+        "settings": {"threads": 1}, "environment": {"cpu": "CPU X", "cores": 2},
+        "rows": [{"arch": "cnn1", "format": "tflite-int8", "status": "ok", "bytes": 4096, "params": 65_994,
+                  "latency_p50_ms": 0.2071},
+                 {"arch": "edge-r", "format": "tflite-int8", "status": "ok", "bytes": 2000, "params": 78_491,
+                  "latency_p50_ms": 0.5123}]}))
+    photos = tmp_path / "realphotos-dev.json"
+    photos.write_text(json.dumps({"model": {"arch": "edge-r", "file": "model_int8.tflite", "sha256": "b" * 64},
+                                  "results": {"photo": {"macro_top1": 0.6049, "items": 294}}}))
+    lines = render.render_shipped_markdown(bench, photos, models).splitlines()
+    assert lines[2] == "| **`edge-r`** (default) | 78,491 | 2 KiB | 93.39% | 0.51* | 60.5% |"  # bench: other bytes
+    assert lines[3] == "| `cnn1` | 65,994 | 4 KiB | 90.63% | 0.21 | - |"
+    assert "`edge-r`: `model_fp32.onnx`" in lines[-1] and "\\* measured on an earlier file" in lines[-1]
+    photos.write_text(photos.read_text().replace("b" * 64, "c" * 64))  # the photos measured another file
+    assert "| 0.51* | 60.5%* |" in render.render_shipped_markdown(bench, photos, models)
+    bench.write_text(bench.read_text().replace('"bytes": 2000', '"bytes": 2048'))
+    photos.write_text(photos.read_text().replace("c" * 64, "b" * 64))
+    text = render.render_shipped_markdown(bench, photos, models)
+    assert "| 0.51 | 60.5% |" in text and "earlier file" not in text
+
+
+def test_bench_block_links_are_relative_to_the_doc(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results").mkdir()
+    bench = Path("results") / "bench.json"
+    bench.write_text(json.dumps({
+        "settings": {"threads": 1, "runs": 5, "warmup": 1}, "environment": {"cpu": "CPU X", "cores": 2, "command": "c"},
+        "rows": [{"arch": "cnn1", "format": "tflite-int8", "status": "ok", "accuracy": 0.9, "latency_p50_ms": 0.2}]}))
+    assert "(../results/bench.md)" in render.render_bench_markdown(bench, Path("docs") / "results.md")
+    assert "(results/bench.png)" in render.render_bench_markdown(bench, Path("README.md"))
+
+
+def test_speed_blocks_follow_their_result_files(tmp_path):
+    photo = tmp_path / "photo-bench.json"
+    photo.write_text(json.dumps({"count": 50, "median_cpu_ms_per_photo": {"fast": 30.04, "grabcut": 80.0},
+                                 "cost_ratio_fast_to_grabcut": 0.3755, "top1_delta_points": 1.04,
+                                 "top3_delta_points": -2.4}))
+    assert ("**30.0 ms** of CPU per photo over 50 dev photos with the default segmentation, 0.38x the 80.0 ms "
+            "of `--segment grabcut`, at +1.0 top-1 and -2.4 top-3 points") in render.render_photo_speed_markdown(photo)
+
+    def row(garment, ratio=None, factors=(4, 8)):
+        r = {"garment_ms": garment, "garment_with_capture_ms": garment + 0.5, "empty_ms": 1.0, "items_ok": True,
+             "pi4_fps_estimate": {f"x{f}": 0 for f in factors}}
+        return r | ({"ratio_to_grabcut": ratio} if ratio is not None else {})
+
+    scan = tmp_path / "scan-bench.json"
+    doc = {"sizes": ["640x480"], "command": "python scripts/bench_scan.py", "environment": {"cpu": "CPU X", "cores": 2},
+           "comparison": {"a.mp4 640x480": {"background": row(2.0, 0.05), "grabcut": row(40.0)},
+                          "b.mp4 640x480": {"background": row(4.5, 0.09), "grabcut": row(50.0)}}}
+    scan.write_text(json.dumps(doc))
+    line = render.render_scan_speed_markdown(scan).splitlines()[0]
+    # worst clip: 4.5 ms, ratio 0.09; fastest GrabCut 40.0 ms; Pi 4 estimate 1000 / (5.0 ms * 8 and * 4)
+    assert line.startswith("- 640x480: **4.5 ms** CPU per garment frame") and "at most **0.09x**, worst of 2 clips" in line
+    assert "against 40.0 ms or more" in line and "roughly 25-50 FPS" in line and "x4-x8" in line
+    for r in doc["comparison"].values():
+        r["background"]["pi4_fps_estimate"] = {"x2": 0, "x10": 0}  # the factors come from the file
+    scan.write_text(json.dumps(doc))
+    assert "roughly 20-100 FPS" in render.render_scan_speed_markdown(scan)

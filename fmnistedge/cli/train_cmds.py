@@ -121,61 +121,28 @@ def train(
 def table(
     artifacts: Annotated[Path, typer.Option(help="Folder of trained and exported models.")] = Path("artifacts"),
     results: Annotated[Path, typer.Option(help="Folder of result files to write and read.")] = Path("results"),
-    readme: Annotated[Optional[Path], typer.Option(
-        help="Markdown file whose generated blocks to regenerate from the result files.")] = None,
+    doc: Annotated[Optional[list[Path]], typer.Option(
+        help="Markdown file whose generated blocks to regenerate from the result files "
+             "(docs/results.md, README.md); repeat for several.")] = None,
+    readme: Annotated[Optional[Path], typer.Option(hidden=True, help="Deprecated: use --doc.")] = None,
 ) -> None:
-    """Collect train.json and manifest.json files into result CSVs; regenerate README tables from them.
+    """Collect train.json and manifest.json files into result CSVs; regenerate Markdown tables from them.
 
     Writes RESULTS/seed-archs.csv (training), RESULTS/exports.csv (every
-    exported file; architectures not in ARTIFACTS keep their rows) and, from the train.json copies in RESULTS/runs/, RESULTS/edge-runs.csv
-    and RESULTS/accuracy-params.png (needs the 'report' extra). With --readme, rewrites the blocks between
-    <!-- NAME:start --> and <!-- NAME:end --> markers from those files and from
-    RESULTS/realphotos-dev.json, RESULTS/coldstart.json, RESULTS/bench.json and
-    RESULTS/bench-shipped.json (also issue 7's targets) when present.
+    exported file; architectures not in ARTIFACTS keep their rows) and, from the train.json copies in
+    RESULTS/runs/, RESULTS/edge-runs.csv and RESULTS/accuracy-params.png (needs the 'report' extra).
+    With --doc, rewrites each block between <!-- NAME:start --> and <!-- NAME:end --> markers that the
+    file holds, from those files and from RESULTS/realphotos-dev.json, coldstart.json, photo-bench.json,
+    scan-bench.json, bench.json and bench-shipped.json (also the edge family's targets) when present.
     """
-    from fmnistedge.measure import results as res
+    from fmnistedge.measure import tables
 
-    seed_csv, export_csv = results / "seed-archs.csv", results / "exports.csv"
-    train_rows = res.collect_training(artifacts)
-    seed_rows = res.merge_rows(train_rows, seed_csv)
-    if not seed_rows:
-        raise errors.FmnistEdgeError(
-            f"No train.json under {artifacts} and no {seed_csv}; run 'fmnistedge train' first")
-    res.write_csv(seed_rows, seed_csv)
-    typer.echo(f"wrote {seed_csv} ({len(train_rows)} architectures from {artifacts}, "
-               f"{len(seed_rows) - len(train_rows)} kept)")
-    export_rows = res.collect_exports(artifacts)
-    all_exports = res.merge_rows(export_rows, export_csv)
-    if all_exports:
-        res.write_csv(all_exports, export_csv, res.EXPORT_COLUMNS)
-        typer.echo(f"wrote {export_csv} ({len(export_rows)} files from {artifacts}, "
-                   f"{len(all_exports) - len(export_rows)} kept)")
-    runs_csv = results / "edge-runs.csv"
-    run_rows = res.collect_runs(results / "runs")
-    if run_rows:
-        res.write_csv(run_rows, runs_csv, res.RUN_COLUMNS)
-        typer.echo(f"wrote {runs_csv} ({len(run_rows)} runs)")
-    try:
-        res.accuracy_params_plot(seed_csv, runs_csv, results / "accuracy-params.png")
-        typer.echo(f"wrote {results / 'accuracy-params.png'}")
-    except errors.MissingExtraError as exc:
-        typer.echo(f"skipped {results / 'accuracy-params.png'}: {exc}")
-    if readme is None:
-        return
-    blocks = {"seed-table": (seed_csv, res.render_markdown),
-              "edge-table": (runs_csv, res.render_runs_markdown),
-              "export-table": (export_csv, res.render_export_markdown),
-              "photo-table": (results / "realphotos-dev.json", res.render_photo_markdown),
-              "coldstart": (results / "coldstart.json", res.render_coldstart_markdown),
-              "bench-table": (results / "bench.json", res.render_bench_markdown),
-              "bench-shipped-table": (results / "bench-shipped.json", res.render_bench_markdown),
-              "targets-table": (results / "bench-shipped.json", res.render_targets_markdown)}
-    if any(r.get("photo_share") for r in run_rows):  # photo-domain runs are recorded
-        blocks["photo-runs"] = (runs_csv, res.render_photo_runs_markdown)
-    for name, (source, render) in blocks.items():
-        if source.is_file():
-            res.update_block(readme, name, render(source))
-            typer.echo(f"updated the {name} block in {readme} from {source}")
+    docs = list(doc or [])
+    if readme is not None:
+        stderr.print("--readme is deprecated; use --doc (the generated tables are in docs/results.md)")
+        docs.append(readme)
+    for message in tables.regenerate(artifacts, results, docs):
+        typer.echo(message)
 
 
 @app.command("export")
