@@ -200,28 +200,6 @@ def evaluate_photos(
     return result, np.stack(images)
 
 
-def none_photos(folder: Path, calibration_meta: dict | None) -> tuple[list[Path], str]:
-    """The "none of the ten" photos of a ``realphotos-train``-style folder to measure
-    rejection on, and a note of which: when the model was trained on that folder, only
-    the photographers it held out (the split recorded in its calibration)."""
-    from fmnistedge.training import photos as photo_data
-
-    rows = photo_data.read_photo_labels(folder)
-    split = (calibration_meta or {}).get("split") or {}
-    if split and Path(split.get("folder", "")).name == Path(folder).name:
-        if "senders" in split:  # the recorded held-out photographers: exact even if the folder changed
-            held = set(split["senders"])
-            rows = [r for r in rows if r.sender in held]
-        else:
-            val = photo_data.grouped_split(rows, float(split["val_fraction"]), int(split["seed"]))
-            rows = [r for r, v in zip(rows, val) if v]
-        note = (f"'none' rows of the photographers held out from training (val fraction "
-                f"{split['val_fraction']}, seed {split['seed']})")
-    else:
-        note = "every 'none' row"
-    return [r.path for r in rows if r.is_none], note
-
-
 def open_set_report(openset, dev_result: dict, none_probs: np.ndarray | None, none_note: str,
                     none_failures: int = 0) -> dict:
     """How the model's "none of these" decision does: the share of labelled dev photos

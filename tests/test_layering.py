@@ -30,12 +30,7 @@ RULES = {
     "cli": set(LAYERS),
 }
 # Known exceptions, each with its reason. Keep this list short and say why.
-EXCEPTIONS = {
-    # `evaluate --none-photos` reads a realphotos-train-style labels.csv with the training
-    # side's reader and split (TensorFlow-free; imported inside the function). It breaks
-    # "the runtime never imports training": the reader belongs in the runtime (or core).
-    ("fmnistedge.runtime.evaluate", "fmnistedge.training.photos"),
-}
+EXCEPTIONS: set[tuple[str, str]] = set()  # none today
 # The 'train' and 'report' extras: never in the runtime or the CLI layer itself (a Pi's
 # base install has none of them), elsewhere only inside functions, so `import fmnistedge.X`
 # stays cheap. zoo/layers.py defines Keras layers at module level and is itself imported

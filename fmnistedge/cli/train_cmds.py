@@ -139,7 +139,7 @@ def table(
 
     docs = list(doc or [])
     if readme is not None:
-        stderr.print("--readme is deprecated; use --doc (the generated tables are in docs/results.md)")
+        say("--readme is deprecated; use --doc (the generated tables are in docs/results.md)")
         docs.append(readme)
     for message in tables.regenerate(artifacts, results, docs):
         typer.echo(message)

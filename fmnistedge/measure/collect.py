@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 
 from fmnistedge import fileio
-from fmnistedge.training.train import load_record
+from fmnistedge.trainlog import load as load_record
 
 SEED_COLUMNS = [
     "arch", "family", "source", "params", "macs", "epochs_run", "epochs_requested",

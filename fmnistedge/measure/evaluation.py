@@ -75,7 +75,7 @@ def _open_set(report: dict, ref, backend, none_folder: Path | None, say: Callabl
     photos (and on --none-photos), into report['open_set']."""
     import numpy as np
 
-    from fmnistedge.runtime.evaluate import none_photos, open_set_report
+    from fmnistedge.runtime.evaluate import open_set_report
     from fmnistedge.runtime.openset import OpenSet, model_meta
     from fmnistedge.runtime.preprocess import prepare_image, to_model_input
 
@@ -190,3 +190,25 @@ def _evaluation_figures(report: dict, seen: dict, out: Path, say: Callable[[str]
                 f"vs {report['photos']}", out.with_name(f"{out.stem}.none-curve.png"), goal=(0.05, 0.60))
         except errors.MissingExtraError as exc:
             say(f"Skipped the rejection-curve PNG: {exc}")
+
+
+def none_photos(folder: Path, calibration_meta: dict | None) -> tuple[list[Path], str]:
+    """The "none of the ten" photos of a ``realphotos-train``-style folder to measure
+    rejection on, and a note of which: when the model was trained on that folder, only
+    the photographers it held out (the split recorded in its calibration)."""
+    from fmnistedge.training import photos as photo_data
+
+    rows = photo_data.read_photo_labels(folder)
+    split = (calibration_meta or {}).get("split") or {}
+    if split and Path(split.get("folder", "")).name == Path(folder).name:
+        if "senders" in split:  # the recorded held-out photographers: exact even if the folder changed
+            held = set(split["senders"])
+            rows = [r for r in rows if r.sender in held]
+        else:
+            val = photo_data.grouped_split(rows, float(split["val_fraction"]), int(split["seed"]))
+            rows = [r for r, v in zip(rows, val) if v]
+        note = (f"'none' rows of the photographers held out from training (val fraction "
+                f"{split['val_fraction']}, seed {split['seed']})")
+    else:
+        note = "every 'none' row"
+    return [r.path for r in rows if r.is_none], note

@@ -406,5 +406,3 @@ def _photo_record(model, pset, options: TrainOptions) -> dict[str, Any]:
     }
 
 
-
-load_record = trainlog.load  # TEMP until the results.py split lands: then collect.py imports trainlog
