@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from fmnistedge import errors
-from fmnistedge.runtime.session import open_source
+from fmnistedge.runtime.session import open_source_and_store
 
 DEFAULT_PORT = 8080
 JOIN_SECONDS = 10.0  # how long a stopping server waits for the scan thread (a camera read can block)
@@ -69,13 +69,7 @@ def prepare(ref, guess, camera: Optional[int], source: Optional[str], picamera: 
     from fmnistedge.runtime.serve import WardrobeService, create_app, is_loopback, new_token
     from fmnistedge.runtime.wardrobe import Item
 
-    # The source first: a camera or file that cannot be opened must not leave a new wardrobe behind.
-    src, source_name = open_source(camera, source, picamera)
-    try:
-        store = WardrobeService(wardrobe)
-    except BaseException:
-        src.close()
-        raise
+    src, source_name, store = open_source_and_store(camera, source, picamera, lambda: WardrobeService(wardrobe))
     frames = iter(src)
     fps = src.cap.get(5) if getattr(src, "is_file", False) else 0.0  # 5: cv2.CAP_PROP_FPS
     if realtime and 0 < fps <= MAX_PACED_FPS:

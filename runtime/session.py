@@ -170,17 +170,23 @@ class ScanSession:
         return ScanOutcome(summary, interrupted, ended_early, self.source_name)
 
 
-def open_scan(camera: int | None, source: str | None, picamera: bool, wardrobe: Path | None, guess, voter, ref,
-              on_item: Callable[[int, object], None] = lambda *_: None) -> ScanSession:
-    """The source first: a camera or file that cannot be opened must not leave a new wardrobe behind."""
-    from fmnistedge.runtime.wardrobe import Wardrobe
-
+def open_source_and_store(camera: int | None, source: str | None, picamera: bool, open_store):
+    """(source, its name, ``open_store()``): the source first, so a camera or file that cannot be
+    opened does not leave a new wardrobe behind; the source is closed if the store fails."""
     src, source_name = open_source(camera, source, picamera)
     try:
-        store = Wardrobe(wardrobe)
+        return src, source_name, open_store()
     except BaseException:
         src.close()
         raise
+
+
+def open_scan(camera: int | None, source: str | None, picamera: bool, wardrobe: Path | None, guess, voter, ref,
+              on_item: Callable[[int, object], None] = lambda *_: None) -> ScanSession:
+    """A :class:`ScanSession` on the given source and wardrobe (created if missing)."""
+    from fmnistedge.runtime.wardrobe import Wardrobe
+
+    src, source_name, store = open_source_and_store(camera, source, picamera, lambda: Wardrobe(wardrobe))
     return ScanSession(src, source_name, guess, voter, store, ref, on_item)
 
 
