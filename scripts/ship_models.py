@@ -100,8 +100,8 @@ def main() -> None:
     parser.add_argument("--artifacts", type=Path, action="append",
                         help="folder of exported models; repeat to search several in order (default: artifacts)")
     args = parser.parse_args()
-    if args.default not in args.archs:
-        raise SystemExit("--default must be one of the shipped architectures")
+    if args.default not in args.archs and not (SHIPPED / args.default / manifest.MANIFEST_NAME).is_file():
+        raise SystemExit("--default must be one of the architectures named, or one already shipped")
     total = 0
     for arch in args.archs:
         files = (args.default_files if arch == args.default else args.files).split(",")
