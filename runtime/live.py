@@ -19,7 +19,7 @@ import numpy as np
 
 from fmnistedge.errors import first_line
 from fmnistedge.runtime.preview import annotate, guess_text
-from fmnistedge.runtime.scan import MOVING, Guess, Record, ScanStats, Voter, run_scan
+from fmnistedge.runtime.scan import MOVING, Guess, LatestFrames, Record, ScanStats, Voter, run_scan
 
 JPEG_QUALITY = 80
 LATENCY_WINDOW = 10_000  # frames whose latency the summary averages
@@ -118,6 +118,8 @@ class LiveScan:
         except Exception as exc:  # noqa: BLE001 - one line for the page and stderr; the wardrobe stays served
             reason, error = "failed", first_line(exc)
         finally:
+            if isinstance(self.frames, LatestFrames):
+                self.frames.close()  # before the source: never release a camera under a read
             try:
                 self.source.close()
             except Exception as exc:  # noqa: BLE001 - closing a lost camera must not hide why it ended

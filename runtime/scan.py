@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -165,6 +166,75 @@ class PicameraSource:
             self.cam.stop()
         with contextlib.suppress(Exception):
             self.cam.close()
+
+
+class LatestFrames:
+    """A live camera read on a thread of its own: the loop always gets the newest frame.
+
+    A camera delivers frames at its own rate whether or not the loop is ready. Read in the
+    loop, a frame that takes longer to process than the camera's interval leaves the loop
+    working on ever older buffered frames, and the capture waits on the compute. Here the
+    capture thread keeps only the newest frame; the loop takes it when it is ready (and waits
+    for the next one otherwise). Frames replaced before the loop took them are counted in
+    ``dropped``. Video files are not read this way: every frame of a file is processed.
+
+    :meth:`close` stops the thread and waits for it (a camera read can take a frame
+    interval) before the source itself is closed, so the camera is never released under a
+    read. An exception in the capture thread is raised in the loop.
+    """
+
+    def __init__(self, frames: Iterable, join_seconds: float = 5.0) -> None:
+        self._frames, self.join_seconds = iter(frames), join_seconds
+        self._cond = threading.Condition()
+        self._frame = None
+        self._seq = self._taken = 0
+        self._done = self._stop = False
+        self.dropped = 0
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._capture, name="fmnistedge-capture", daemon=True)
+        self._thread.start()
+
+    def _capture(self) -> None:
+        try:
+            for frame in self._frames:
+                with self._cond:
+                    if self._seq > self._taken:
+                        self.dropped += 1
+                    self._frame, self._seq = frame, self._seq + 1
+                    self._cond.notify()
+                    if self._stop:
+                        break
+        except BaseException as exc:  # noqa: BLE001 - handed to the loop's thread
+            self._error = exc
+        finally:
+            with self._cond:
+                self._done = True
+                self._cond.notify()
+
+    def __iter__(self) -> Iterator[np.ndarray | None]:
+        while True:
+            with self._cond:
+                while self._seq == self._taken and not self._done:
+                    self._cond.wait(0.5)  # a timeout keeps Ctrl-C responsive
+                if self._seq == self._taken:  # the source ended
+                    if self._error is not None:
+                        raise self._error
+                    return
+                frame, self._taken = self._frame, self._seq
+            yield frame
+
+    def close(self) -> bool:
+        """Stop reading; True when the capture thread has ended."""
+        with self._cond:
+            self._stop = True
+        self._thread.join(self.join_seconds)
+        return not self._thread.is_alive()
+
+
+def frames_of(source) -> Iterable:
+    """The frames the loop reads: a live camera through :class:`LatestFrames`, a video file
+    frame by frame."""
+    return iter(source) if getattr(source, "is_file", False) else LatestFrames(source)
 
 
 def roi_box(shape: tuple[int, ...], fraction: float = ROI_FRACTION) -> tuple[int, int, int, int]:

@@ -65,12 +65,12 @@ def prepare(ref, guess, camera: Optional[int], source: Optional[str], picamera: 
             min_confidence: float, stable_frames: int, roi: float, realtime: bool, host: str,
             echo: Callable[[str], None] = print) -> Served:
     from fmnistedge.runtime.live import MAX_PACED_FPS, LiveScan, paced
-    from fmnistedge.runtime.scan import Voter
+    from fmnistedge.runtime.scan import Voter, frames_of
     from fmnistedge.runtime.serve import WardrobeService, create_app, is_loopback, new_token
     from fmnistedge.runtime.wardrobe import Item
 
     src, source_name, store = open_source_and_store(camera, source, picamera, lambda: WardrobeService(wardrobe))
-    frames = iter(src)
+    frames = frames_of(src)  # a live camera on a capture thread of its own, a file frame by frame
     fps = src.cap.get(5) if getattr(src, "is_file", False) else 0.0  # 5: cv2.CAP_PROP_FPS
     if realtime and 0 < fps <= MAX_PACED_FPS:
         frames = paced(frames, fps)

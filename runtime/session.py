@@ -145,16 +145,19 @@ class ScanSession:
             stop: StopRequest | None = None) -> ScanOutcome:
         """Scan until the source ends, a limit, the preview's quit key or ``stop``; the source,
         the preview and the wardrobe are closed whatever happens."""
-        from fmnistedge.runtime.scan import run_scan
+        from fmnistedge.runtime.scan import LatestFrames, frames_of, run_scan
 
         stop = stop or StopRequest()
         interrupted = False
+        frames = frames_of(self.source)  # a live camera on a capture thread of its own
         try:
-            run_scan(iter(self.source), self.guess, self.voter, self.record, preview, max_frames, max_seconds,
+            run_scan(frames, self.guess, self.voter, self.record, preview, max_frames, max_seconds,
                      should_stop=lambda: stop.flag, stats=self.stats)
         except KeyboardInterrupt:
             interrupted = True
         finally:
+            if isinstance(frames, LatestFrames):
+                frames.close()  # before the source: never release a camera under a read
             self.source.close()
             if preview is not None:
                 preview.close()
@@ -167,6 +170,8 @@ class ScanSession:
         if ended_early:
             self.stats.stopped = f"video ended after {ended_early[0]} of its {ended_early[1]} frames"
         summary = {**self.stats.summary(), "wardrobe": str(self.store.path)}
+        if isinstance(frames, LatestFrames):
+            summary["frames_dropped"] = frames.dropped  # newer frames arrived while one was processed
         return ScanOutcome(summary, interrupted, ended_early, self.source_name)
 
 

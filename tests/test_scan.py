@@ -544,3 +544,58 @@ def test_text_that_is_not_utf8_in_a_wardrobe_is_one_line_naming_the_item(tmp_pat
     assert runner.invoke(app, ["wardrobe", "stats", "--wardrobe", str(db)]).exit_code == 0  # labels are fine
     assert runner.invoke(app, ["wardrobe", "remove", "2", "--wardrobe", str(db)]).exit_code == 0
     assert [it["id"] for it in Wardrobe(db, readonly=True).items()] == [1]
+
+
+def test_latest_frames_hands_the_loop_the_newest_frame_and_counts_the_rest():
+    """A live camera on its own thread: a slow loop gets the newest frame, never a stale
+    buffered one, and every frame is either taken or counted as dropped."""
+    import threading
+    import time
+
+    from fmnistedge.runtime.scan import LatestFrames
+
+    delivered = threading.Event()
+
+    def camera():
+        for i in range(10):
+            yield np.full((2, 2, 3), i, np.uint8)
+            time.sleep(0.01)
+        delivered.set()
+
+    frames = LatestFrames(camera())
+    seen = []
+    for frame in frames:
+        seen.append(int(frame[0, 0, 0]))
+        time.sleep(0.05)  # processing slower than the camera
+    assert delivered.is_set() and seen == sorted(seen) and seen[-1] == 9
+    assert len(seen) < 10 and len(seen) + frames.dropped == 10
+    assert frames.close()
+
+
+def test_latest_frames_raises_a_capture_error_in_the_loop_and_close_waits_for_the_thread():
+    from fmnistedge.runtime.scan import LatestFrames
+
+    def broken():
+        yield np.zeros((2, 2, 3), np.uint8)
+        raise RuntimeError("camera unplugged")
+
+    frames = LatestFrames(broken())
+    with pytest.raises(RuntimeError, match="camera unplugged"):
+        for _ in frames:
+            pass
+    assert frames.close()
+
+
+def test_a_video_file_is_read_frame_by_frame_and_a_camera_through_latest_frames(tmp_path):
+    from fmnistedge.runtime.scan import LatestFrames, OpenCVSource, frames_of
+
+    src = OpenCVSource(str(CLIP))
+    assert not isinstance(frames_of(src), LatestFrames)
+    src.close()
+
+    class Live:  # a camera has no is_file
+        def __iter__(self):
+            return iter([])
+
+    frames = frames_of(Live())
+    assert isinstance(frames, LatestFrames) and list(frames) == [] and frames.close()
