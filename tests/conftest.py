@@ -1,4 +1,6 @@
-"""Shared fixtures: tiny synthetic IDX datasets the tests write themselves."""
+"""Shared fixtures: tiny synthetic IDX datasets the tests write themselves; and the
+time each test tier took, printed at the end of every run (issue 21: the fast tier
+stays within two minutes, and CI's own output says whether it does)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+pytest_plugins = ["pytester"]  # for the test of the tier summary below
 
 from fmnistedge.training import data  # noqa: E402
 
@@ -92,3 +96,44 @@ def exported_tiny(trained_tiny, tmp_path_factory) -> tuple[Path, dict]:
     shutil.copytree(trained_tiny / "tiny", out / "tiny")
     doc = export_arch(out / "tiny", list(FORMATS.values()))
     return out / "tiny", doc
+
+
+# --- Tier times -------------------------------------------------------------------------
+
+TIERS = {  # tier -> the line's label; a test marked both slow and ci is in the ci slice
+    "fast": "fast tier (not slow, not ci)",
+    "ci": "ci slice (ci)",
+    "slow": "slow tier (slow, not ci)",
+}
+_TIER_OF = pytest.StashKey[dict]()
+
+
+def tier_of(item: pytest.Item) -> str:
+    if item.get_closest_marker("ci"):
+        return "ci"
+    return "slow" if item.get_closest_marker("slow") else "fast"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    config.stash.setdefault(_TIER_OF, {}).update({item.nodeid: tier_of(item) for item in items})
+
+
+def tier_lines(tier_of_test: dict[str, str], reports) -> list[str]:
+    """One line per tier that ran: its tests and the sum of their setup, call and teardown
+    times (a session fixture's setup counts for the first test that uses it)."""
+    seconds: dict[str, float] = {}
+    for rep in reports:
+        if isinstance(rep, pytest.TestReport) and rep.nodeid in tier_of_test:
+            seconds[rep.nodeid] = seconds.get(rep.nodeid, 0.0) + rep.duration
+    lines = []
+    for tier, label in TIERS.items():
+        ran = [s for nodeid, s in seconds.items() if tier_of_test[nodeid] == tier]
+        if ran:
+            lines.append(f"{label}: {len(ran)} test{'s' * (len(ran) != 1)}, {sum(ran):.1f} s")
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    reports = [rep for reps in terminalreporter.stats.values() for rep in reps]
+    for line in tier_lines(config.stash.get(_TIER_OF, {}), reports):
+        terminalreporter.write_line(line)
