@@ -41,14 +41,20 @@ def idx_bytes(arr: np.ndarray) -> bytes:
 
 
 def write_dataset(directory: Path, n_train: int = 200, n_test: int = 50, gz: bool = True,
-                  seed: int = 0) -> Path:
-    """Write the four IDX files with random images and balanced labels."""
+                  seed: int = 0, learnable: bool = False) -> Path:
+    """Write the four IDX files with balanced labels: random images or, ``learnable``, a
+    bright bar whose row is the class on dim noise (a tiny model learns it in an epoch)."""
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
     for split, n in (("train", n_train), ("test", n_test)):
         spec = data.SPLITS[split]
-        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
         labels = (np.arange(n) % 10).astype(np.uint8)
+        if learnable:
+            images = rng.integers(0, 64, size=(n, 28, 28), dtype=np.uint8)
+            for image, label in zip(images, labels):
+                image[2 + 2 * label: 4 + 2 * label, 4:24] = 255
+        else:
+            images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
         for stem, arr in ((spec.images, images), (spec.labels, labels)):
             raw = idx_bytes(arr)
             if gz:
@@ -82,6 +88,18 @@ def trained_tiny(real_data, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("art")
     train_arch("tiny", TrainOptions(epochs=2, limit=2000, seed=1, out=out))
     return out
+
+
+@pytest.fixture(scope="session")
+def trained_lenet5(tmp_path_factory) -> tuple[Path, dict, Path]:
+    """LeNet-5, whose RBF output is a custom Keras layer, trained for one epoch on learnable
+    synthetic data: (arch dir, training record, data dir)."""
+    from fmnistedge.training.train import TrainOptions, train_arch
+
+    base = tmp_path_factory.mktemp("lenet5")
+    data_dir = write_dataset(base / "data", n_train=500, n_test=200, learnable=True)
+    rec = train_arch("lenet5", TrainOptions(epochs=1, out=base / "art", data_dir=data_dir))
+    return base / "art" / "lenet5", rec, data_dir
 
 
 @pytest.fixture(scope="session")
