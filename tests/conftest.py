@@ -80,14 +80,24 @@ def real_data() -> data.DatasetLocation:
         pytest.skip("real Fashion-MNIST not installed (apt install dataset-fashion-mnist)")
 
 
+TINY_TRAINING = {"epochs": 3, "limit": 2000, "seed": 7}
+
+
 @pytest.fixture(scope="session")
-def trained_tiny(real_data, tmp_path_factory) -> Path:
-    """The tiny test architecture trained for a few steps on a slice of the real data."""
+def tiny_training(real_data, tmp_path_factory) -> tuple[Path, dict]:
+    """The tiny test architecture trained for a few epochs on a slice of the real data, once
+    per session: (the output folder holding tiny/, the record train_arch returned). Tests
+    copy tiny/ before they change anything in it."""
     from fmnistedge.training.train import TrainOptions, train_arch
 
     out = tmp_path_factory.mktemp("art")
-    train_arch("tiny", TrainOptions(epochs=2, limit=2000, seed=1, out=out))
-    return out
+    rec = train_arch("tiny", TrainOptions(**TINY_TRAINING, out=out))
+    return out, rec
+
+
+@pytest.fixture(scope="session")
+def trained_tiny(tiny_training) -> Path:
+    return tiny_training[0]
 
 
 @pytest.fixture(scope="session")
