@@ -57,11 +57,16 @@ def _features_and_probs(model_path: Path, x: np.ndarray) -> tuple[np.ndarray, np
 def _embed(feats: np.ndarray, y: np.ndarray, tsne_items: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
     pca = PCA(n_components=2, random_state=0).fit_transform(feats)
     sub = data.stratified_sample(y, tsne_items, seed=0)
     start = PCA(n_components=min(50, feats.shape[1]), random_state=0).fit_transform(feats[sub])
-    tsne = TSNE(n_components=2, random_state=0, init="pca", perplexity=30, max_iter=500).fit_transform(start)
+    # One OpenMP thread: t-SNE's 500 iterations each wait at OpenMP barriers, which stall for
+    # whole time slices whenever another process holds a core (on a busy 2-core machine,
+    # 300 items took 22.5 s on two threads and 1.3 s on one).
+    with threadpool_limits(1, user_api="openmp"):
+        tsne = TSNE(n_components=2, random_state=0, init="pca", perplexity=30, max_iter=500).fit_transform(start)
     return pca, tsne, sub
 
 
