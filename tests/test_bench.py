@@ -11,11 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 from fmnistedge.cli import app
-from fmnistedge.measure.bench import pi_estimates_ms
+from fmnistedge.formats import FORMATS
+from fmnistedge.measure.bench import ALL_FORMATS, KERAS_FORMATS, BenchOptions, discover, pi_estimates_ms, run
 from fmnistedge.measure.benchreport import COLUMNS, pareto
 
 runner = CliRunner()
-FAST = ["--runs", "20", "--warmup", "2", "--batch-sizes", "1,8"]
+# Batch 32, the command's default: throughput is timed over 512 // batch calls, and a Keras
+# predict() call costs a tenth of a second or more whatever its batch.
+FAST = ["--runs", "20", "--warmup", "2", "--batch-sizes", "1,32"]
 
 
 @pytest.fixture
@@ -25,9 +28,11 @@ def bench_artifacts(exported_tiny, tmp_path):
     return art
 
 
-def test_bench_writes_json_csv_png_and_markdown(bench_artifacts, exported_tiny, tmp_path):
-    out = tmp_path / "out"
-    result = runner.invoke(app, ["bench", "tiny", "--artifacts", str(bench_artifacts), *FAST,
+def _bench_and_check_outputs(artifacts, out, formats: list[str] | None = None) -> dict:
+    """Bench the tiny model through the CLI (FORMATS, or the command's default: all), check
+    what every bench run writes, and return the rows by format."""
+    chosen = ["--formats", ",".join(formats)] if formats else []
+    result = runner.invoke(app, ["bench", "tiny", "--artifacts", str(artifacts), *FAST, *chosen,
                                  "--json", str(out / "b.json"), "--csv", str(out / "b.csv"),
                                  "--plot", str(out / "b.png"), "--markdown", str(out / "b.md")])
     assert result.exit_code == 0, result.output
@@ -35,22 +40,65 @@ def test_bench_writes_json_csv_png_and_markdown(bench_artifacts, exported_tiny, 
     assert doc["schema_version"] == 1 and doc["settings"]["threads"] == 1
     assert doc["environment"]["cpu"] and doc["environment"]["packages"]["onnxruntime"]
     rows = {r["format"]: r for r in doc["rows"]}
-    assert {"keras-predict", "keras-call", "tflite-int8", "onnx-fp32", "onnx-int8"} <= set(rows)
-    manifest = exported_tiny[1]
+    assert set(rows) == set(formats or ALL_FORMATS)
     for r in doc["rows"]:
         assert r["status"] == "ok", r
         assert r["latency_p50_ms"] <= r["latency_p95_ms"] <= r["latency_p99_ms"]
         assert r["timed_runs"] == 20 and r["peak_rss_mb"] > 0 and r["load_ms"] > 0
-        assert r["throughput_per_s"]["8"] > 0 and r["pi5_lower_bound_ms"] > 0
-    # Accuracy through the runtime equals the verified accuracy in the manifest.
-    assert rows["tflite-int8"]["accuracy"] == manifest["files"]["model_int8.tflite"]["test_accuracy"]
-    assert rows["onnx-fp32"]["overhead_ratio"] > 0
+        assert r["throughput_per_s"]["32"] > 0 and r["pi5_lower_bound_ms"] > 0
+        assert r["test_items"] == 10_000  # the whole test set: the command has no limit
     with open(out / "b.csv", newline="") as fh:
         assert list(csv.DictReader(fh).fieldnames) == COLUMNS
     png = (out / "b.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24])[0] > 500
     md = (out / "b.md").read_text()
-    assert "| `tiny` | tflite-int8 | ok |" in md and "b.png" in md and doc["environment"]["cpu"] in md
+    assert "b.png" in md and doc["environment"]["cpu"] in md
+    for fmt in rows:
+        assert f"| `tiny` | {fmt} | ok |" in md
+    return rows
+
+
+def test_bench_of_the_engine_formats_writes_json_csv_png_and_markdown(bench_artifacts, exported_tiny, tmp_path):
+    """Every engine format; with the Keras rows, a TensorFlow process each, it is the ci test below."""
+    manifest = exported_tiny[1]
+    rows = _bench_and_check_outputs(bench_artifacts, tmp_path / "out", list(FORMATS))
+    # Accuracy through the runtime equals the verified accuracy in the manifest, for every file.
+    for name, entry in manifest["files"].items():
+        assert rows[entry["key"]]["accuracy"] == entry["test_accuracy"], name
+    assert rows["onnx-fp32"]["overhead_ratio"] > 0
+
+
+@pytest.mark.ci  # the Keras rows start TensorFlow in three processes: most of a minute on 2 cores
+def test_bench_writes_json_csv_png_and_markdown(bench_artifacts, exported_tiny, tmp_path):
+    """The command's default: every format in one run, the Keras baseline rows among them."""
+    manifest = exported_tiny[1]
+    rows = _bench_and_check_outputs(bench_artifacts, tmp_path / "out")
+    assert rows["tflite-int8"]["accuracy"] == manifest["files"]["model_int8.tflite"]["test_accuracy"]
+    assert rows["onnx-fp32"]["overhead_ratio"] > 0
+    for fmt in KERAS_FORMATS:  # the Keras model in another process, another batch size: same argmax
+        assert rows[fmt]["accuracy"] == pytest.approx(manifest["keras"]["test_accuracy"], abs=1e-3)
+
+
+def test_a_test_limit_measures_accuracy_on_the_first_images(exported_tiny, tmp_path):
+    """BenchOptions.test_limit (tests only; the command always uses the whole test set)."""
+    from fmnistedge.runtime.backends import open_backend, predict_all
+    from fmnistedge.runtime.preprocess import to_model_input
+
+    from fmnistedge.training import data
+
+    art = tmp_path / "artifacts"
+    shutil.copytree(exported_tiny[0], art / "tiny")
+    options = BenchOptions(formats=("onnx-fp32",), runs=3, warmup=1, batch_sizes=(1, 32), artifacts=art,
+                           test_limit=300)
+    (row,) = run(discover(["tiny"], options), options)
+    assert row.status == "ok", row.error
+    x, y = data.load_split("test")
+    probs = predict_all(open_backend(art / "tiny" / "model_fp32.onnx"), to_model_input(x[:300]))
+    assert row.metrics["test_items"] == 300
+    assert row.metrics["accuracy"] == float((probs.argmax(1) == y[:300]).mean())
+    assert row.metrics["throughput_per_s"]["32"] > 0
+    with pytest.raises(ValueError, match="test_limit must be at least 1"):
+        BenchOptions(test_limit=0)
 
 
 def test_broken_file_is_recorded_and_the_rest_complete(bench_artifacts):

@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 from fmnistedge import formats as fmts
 from fmnistedge.formats import FORMATS
-from fmnistedge.export.pipeline import export_arch
+from fmnistedge.export.pipeline import ExportOptions, export_arch
 from fmnistedge.runtime.integrity import check_file
 from fmnistedge.runtime.modelmeta import check_seal, read_embedded
 from typer.testing import CliRunner
 
 from fmnistedge.errors import ModelError
-from fmnistedge.training.train import TrainOptions, train_arch
 
 ALL = list(FORMATS.values())
 
@@ -269,10 +268,11 @@ def test_wrong_input_shape_is_named(tmp_path):
         export_arch(d, [FORMATS["onnx-fp32"]])
 
 
-def test_lenet_rbf_model_exports(tmp_path, real_data):
-    train_arch("lenet5", TrainOptions(epochs=1, limit=500, out=tmp_path))
+def test_lenet_rbf_model_exports(trained_lenet5, tmp_path):
+    arch_dir, _, data_dir = trained_lenet5
+    shutil.copytree(arch_dir, tmp_path / "lenet5")
     doc = export_arch(tmp_path / "lenet5", [FORMATS["tflite-fp32"], FORMATS["onnx-fp32"],
-                                            FORMATS["tflite-int8"]])
+                                            FORMATS["tflite-int8"]], ExportOptions(data_dir=data_dir))
     assert doc["files"]["model_fp32.tflite"]["status"] == "verified"
     assert doc["files"]["model_fp32.onnx"]["status"] == "verified"
     assert doc["files"]["model_int8.tflite"]["test_accuracy"] > 0.2

@@ -19,18 +19,25 @@ FIGURES = ["curves.png", "confusion.png", "per_class.png", "errors.png", "correc
            "embedding.png", "exported.png"]
 
 
+def _copy_tiny(exported_tiny, art):
+    shutil.copytree(exported_tiny[0], art / "tiny")
+    return art
+
+
 @pytest.fixture(scope="module")
 def reported(exported_tiny, tmp_path_factory):
-    art = tmp_path_factory.mktemp("rep-art")
-    shutil.copytree(exported_tiny[0], art / "tiny")
+    """What ``fmnistedge report tiny`` writes, through the library with a 100-image t-SNE
+    (t-SNE is most of a report's time); the command itself is the ci test at the end."""
+    from fmnistedge.measure.report import arch_report, overview
+
+    art = _copy_tiny(exported_tiny, tmp_path_factory.mktemp("rep-art"))
     out = tmp_path_factory.mktemp("rep-out")
-    result = runner.invoke(app, ["report", "tiny", "--artifacts", str(art), "--out", str(out)])
-    assert result.exit_code == 0, result.output
+    arch_report(art / "tiny", out, tsne_items=100)
+    overview(out, None)
     return art, out
 
 
-def test_every_figure_is_a_real_png(reported):
-    _, out = reported
+def _figures_are_real_pngs(out):
     for name in FIGURES:
         raw = (out / "tiny" / name).read_bytes()
         assert raw[:8] == b"\x89PNG\r\n\x1a\n", name
@@ -39,8 +46,7 @@ def test_every_figure_is_a_real_png(reported):
     assert not list(out.glob(".*")), "no partial folders left behind"
 
 
-def test_pages_link_only_existing_files(reported):
-    _, out = reported
+def _pages_link_only_existing_files(out):
     for page in (out / "index.md", out / "tiny" / "index.md"):
         links = re.findall(r"\]\(([^)]+)\)", page.read_text())
         assert links
@@ -48,8 +54,7 @@ def test_pages_link_only_existing_files(reported):
             assert (page.parent / link).is_file(), (page, link)
 
 
-def test_numbers_equal_train_json(reported):
-    art, out = reported
+def _numbers_equal_train_json(art, out):
     rec = json.loads((art / "tiny" / "train.json").read_text())
     page = (out / "tiny" / "index.md").read_text()
     assert f"**{100 * rec['test_accuracy']:.2f}%**" in page
@@ -58,6 +63,28 @@ def test_numbers_equal_train_json(reported):
                 f"{row['support']} |") in page
     overview = (out / "index.md").read_text()
     assert f"| {100 * rec['test_accuracy']:.2f}% |" in overview
+
+
+def test_every_figure_is_a_real_png(reported):
+    _figures_are_real_pngs(reported[1])
+
+
+def test_pages_link_only_existing_files(reported):
+    _pages_link_only_existing_files(reported[1])
+
+
+def test_numbers_equal_train_json(reported):
+    _numbers_equal_train_json(*reported)
+
+
+def test_the_page_names_its_t_sne_subset_and_a_too_small_one_is_refused(reported, tmp_path):
+    from fmnistedge.measure.report import arch_report
+
+    art, out = reported
+    assert "class-stratified 100-image subset" in (out / "tiny" / "index.md").read_text()
+    with pytest.raises(ValueError, match="tsne_items must be at least 50"):
+        arch_report(art / "tiny", tmp_path, tsne_items=49)
+    assert not list(tmp_path.iterdir())  # refused before writing anything
 
 
 def test_precision_recall_by_hand():
@@ -82,3 +109,15 @@ def test_untrained_old_schema_and_unwritable(tmp_path, exported_tiny):
     blocker.write_text("x")
     result = runner.invoke(app, ["report", "tiny", "--artifacts", str(art), "--out", str(blocker / "sub")])
     assert result.exit_code == 1 and "Cannot write" in result.output
+
+
+@pytest.mark.ci  # the command's 1000-image t-SNE: half a minute on 2 cores
+def test_the_report_command_writes_figures_links_and_numbers(exported_tiny, tmp_path):
+    art = _copy_tiny(exported_tiny, tmp_path / "art")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["report", "tiny", "--artifacts", str(art), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    _figures_are_real_pngs(out)
+    _pages_link_only_existing_files(out)
+    _numbers_equal_train_json(art, out)
+    assert "class-stratified 1000-image subset" in (out / "tiny" / "index.md").read_text()

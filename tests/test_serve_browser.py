@@ -1,7 +1,7 @@
 """``fmnistedge serve`` in a real browser: headless Chromium (Debian's ``chromium`` and
 ``chromium-driver``) loads the page while the sample clip is scanned and sees items appear.
 
-Marked ``browser`` and skipped where Chromium or its driver is missing. The browser is
+Marked ``browser`` and ``ci``, and skipped where Chromium or its driver is missing. The browser is
 driven through chromedriver's W3C WebDriver HTTP API with the standard library (five
 calls), so the test needs no Python package beyond the dev extra. The screenshot goes to
 the test's temporary folder; ``SERVE_SCREENSHOT=docs/img/serve.png`` writes the one the
@@ -36,7 +36,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--window-size=1280,900"]
 
-pytestmark = [pytest.mark.browser,
+# ci: the clip plays in real time (9.6 s) after Chromium starts, too long for the fast tier.
+pytestmark = [pytest.mark.browser, pytest.mark.ci,
               pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver")]
 
 

@@ -36,6 +36,22 @@ def test_a_default_model_is_shipped():
 
 
 @pytest.mark.parametrize("arch, name", SHIPPED)
+def test_shipped_file_matches_its_manifest_and_describes_itself(arch, name):
+    """Size, sha256 and the verified record of every shipped file, in its manifest and embedded
+    in the file alike (fast; the accuracy sweep over the 10k test set is the ci test below)."""
+    from fmnistedge.runtime.modelmeta import read_embedded
+
+    path = shipped_dir() / arch / name
+    entry = check_file(path)
+    assert entry["verified"] and entry["status"] == "verified" and entry["test_items"] == 10_000
+    embedded = read_embedded(path)
+    assert embedded["arch"] == arch and embedded["verification"]["test_accuracy"] == entry["test_accuracy"]
+    train_log = json.loads((shipped_dir() / arch / "train.json").read_text())
+    assert manifest.load(shipped_dir() / arch)["keras"]["test_accuracy"] == train_log["test_accuracy"]
+
+
+@pytest.mark.ci  # every shipped file over the 10k test set: most of a minute on 2 cores
+@pytest.mark.parametrize("arch, name", SHIPPED)
 def test_shipped_file_matches_manifest_and_its_accuracy_to_the_last_digit(arch, name, real_data):
     from fmnistedge.runtime.preprocess import to_model_input
 
@@ -174,3 +190,12 @@ def test_wheel_carries_the_models_within_budget(tmp_path):
     model_bytes = sum(len(b) for b in models.values())
     print(f"shipped model bytes in the wheel: {model_bytes}; wheel file: {wheel.stat().st_size} bytes")
     assert 0 < model_bytes <= WHEEL_BUDGET and wheel.stat().st_size <= WHEEL_BUDGET
+
+
+@pytest.mark.parametrize("arch, name", SHIPPED)
+def test_every_shipped_file_carries_an_intact_seal(arch, name):
+    """A shipped file copied on its own (no manifest beside it) is still checked: its embedded
+    seal holds the sha256 of its content (runtime.modelmeta)."""
+    from fmnistedge.runtime.modelmeta import check_seal
+
+    assert check_seal(shipped_dir() / arch / name) is True

@@ -40,6 +40,11 @@ class BenchOptions:
     batch_sizes: tuple[int, ...] = (1, 32)
     artifacts: Path = Path("artifacts")
     data_dir: Path | None = None
+    test_limit: int | None = None  # accuracy on the first N test images; None: all 10k (the command)
+
+    def __post_init__(self) -> None:
+        if self.test_limit is not None and self.test_limit < 1:
+            raise ValueError(f"test_limit must be at least 1. Received: test_limit={self.test_limit}")
 
 
 @dataclass
@@ -124,7 +129,7 @@ def _precision(fmt: str) -> str:
 
 def run(rows: list[Row], options: BenchOptions, tick: Callable[[str], None] = lambda _: None) -> list[Row]:
     base = {"threads": options.threads, "batch_sizes": list(options.batch_sizes),
-            "data_dir": str(options.data_dir) if options.data_dir else None}
+            "data_dir": str(options.data_dir) if options.data_dir else None, "test_limit": options.test_limit}
     for row in rows:
         if row.status != "pending":
             continue

@@ -1,7 +1,8 @@
 """Measurement worker for ``fmnistedge bench``, run as a fresh subprocess.
 
 ``python -m fmnistedge.measure.benchworker single SPEC_JSON`` measures one model file in
-this fresh process: load time, accuracy on the 10k test set, throughput at
+this fresh process: load time, accuracy on the 10k test set (or its first
+``test_limit`` images, for tests), throughput at
 larger batches and the process's peak resident memory (what a user sees).
 
 ``python -m fmnistedge.measure.benchworker latency SPEC_JSON`` loads several models and
@@ -75,11 +76,12 @@ def single(spec: dict) -> dict:
     runner = _open(spec)
     runner.predict(x[:1])  # first call allocates; count it as part of loading
     load_ms = 1000 * (time.perf_counter() - start)
+    x_eval, y_eval = x[:spec.get("test_limit")], y[:spec.get("test_limit")]  # None: all of them
     if spec["format"] == "keras-predict":
-        probs = runner.model.predict(x, batch_size=500, verbose=0)
+        probs = runner.model.predict(x_eval, batch_size=500, verbose=0)
     else:
-        probs = predict_all(runner, x, batch_size=500)
-    accuracy = float((np.asarray(probs).argmax(1) == y).mean())
+        probs = predict_all(runner, x_eval, batch_size=500)
+    accuracy = float((np.asarray(probs).argmax(1) == y_eval).mean())
     throughput = {}
     for bs in spec["batch_sizes"]:
         if bs == 1:
@@ -91,7 +93,7 @@ def single(spec: dict) -> dict:
         for _ in range(reps):
             runner.predict(batch)
         throughput[str(bs)] = bs * reps / (time.perf_counter() - t0)
-    return {"load_ms": load_ms, "accuracy": accuracy, "throughput_per_s": throughput,
+    return {"load_ms": load_ms, "accuracy": accuracy, "test_items": len(y_eval), "throughput_per_s": throughput,
             "peak_rss_mb": _rss_mb(), "rss_before_load_mb": rss_before}
 
 

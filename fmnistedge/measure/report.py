@@ -26,6 +26,7 @@ from fmnistedge.training.train import evaluate_probs
 from fmnistedge.trainlog import load as load_record
 
 TSNE_ITEMS = 1000  # t-SNE on a class-stratified subset, 500 iterations: seconds instead of minutes
+TSNE_MIN_ITEMS = 50  # more than t-SNE's perplexity (30) and the 50 PCA components before it
 GALLERY = 24
 
 
@@ -54,14 +55,19 @@ def _features_and_probs(model_path: Path, x: np.ndarray) -> tuple[np.ndarray, np
     return feats.reshape(len(x), -1), probs
 
 
-def _embed(feats: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _embed(feats: np.ndarray, y: np.ndarray, tsne_items: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
     pca = PCA(n_components=2, random_state=0).fit_transform(feats)
-    sub = data.stratified_sample(y, TSNE_ITEMS, seed=0)
+    sub = data.stratified_sample(y, tsne_items, seed=0)
     start = PCA(n_components=min(50, feats.shape[1]), random_state=0).fit_transform(feats[sub])
-    tsne = TSNE(n_components=2, random_state=0, init="pca", perplexity=30, max_iter=500).fit_transform(start)
+    # One OpenMP thread: t-SNE's 500 iterations each wait at OpenMP barriers, which stall for
+    # whole time slices whenever another process holds a core (on a busy 2-core machine,
+    # 300 items took 22.5 s on two threads and 1.3 s on one).
+    with threadpool_limits(1, user_api="openmp"):
+        tsne = TSNE(n_components=2, random_state=0, init="pca", perplexity=30, max_iter=500).fit_transform(start)
     return pca, tsne, sub
 
 
@@ -93,8 +99,14 @@ def _file_matrices(arch_dir: Path, x: np.ndarray, y: np.ndarray) -> dict[str, np
     return out
 
 
-def arch_report(arch_dir: Path, out_dir: Path) -> dict:
-    """Write OUT_DIR/ARCH/index.md and its figures; return the page's key numbers."""
+def arch_report(arch_dir: Path, out_dir: Path, tsne_items: int = TSNE_ITEMS) -> dict:
+    """Write OUT_DIR/ARCH/index.md and its figures; return the page's key numbers.
+
+    ``tsne_items``: the size of the t-SNE subset (tests pass a small one; t-SNE is most of a
+    report's time).
+    """
+    if tsne_items < TSNE_MIN_ITEMS:
+        raise ValueError(f"tsne_items must be at least {TSNE_MIN_ITEMS}. Received: tsne_items={tsne_items}")
     train_json = arch_dir / "train.json"
     if not (arch_dir / "model.keras").is_file() or not train_json.is_file():
         raise FmnistEdgeError(f"{arch_dir.name} has not been trained (no model.keras and train.json in "
@@ -117,12 +129,12 @@ def arch_report(arch_dir: Path, out_dir: Path) -> dict:
         reportfigs.gallery(x_u8, y, pred, conf, wrong, f"{arch}: wrong, most frequent confusions first",
                            t / "errors.png")
         reportfigs.gallery(x_u8, y, pred, conf, right, f"{arch}: right, one per class", t / "correct.png", cols=10)
-        pca, tsne, sub = _embed(feats, y)
+        pca, tsne, sub = _embed(feats, y, tsne_items)
         reportfigs.embeddings(pca, tsne, y, y[sub], f"{arch}: penultimate-layer features", t / "embedding.png")
         files = _file_matrices(arch_dir, x, y)
         if files:
             reportfigs.confusion_grid(files, cm, f"{arch}: exported files vs Keras", t / "exported.png")
-        (t / "index.md").write_text(_page(rec, precision_recall(cm), files, cm))
+        (t / "index.md").write_text(_page(rec, precision_recall(cm), files, cm, len(sub)))
         summary = {"arch": arch, "params": rec["params"], "macs": rec["macs"],
                    "test_accuracy": rec["test_accuracy"], "reported_accuracy": rec.get("reported_accuracy"),
                    "files": {k: float(np.trace(m) / m.sum()) for k, m in files.items()}}
@@ -143,7 +155,7 @@ def _swap_in(new: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _page(rec: dict, pr: list[dict], files: dict[str, np.ndarray], cm: np.ndarray) -> str:
+def _page(rec: dict, pr: list[dict], files: dict[str, np.ndarray], cm: np.ndarray, tsne_items: int) -> str:
     arch = rec["arch"]
     env = rec["environment"]
     lines = [
@@ -167,7 +179,7 @@ def _page(rec: dict, pr: list[dict], files: dict[str, np.ndarray], cm: np.ndarra
     lines += ["", "## Gallery", "", "![errors](errors.png)", "", "![correct](correct.png)", "",
               "## Embedding", "",
               f"Penultimate-layer features of the test set: PCA of all 10,000 images; t-SNE of a "
-              f"class-stratified {TSNE_ITEMS}-image subset (seeded, 500 iterations).", "", "![embedding](embedding.png)", ""]
+              f"class-stratified {tsne_items}-image subset (seeded, 500 iterations).", "", "![embedding](embedding.png)", ""]
     if files:
         lines += ["## Exported files", "", "| file | test accuracy | changed predictions vs Keras' matrix |",
                   "|---|---:|---:|"]
