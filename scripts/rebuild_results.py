@@ -64,7 +64,7 @@ def run(argv: list[str], dry_run: bool) -> None:
 
 def train(rows: dict[str, dict], artifacts: Path, dry_run: bool) -> None:
     for arch, row in rows.items():
-        if (artifacts / arch / "train.json").is_file():
+        if (ROOT / artifacts / arch / "train.json").is_file():
             print(f"{arch}: already trained in {artifacts}", flush=True)
             continue
         argv = shlex.split(row["command"])
@@ -78,7 +78,7 @@ def compare(rows: dict[str, dict], artifacts: Path) -> list[str]:
     """One line per architecture: its new test accuracy against the recorded one."""
     lines = []
     for arch, row in rows.items():
-        log = artifacts / arch / "train.json"
+        log = ROOT / artifacts / arch / "train.json"
         if not log.is_file():
             continue
         new = 100 * json.loads(log.read_text())["test_accuracy"]
@@ -107,16 +107,18 @@ def main() -> None:
                         help="bench: untimed warm-up runs per model (0-10000; default 20)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands without running them")
     args = parser.parse_args()
-    artifacts, results = (ROOT / args.artifacts).resolve(), ROOT / args.results
+    # Relative to the repository (every command runs there), so the commands recorded in the
+    # result files read the same on every machine.
+    artifacts, results = args.artifacts, args.results
     steps = args.only or list(STEPS[STEPS.index(args.start):])
     if not args.report and "report" in steps and not args.only:
         steps.remove("report")
-    rows = recorded(results)
+    rows = recorded(ROOT / results)
     names = list(rows)
     if "train" in steps:
         train(rows, artifacts, args.dry_run)
         print("\n".join(compare(rows, artifacts)), flush=True)
-    trained = [a for a in names if (artifacts / a / "model.keras").is_file()]
+    trained = [a for a in names if (ROOT / artifacts / a / "model.keras").is_file()]
     if "export" in steps and trained:
         run(FMNISTEDGE + ["export", *trained, "--int8", "--fp16", "--artifacts", str(artifacts)], args.dry_run)
     if "ship" in steps and shipped_archs(trained):
