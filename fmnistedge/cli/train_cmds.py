@@ -133,7 +133,7 @@ def table(
     RESULTS/runs/, RESULTS/edge-runs.csv and RESULTS/accuracy-params.png (needs the 'report' extra).
     With --doc, rewrites each block between <!-- NAME:start --> and <!-- NAME:end --> markers that the
     file holds, from those files and from RESULTS/realphotos-dev.json, coldstart.json, photo-bench.json,
-    scan-bench.json, bench.json and bench-shipped.json (also the edge family's targets) when present.
+    scan-bench.json and bench.json (also the edge family's targets) when present.
     """
     from fmnistedge.measure import tables
 

@@ -19,7 +19,7 @@ def blocks(results: Path, photo_runs: bool = True) -> dict[str, tuple[Path, Call
     ``photo_runs``: whether the edge runs include photo-domain runs (their own block)."""
     photos = results / "realphotos-dev.json"
     table = {
-        "shipped-table": (results / "bench-shipped.json", lambda src, doc: render.render_shipped_markdown(src, photos)),
+        "shipped-table": (results / "bench.json", lambda src, doc: render.render_shipped_markdown(src, photos)),
         "seed-table": (results / "seed-archs.csv", lambda src, doc: render.render_seed_markdown(src)),
         "edge-table": (results / "edge-runs.csv", lambda src, doc: render.render_runs_markdown(src)),
         "export-table": (results / "exports.csv", lambda src, doc: render.render_export_markdown(src)),
@@ -28,8 +28,7 @@ def blocks(results: Path, photo_runs: bool = True) -> dict[str, tuple[Path, Call
         "photo-speed": (results / "photo-bench.json", lambda src, doc: render.render_photo_speed_markdown(src)),
         "scan-speed": (results / "scan-bench.json", lambda src, doc: render.render_scan_speed_markdown(src)),
         "bench-table": (results / "bench.json", render.render_bench_markdown),
-        "bench-shipped-table": (results / "bench-shipped.json", render.render_bench_markdown),
-        "targets-table": (results / "bench-shipped.json", lambda src, doc: render.render_targets_markdown(src)),
+        "targets-table": (results / "bench.json", lambda src, doc: render.render_targets_markdown(src)),
     }
     if photo_runs:
         table["photo-runs"] = (results / "edge-runs.csv", lambda src, doc: render.render_photo_runs_markdown(src))
