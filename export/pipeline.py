@@ -232,14 +232,12 @@ def export_targets(names: list[str] | None, artifacts: Path) -> list[Path]:
 
 def export_all(dirs: list[Path], formats: list[Format], options: ExportOptions, progress=None) -> list[dict]:
     """Export (and verify) every folder of ``dirs``; the summary rows of every file written."""
+    from fmnistedge.progress import stepper
+
     per_arch = 2 + len(formats) * (2 if options.verify else 1)
-    task = progress.add_task("export", total=per_arch * len(dirs), status="") if progress is not None else None
+    step = stepper(progress, "export", per_arch * len(dirs))
     rows = []
     for arch_dir in dirs:
-        def step(msg: str) -> None:
-            if progress is not None:
-                progress.update(task, advance=1, status=msg)
-
         rows.extend(summary_rows(export_arch(arch_dir, formats, options, step=step), formats))
     return rows
 

@@ -83,6 +83,20 @@ def make_progress(transient: bool = False) -> Progress:
     )
 
 
+def stepper(progress: Progress | None, description: str, total: int):
+    """A bar of ``total`` steps on ``progress`` as one function, ``step(status=None, advance=1)``
+    (a new ``status`` text, if given, and ``advance`` steps); without ``progress`` it does nothing,
+    so library code reports progress the same way whether a command shows a bar or not."""
+    if progress is None:
+        return lambda status=None, advance=1: None
+    task = progress.add_task(description, total=total, status="")
+
+    def step(status: str | None = None, advance: int = 1) -> None:
+        progress.update(task, advance=advance, **({} if status is None else {"status": status}))
+
+    return step
+
+
 def keras_progress_callback(progress: Progress, arch: str):
     """A Keras callback that drives two bars: epochs, and batches of the current epoch."""
     import keras

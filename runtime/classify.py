@@ -199,18 +199,18 @@ def classify_paths(patterns: list[str], backend, on_result: Callable[[Prediction
     ends the run with the results finished so far."""
     from fmnistedge.runtime import imageio
 
-    entries = imageio.expand_paths(patterns)
+    entries = [e if isinstance(e, Path) else Failure(str(e[0]), e[1]) for e in imageio.expand_paths(patterns)]
     files = [e for e in entries if isinstance(e, Path)]
     for e in entries:
-        if not isinstance(e, Path):
-            on_result(Failure(str(e[0]), e[1]))
+        if isinstance(e, Failure):
+            on_result(e)
     interrupted = False
     try:
         results = classify_files(files, backend, on_result=on_result, **options)
     except ClassifyInterrupted as exc:
         results, interrupted = exc.results, True
     by_path = {r.path: r for r in results}  # expand_paths names each file once
-    ordered = [by_path.get(str(e)) if isinstance(e, Path) else Failure(str(e[0]), e[1]) for e in entries]
+    ordered = [by_path.get(str(e)) if isinstance(e, Path) else e for e in entries]
     return ClassifyRun([r for r in ordered if r is not None], interrupted, len(files))
 
 

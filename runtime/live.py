@@ -19,7 +19,7 @@ import numpy as np
 
 from fmnistedge.errors import first_line
 from fmnistedge.runtime.preview import annotate, guess_text
-from fmnistedge.runtime.scan import MOVING, Guess, LatestFrames, Record, ScanStats, Voter, run_scan
+from fmnistedge.runtime.scan import MOVING, Guess, LatestFrames, Record, ScanStats, Voter, run_scan, source_end
 
 JPEG_QUALITY = 80
 LATENCY_WINDOW = 10_000  # frames whose latency the summary averages
@@ -107,14 +107,8 @@ class LiveScan:
         try:
             run_scan(self.frames, self.guess, self.voter, self._on_record, on_frame=self._on_frame,
                      should_stop=self._stop.is_set, stats=self.stats)
-            reason = self.stats.stopped
-            if getattr(self.source, "lost", False):
-                reason = "camera lost"
-            early = getattr(self.source, "ended_early", None)
-            if early:
-                reason = f"video ended after {early[0]} of its {early[1]} frames"
-                error = (f"{self.describe.get('source', 'the video')} ended after {early[0]} of the {early[1]} "
-                         "frames it reports (damaged or cut short); the items recorded from it are kept")
+            ended, error = source_end(self.source, self.describe.get("source", "the video"))
+            reason = ended or self.stats.stopped
         except Exception as exc:  # noqa: BLE001 - one line for the page and stderr; the wardrobe stays served
             reason, error = "failed", first_line(exc)
         finally:

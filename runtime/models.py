@@ -70,7 +70,7 @@ def search_dirs(artifacts: Path | Iterable[Path] = ARTIFACTS_DIR,
 
 
 def find_arch_dir(arch: str, artifacts: Path | Iterable[Path] = ARTIFACTS_DIR, prefer: Prefer = "shipped",
-             keras: bool = False) -> Path | None:
+                  keras: bool = False) -> Path | None:
     """The first folder named ``arch`` in search order with a manifest (or, with ``keras``,
     a trained ``model.keras``), or None."""
     for base, _ in search_dirs(artifacts, prefer):

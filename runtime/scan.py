@@ -231,6 +231,18 @@ class LatestFrames:
         return not self._thread.is_alive()
 
 
+def source_end(source, name: str) -> tuple[str | None, str | None]:
+    """Why ``source`` stopped giving frames, when the source knows (a lost camera, a video file
+    cut short: the attributes :class:`OpenCVSource` and :class:`PicameraSource` set): the
+    reason for the summary, and for a cut video the error line; (None, None) otherwise."""
+    early = getattr(source, "ended_early", None)
+    if early:
+        return (f"video ended after {early[0]} of its {early[1]} frames",
+                f"{name} ended after {early[0]} of the {early[1]} frames it reports (damaged or cut short); "
+                "the items recorded from it are kept")
+    return ("camera lost" if getattr(source, "lost", False) else None), None
+
+
 def frames_of(source) -> Iterable:
     """The frames the loop reads: a live camera through :class:`LatestFrames`, a video file
     frame by frame."""

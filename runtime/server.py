@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from fmnistedge import errors
-from fmnistedge.runtime.session import open_source_and_store
+from fmnistedge.runtime.session import open_source_and_store, recorded_text
 
-DEFAULT_PORT = 8080
 JOIN_SECONDS = 10.0  # how long a stopping server waits for the scan thread (a camera read can block)
 GRACEFUL_SECONDS = 3  # open connections (an MJPEG viewer) get this long to finish at shutdown
 
@@ -130,8 +129,7 @@ def run(served: Served, sock, host: str, port: int, ref, say: Callable[[str], No
         store.close()
     summary = live.stats.summary()
     stopped = live.stopped if ended else "the source did not stop in time"
-    per = ", ".join(f"{k} {v}" for k, v in summary["per_label"].items()) or "none"
-    say(f"{summary['items']} item(s) recorded ({per}); {summary['frames']} frames, {summary['fps']} FPS; "
+    say(f"{recorded_text(summary)}; {summary['frames']} frames, {summary['fps']} FPS; "
         f"scan stopped: {stopped}; server stopped")
     if stop["sigint"]:
         raise errors.CommandFailed(errors.EXIT_INTERRUPTED)

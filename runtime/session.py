@@ -16,10 +16,6 @@ from typing import Callable, Iterator
 
 from fmnistedge.errors import EXIT_INPUT_FAILED, EXIT_INTERRUPTED, CommandFailed, UsageError
 
-# OpenCV reads larger indices as a backend code plus an index (e.g. 200 = V4L2) and a
-# negative one crashes it (exit 139), so only plain device numbers are accepted.
-MAX_CAMERA_INDEX = 99
-
 
 def check_one_source(camera: int | None, source: str | None, picamera: bool) -> None:
     """A usage error (before any slow work) when more than one frame source is given."""
@@ -97,18 +93,14 @@ def open_preview(show: bool | None, quiet: bool, undo, roi: float, relearn, say:
 class ScanOutcome:
     summary: dict
     interrupted: bool
-    ended_early: tuple[int, int] | None  # (frames read, frames the file reports) of a cut video
-    source_name: str
+    error: str | None  # why the source failed (a video file cut short), one line
 
     def check(self) -> None:
         """Raise the scan's exit code: 130 when interrupted, 1 when a video ended early."""
         if self.interrupted:
             raise CommandFailed(EXIT_INTERRUPTED)
-        if self.ended_early:
-            read, total = self.ended_early
-            raise CommandFailed(EXIT_INPUT_FAILED, f"{self.source_name} ended after {read} of the {total} frames "
-                                                   "it reports (damaged or cut short); the items recorded from it "
-                                                   "are kept")
+        if self.error:
+            raise CommandFailed(EXIT_INPUT_FAILED, self.error)
 
 
 class ScanSession:
@@ -145,7 +137,7 @@ class ScanSession:
             stop: StopRequest | None = None) -> ScanOutcome:
         """Scan until the source ends, a limit, the preview's quit key or ``stop``; the source,
         the preview and the wardrobe are closed whatever happens."""
-        from fmnistedge.runtime.scan import LatestFrames, frames_of, run_scan
+        from fmnistedge.runtime.scan import LatestFrames, frames_of, run_scan, source_end
 
         stop = stop or StopRequest()
         interrupted = False
@@ -164,15 +156,12 @@ class ScanSession:
             self.store.close()
         if interrupted or stop.sigint:
             interrupted, self.stats.stopped = True, "interrupted"
-        if getattr(self.source, "lost", False):
-            self.stats.stopped = "camera lost"
-        ended_early = getattr(self.source, "ended_early", None)  # a damaged or cut video file
-        if ended_early:
-            self.stats.stopped = f"video ended after {ended_early[0]} of its {ended_early[1]} frames"
+        ended, error = source_end(self.source, self.source_name)
+        self.stats.stopped = ended or self.stats.stopped
         summary = {**self.stats.summary(), "wardrobe": str(self.store.path)}
         if isinstance(frames, LatestFrames):
             summary["frames_dropped"] = frames.dropped  # newer frames arrived while one was processed
-        return ScanOutcome(summary, interrupted, ended_early, self.source_name)
+        return ScanOutcome(summary, interrupted, error)
 
 
 def open_source_and_store(camera: int | None, source: str | None, picamera: bool, open_store):
@@ -195,7 +184,12 @@ def open_scan(camera: int | None, source: str | None, picamera: bool, wardrobe: 
     return ScanSession(src, source_name, guess, voter, store, ref, on_item)
 
 
-def summary_line(summary: dict) -> str:
+def recorded_text(summary: dict) -> str:
+    """"N item(s) recorded (label n, ...)" of a scan summary (``scan``'s and ``serve``'s last line)."""
     per = ", ".join(f"{k} {v}" for k, v in summary["per_label"].items()) or "none"
-    return (f"{summary['items']} item(s) recorded ({per}); {summary['frames']} frames, {summary['fps']} FPS, "
+    return f"{summary['items']} item(s) recorded ({per})"
+
+
+def summary_line(summary: dict) -> str:
+    return (f"{recorded_text(summary)}; {summary['frames']} frames, {summary['fps']} FPS, "
             f"{summary['latency_ms_mean']} ms per frame; stopped: {summary['stopped']}")

@@ -13,7 +13,9 @@ from fmnistedge.progress import printable
 from fmnistedge.cli.app import (_ErrorMappingGroup, ArtifactsOpt, EngineOpt, JsonFlag, ModelOpt, PrecisionOpt,
                                 ScanSegment, ThreadsOpt, app, print_json, resolve_model, say)
 
-MAX_CAMERA_INDEX = 99  # runtime.session.MAX_CAMERA_INDEX (not imported: that loads the runtime for --help)
+# OpenCV reads larger indices as a backend code plus an index (e.g. 200 = V4L2) and a
+# negative one crashes it (exit 139), so only plain device numbers are accepted.
+MAX_CAMERA_INDEX = 99
 WardrobeOpt = Annotated[Optional[Path], typer.Option(
     "--wardrobe", help="Wardrobe database (default: ~/.local/share/fmnistedge/wardrobe.db).")]
 # Options that scan and serve share.

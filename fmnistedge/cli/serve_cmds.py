@@ -13,7 +13,7 @@ from fmnistedge.cli.app import (ArtifactsOpt, EngineOpt, ModelOpt, PrecisionOpt,
 from fmnistedge.cli.scan_cmds import (CameraOpt, MinConfidenceOpt, PicameraOpt, RoiOpt, ScanSegmentOpt, SourceOpt,
                                       StableFramesOpt, WardrobeOpt)
 
-DEFAULT_PORT = 8080  # runtime.server.DEFAULT_PORT (not imported: --help stays light)
+DEFAULT_PORT = 8080
 
 
 @app.command()

@@ -183,6 +183,7 @@ def measure(names: list[str], options: BenchOptions, progress=None, say: Callabl
     from fmnistedge import provenance
     from fmnistedge.errors import FmnistEdgeError
     from fmnistedge.measure import benchreport
+    from fmnistedge.progress import stepper
     from fmnistedge.training.data import find_dataset
 
     find_dataset(options.data_dir)  # accuracy needs the test set: fail now, not in every row
@@ -194,7 +195,5 @@ def measure(names: list[str], options: BenchOptions, progress=None, say: Callabl
                               "run 'fmnistedge train' and 'fmnistedge export' first")
     if any(r.status == "not run" for r in rows):
         say(f"note: {KERAS_NEEDS_TENSORFLOW}")
-    task = (progress.add_task("bench", total=sum(r.status == "pending" for r in rows) + 2, status="")
-            if progress is not None else None)
-    run(rows, options, tick=lambda msg: progress.update(task, advance=1, status=msg) if progress is not None else None)
+    run(rows, options, tick=stepper(progress, "bench", sum(r.status == "pending" for r in rows) + 2))
     return benchreport.to_document(rows, options, provenance.environment())

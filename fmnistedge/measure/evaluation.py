@@ -27,9 +27,10 @@ def evaluate(ref, photos: Path, runs: list[tuple[str, str, str | None]], labels:
              out: Path | None = None, progress=None, say: Callable[[str], None] = print) -> dict:
     """Measure ``ref`` (a resolved model) on the labelled ``photos`` for every run of
     :func:`parse_runs`; with ``out``, write the JSON and the figures beside it. Unreadable
-    photos are in ``report["results"][first]["failures"]`` (see :func:`check`)."""
+    photos are in ``report["results"][first]["failures"]`` (see :func:`failures`)."""
     from fmnistedge import fileio, provenance
     from fmnistedge.runtime import models
+    from fmnistedge.progress import stepper
     from fmnistedge.runtime.evaluate import evaluate_photos, read_labels
 
     backend = models.load(ref)
@@ -45,9 +46,8 @@ def evaluate(ref, photos: Path, runs: list[tuple[str, str, str | None]], labels:
         report["model"]["photo_training"] = held_out
     seen = {}
     for key, mode, path in runs:
-        task = progress.add_task(key, total=len(items), status="") if progress is not None else None
-        tick = (lambda: progress.advance(task)) if progress is not None else (lambda: None)
-        report["results"][key], seen[key] = evaluate_photos(items, backend, mode, tick=tick, segment=path)
+        report["results"][key], seen[key] = evaluate_photos(items, backend, mode, tick=stepper(progress, key, len(items)),
+                                                            segment=path)
     if calibration:
         report["calibration"] = _temperature_report(ref, backend, report, data_dir)
     _open_set(report, ref, backend, none_folder, say)

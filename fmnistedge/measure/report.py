@@ -227,6 +227,7 @@ def report_all(dirs: list[Path], out: Path, bench_json: Path | None, progress=No
 
     from fmnistedge.errors import MissingExtraError
     from fmnistedge.fileio import ensure_writable_dir
+    from fmnistedge.progress import stepper
     from fmnistedge.training.train import require_keras
 
     for module, package in (("matplotlib", "matplotlib"), ("sklearn", "scikit-learn")):
@@ -234,11 +235,9 @@ def report_all(dirs: list[Path], out: Path, bench_json: Path | None, progress=No
             raise MissingExtraError(package, "report", "Reports")
     require_keras("Reports (they load the Keras models)")
     ensure_writable_dir(out)
-    task = progress.add_task("report", total=len(dirs), status="") if progress is not None else None
+    step = stepper(progress, "report", len(dirs))
     for d in dirs:
-        if progress is not None:
-            progress.update(task, status=d.name)
+        step(d.name, advance=0)
         arch_report(d, out)
-        if progress is not None:
-            progress.advance(task)
+        step()
     overview(out, bench_json)
