@@ -24,7 +24,7 @@ from fmnistedge.errors import FmnistEdgeError
 # and about 200 MB of RGB, which a 1 GB Pi can still hold.
 MAX_PIXELS = 64_000_000
 # JPEGs larger than this on their long side are decoded at a reduced scale (Pillow's
-# draft mode). Segmentation works at 96 px (160 px with --segment grabcut) and the garment
+# draft mode). Segmentation works at 80 px (160 px with --segment grabcut) and the garment
 # is rendered from at most 512 px (photo.RENDER_SIDE) into 28 px.
 DECODE_SIDE = 1024
 READ_WHOLE_BYTES = 16 * 1024 * 1024  # files up to this size are read in one go (see decode)

@@ -36,7 +36,7 @@ cv2.ocl.setUseOpenCL(False)
 # of classify, evaluate, photo training and the scan's fall-back; "grabcut" is the
 # slower path they all used before (about 4x the CPU time per photo; selectable with
 # --segment grabcut so both are measured in one run, docs/runtime.md "Speed").
-SEGMENT_PATHS = {"fast": (96, 1), "grabcut": (160, 2)}
+SEGMENT_PATHS = {"fast": (80, 1), "grabcut": (160, 2)}
 DEFAULT_SEGMENT = "fast"
 # Rendering resolution (longest side): a larger image is reduced to this first, so the
 # cost of masking, blurring and cropping is bounded whatever the input's size (a 28 px
@@ -79,6 +79,23 @@ def percentile(values: np.ndarray, q: float) -> float:
     hi = min(lo + 1, a.size - 1)
     part = np.partition(a, [lo, hi])
     x, y = part[lo], part[hi]
+    t = index - lo
+    d = y - x
+    return float(y - d * (1 - t)) if t >= 0.5 else float(x + d * t)
+
+
+def byte_percentile(values: np.ndarray, q: float) -> float:
+    """:func:`percentile` of uint8 values, as if they were float32 (``render`` takes the 99th
+    percentile of the negated garment pixels): the same number to the last bit, from a
+    256-bin histogram instead of a partition of every pixel."""
+    a = np.asarray(values, dtype=np.uint8).ravel()
+    if not a.size:
+        raise ValueError("byte_percentile of an empty array")
+    index = (a.size - 1) * (q / 100)
+    lo = math.floor(index)
+    hi = min(lo + 1, a.size - 1)
+    cum = np.cumsum(np.bincount(a, minlength=256))
+    x, y = np.float32(np.searchsorted(cum, lo, "right")), np.float32(np.searchsorted(cum, hi, "right"))
     t = index - lo
     d = y - x
     return float(y - d * (1 - t)) if t >= 0.5 else float(x + d * t)
@@ -265,12 +282,11 @@ def render(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, tuple[int, in
     m = mask[y:y + h, x:x + w].astype(np.float32) / 255.0
     m = cv2.GaussianBlur(m, (0, 0), sigmaX=max(0.5, max(w, h) / 200))  # soft edge like FM
     neg = 255.0 - crop.astype(np.float32)
-    inside = neg[m > 0.5]
-    if inside.size:
+    if (m > 0.5).any():
         # Brighten dim garments (light clothes negate to near black) so the brightest
         # part reaches 255, at most 4x; keep every garment pixel at least GARMENT_FLOOR
         # so a white garment is still a visible shape, as in Fashion-MNIST.
-        gain = min(MAX_GAIN, 255.0 / max(percentile(inside, 99), 1.0))
+        gain = min(MAX_GAIN, 255.0 / max(byte_percentile(255 - crop[m > 0.5], 99), 1.0))
         neg = np.maximum(neg * gain, GARMENT_FLOOR)
     img = np.clip(neg * m, 0, 255).astype(np.uint8)
     return fit_to_square(img), (int(x), int(y), int(w), int(h))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-SETTINGS = ((160, 2), (160, 1), (120, 1), (112, 1), (96, 1))
+SETTINGS = ((160, 2), (160, 1), (120, 1), (112, 1), (96, 1), (80, 1), (64, 1))
 
 
 def main() -> None:

@@ -156,7 +156,7 @@ Segment = Enum("Segment", {p: p for p in ("fast", "grabcut")}, type=str)
 ScanSegment = Enum("ScanSegment", {p: p for p in ("background", "fast", "grabcut")}, type=str)
 
 SegmentOpt = Annotated[Segment, typer.Option(
-    help="Garment segmentation: 'fast' (GrabCut at 96 px, one iteration) or 'grabcut' (at 160 px, two "
+    help="Garment segmentation: 'fast' (GrabCut at 80 px, one iteration) or 'grabcut' (at 160 px, two "
          "iterations: about 4x the CPU time per photo; the path before).")]
 ModelOpt = Annotated[Optional[str], typer.Option(
     "--model", help="Model name (shipped, then artifacts/) or a .onnx/.tflite file. Default: the shipped default.")]
