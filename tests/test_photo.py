@@ -186,3 +186,19 @@ def test_percentile_is_numpys_to_the_last_bit():
              rng.normal(0, 50, n)][i % 3]
         for q in (0, 50, 90, 99, 99.5, 100):
             assert percentile(a, q) == float(np.percentile(a, q)), (a.dtype, n, q)
+
+
+def test_byte_percentile_is_the_float32_percentile_to_the_last_bit():
+    """render takes the 99th percentile of uint8 garment pixels from a histogram: the same
+    float as percentile() (numpy's) of the same pixels as float32, the old code path."""
+    from fmnistedge.runtime.photo import byte_percentile, percentile
+
+    rng = np.random.default_rng(1)
+    for i in range(2000):
+        a = rng.integers(0, 256, int(rng.integers(1, 3000))).astype(np.uint8)
+        if i % 3 == 0:
+            a = np.minimum(a, rng.integers(1, 256)).astype(np.uint8)  # piles of equal values
+        for q in (0, 1, 50, 99, 99.5, 100):
+            assert byte_percentile(a, q) == percentile(a.astype(np.float32), q), (a.size, q)
+    with pytest.raises(ValueError):
+        byte_percentile(np.zeros(0, np.uint8), 99)
