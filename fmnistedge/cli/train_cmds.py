@@ -81,6 +81,9 @@ def train(
     none_output: Annotated[bool, O("--none-output", help=(
         "With --photos: give the model an eleventh 'none of these' class, trained on the 'none' photos (its files "
         "still output ten class probabilities; the remainder to 1 is 'none')."))] = T.none_output,
+    flip_average: Annotated[bool, O("--flip-average", help=(
+        "Save a model that answers with the mean of its answers on the image and on the image mirrored left to "
+        "right (built into the model file: twice the compute per image; see docs/training.md)."))] = T.flip_average,
     epoch_size: Annotated[int, O(min=256, max=10_000_000, help="With --photos: images per epoch.")] = T.epoch_size,
     photo_cache: Annotated[Path, O(help="With --photos: folder for the rendered photos (re-rendered when the "
                                         "preprocessing code changes).")] = T.photo_cache,
@@ -110,7 +113,7 @@ def train(
         epochs=epochs, batch_size=batch_size, limit=limit, seed=seed, out=out, data_dir=data_dir, augment=augment,
         learning_rate=learning_rate, photos=photos, photo_share=photo_share, photo_val_fraction=photo_val_fraction,
         partial=partial, none_share=none_share, epoch_size=epoch_size, photo_cache=photo_cache,
-        none_output=none_output, distribute=distribute, cpu_replicas=cpu_replicas, scale_batch=scale_batch), init_from)
+        none_output=none_output, flip_average=flip_average, distribute=distribute, cpu_replicas=cpu_replicas, scale_batch=scale_batch), init_from)
     with progress() as bar:
         done = run.train_all(names, options, bar, say, lambda s: as_json or bar.console.print(run.summary_line(s)))
     if as_json:

@@ -49,7 +49,9 @@ def _features_and_probs(model_path: Path, x: np.ndarray) -> tuple[np.ndarray, np
     from fmnistedge.export.pipeline import load_keras
 
     model = load_keras(model_path)
-    feature_model = keras.Model(model.inputs, model.layers[-1].input)  # the penultimate activations
+    from fmnistedge.training.mirror import penultimate
+
+    feature_model = keras.Model(model.inputs, penultimate(model))  # the penultimate activations
     feats = feature_model.predict(x, batch_size=1000, verbose=0)
     probs = model.predict(x, batch_size=1000, verbose=0)
     return feats.reshape(len(x), -1), probs

@@ -258,6 +258,10 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
         epochs=epochs, callbacks=cbs, verbose=0, shuffle=False,  # the dataset shuffles
     )
     train_seconds = time.perf_counter() - started
+    if options.flip_average:  # after the epoch is chosen: everything below measures the saved model
+        from fmnistedge.training.mirror import flip_average
+
+        model = flip_average(model)
     probs = model.predict(to_model_input(x_test), batch_size=1000, verbose=0)
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     from fmnistedge.training.zoo.stats import count_macs
@@ -285,6 +289,7 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
         "seconds_per_epoch": [round(s, 3) for s in timer.seconds],
         "train_seconds": round(train_seconds, 2),
         "seed": options.seed,
+        "flip_average": options.flip_average,
         "init_from": init,
         "photos": _photo_record(model, pset, options) if pset is not None else None,
         "distribute": None if plan is None else {

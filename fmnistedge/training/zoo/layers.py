@@ -71,4 +71,18 @@ class ClassProbabilities(keras.layers.Layer):
         return {**super().get_config(), "keep": self.keep}
 
 
-CUSTOM_OBJECTS = {"RBF": RBF, "ClassProbabilities": ClassProbabilities}
+@keras.saving.register_keras_serializable(package="fmnistedge")
+class MirrorImage(keras.layers.Layer):
+    """The image mirrored left to right (a fixed flip, in training and at inference).
+
+    A model trained with ``--flip-average`` (:func:`fmnistedge.training.mirror.flip_average`)
+    runs its network on the image and on this mirror image and averages the two answers.
+    """
+
+    def call(self, x):
+        # A gather of the columns in reverse order (ONNX Gather, TFLite GATHER): the reverse
+        # op (ONNX ReverseSequence) is one OpenCV's DNN module cannot load.
+        return ops.take(x, np.arange(x.shape[2] - 1, -1, -1, dtype="int32"), axis=2)
+
+
+CUSTOM_OBJECTS = {"RBF": RBF, "ClassProbabilities": ClassProbabilities, "MirrorImage": MirrorImage}
