@@ -84,6 +84,59 @@ def test_bad_label_rows_are_named_by_line(tmp_path, bad, message):
     assert "line 3" in str(err.value) and message in str(err.value)
 
 
+def test_label_refinements_narrow_a_candidate_set_to_one_class(photo_folder, tmp_path):
+    rows = photos.read_photo_labels(photo_folder)
+    partial = [r for r in rows if r.candidates]
+    csv_path = tmp_path / "refine.csv"
+    csv_path.write_text("image_id,label_index,was,how\n"
+                        f"{partial[0].image_id},2,0|2,by eye\n{partial[1].image_id},0,0|2,by eye\n")
+    refined = {r.image_id: r for r in photos.read_photo_labels(photo_folder, csv_path)}
+    assert refined[partial[0].image_id].label == 2 and refined[partial[0].image_id].candidates == ()
+    assert refined[partial[1].image_id].label == 0
+    assert refined[partial[2].image_id].candidates == (0, 2)  # not refined: still a set
+    assert sum(r.label is not None for r in refined.values()) == sum(r.label is not None for r in rows) + 2
+
+
+@pytest.mark.parametrize("row, message", [
+    ("{pid},5,0|2,x", "not one of its candidates"),
+    ("{sid},0,,x", "not one of its candidates"),  # a row with a single label is not refined
+    ("no-such-image,2,0|2,x", "not in"),
+    ("{pid},2|0,0|2,x", "one class 0-9"),
+    ("{pid},2,0|2,x\n{pid},0,0|2,x", "once"),
+])
+def test_bad_label_refinements_are_refused(photo_folder, tmp_path, row, message):
+    rows = photos.read_photo_labels(photo_folder)
+    pid = next(r.image_id for r in rows if r.candidates)
+    sid = next(r.image_id for r in rows if r.label is not None)
+    csv_path = tmp_path / "refine.csv"
+    csv_path.write_text("image_id,label_index,was,how\n" + row.format(pid=pid, sid=sid) + "\n")
+    with pytest.raises(FmnistEdgeError, match=message):
+        photos.read_photo_labels(photo_folder, csv_path)
+
+
+def test_label_refinements_go_with_photos(tmp_path):
+    from typer.testing import CliRunner
+
+    from fmnistedge.cli import app
+
+    refine = tmp_path / "r.csv"
+    refine.write_text("image_id,label_index\n")
+    result = CliRunner().invoke(app, ["train", "tiny", "--label-refinements", str(refine), "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "goes with --photos" in result.output
+
+
+@pytest.mark.skipif(not SHARED_TRAIN.is_dir(), reason="needs ../shared/realphotos-train")
+def test_the_repository_refinements_apply_to_the_photo_folder():
+    """data/label-refinements.csv: every refined photo is in the folder and its class is one of
+    its candidates (read_photo_labels refuses anything else)."""
+    refine = Path(__file__).resolve().parent.parent / "data" / "label-refinements.csv"
+    before = {r.image_id: r for r in photos.read_photo_labels(SHARED_TRAIN)}
+    after = photos.read_photo_labels(SHARED_TRAIN, refine)
+    changed = [r for r in after if r.label is not None and before[r.image_id].label is None]
+    assert len(changed) == len(photos.read_refinements(refine)) > 0
+    assert all(r.label in before[r.image_id].candidates for r in changed)
+
+
 def test_grouped_split_never_puts_a_photographer_on_both_sides(photo_folder):
     rows = photos.read_photo_labels(photo_folder)
     for seed in range(5):

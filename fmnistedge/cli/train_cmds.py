@@ -75,6 +75,9 @@ def train(
     partial: Annotated[str, O(metavar="MODE", help=(
         "With --photos: photos known only as a set of classes: 'set' (trained to put their probability on the set) "
         "or 'drop'."))] = T.partial,
+    label_refinements: Annotated[Optional[Path], O(dir_okay=False, metavar="CSV", help=(
+        "With --photos: labels decided by looking at photos whose label is a candidate set (image_id,label_index,"
+        "was,how; this repository's data/label-refinements.csv, see docs/training.md)."))] = T.label_refinements,
     none_share: Annotated[float, O(min=0.0, max=0.5, help=(
         "With --photos: the share of photo draws that are garments of no class, trained towards equal "
         "probabilities (0: leave them out)."))] = T.none_share,
@@ -113,7 +116,8 @@ def train(
         epochs=epochs, batch_size=batch_size, limit=limit, seed=seed, out=out, data_dir=data_dir, augment=augment,
         learning_rate=learning_rate, photos=photos, photo_share=photo_share, photo_val_fraction=photo_val_fraction,
         partial=partial, none_share=none_share, epoch_size=epoch_size, photo_cache=photo_cache,
-        none_output=none_output, flip_average=flip_average, distribute=distribute, cpu_replicas=cpu_replicas, scale_batch=scale_batch), init_from)
+        none_output=none_output, flip_average=flip_average, label_refinements=label_refinements,
+        distribute=distribute, cpu_replicas=cpu_replicas, scale_batch=scale_batch), init_from)
     with progress() as bar:
         done = run.train_all(names, options, bar, say, lambda s: as_json or bar.console.print(run.summary_line(s)))
     if as_json:

@@ -30,6 +30,7 @@ class TrainOptions:
     none_share: float = 0.1  # fraction of photo draws that are "none" garments (pushed towards uniform)
     epoch_size: int = 16384  # images per epoch in photo mode
     none_output: bool = False  # an eleventh "none of these" class trained on the 'none' photos
+    label_refinements: Path | None = None  # CSV of labels decided by eye for candidate-set photos
     flip_average: bool = False  # the saved model averages its answers on the image and its mirror image
     # tf.distribute (fmnistedge.training.distribute): None or "mirrored"
     distribute: str | None = None

@@ -72,8 +72,36 @@ def _classes(text: str, where: str) -> tuple[int, ...]:
     return out
 
 
-def read_photo_labels(folder: Path) -> list[PhotoRow]:
-    """The rows of ``folder/labels.csv`` (see the module docstring), paths inside ``folder``."""
+def read_refinements(path: Path) -> dict[str, int]:
+    """Image id -> class from a label-refinement CSV (``image_id,label_index,was,how``; the
+    repository's ``data/label-refinements.csv``): labels decided by looking at photos whose
+    source label only gave a candidate set."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+    except FileNotFoundError:
+        raise FmnistEdgeError(f"No label-refinement file {path}") from None
+    except (UnicodeDecodeError, csv.Error, IsADirectoryError) as exc:
+        raise FmnistEdgeError(f"{path} is not a readable UTF-8 CSV file: {exc}") from None
+    if rows and not {"image_id", "label_index"} <= set(rows[0]):
+        raise FmnistEdgeError(f"{path} needs the columns image_id,label_index")
+    out: dict[str, int] = {}
+    for line, r in enumerate(rows, start=2):
+        one = _classes((r.get("label_index") or "").strip(), f"{path} line {line}")
+        image_id = (r.get("image_id") or "").strip()
+        if len(one) != 1 or not image_id or image_id in out:
+            raise FmnistEdgeError(f"{path} line {line}: one image id (once) and one class 0-9 per row. "
+                                  f"Received: {image_id!r}, {r.get('label_index')!r}")
+        out[image_id] = one[0]
+    return out
+
+
+def read_photo_labels(folder: Path, refinements: Path | None = None) -> list[PhotoRow]:
+    """The rows of ``folder/labels.csv`` (see the module docstring), paths inside ``folder``;
+    with ``refinements`` (:func:`read_refinements`), a row whose label is a candidate set
+    takes the refined class, which must be one of its candidates."""
+    refined = read_refinements(refinements) if refinements is not None else {}
     folder = Path(folder)
     labels_csv = folder / "labels.csv"
     if not labels_csv.is_file():
@@ -108,7 +136,16 @@ def read_photo_labels(folder: Path) -> list[PhotoRow]:
                 raise FmnistEdgeError(f"{where}: label_index must be one class 0-9, 'none' or empty. "
                                       f"Received: {raw!r}")
             label, cands = one[0], ()
-        out.append(PhotoRow(path, Path(rel).stem, label, cands, (r.get("sender_id") or "").strip()))
+        image_id = Path(rel).stem
+        if image_id in refined:
+            if refined[image_id] not in cands:
+                raise FmnistEdgeError(f"{where}: the refinement of {image_id} to class {refined.pop(image_id)} "
+                                      f"is not one of its candidates {'|'.join(map(str, cands)) or '(none)'}")
+            label, cands = refined.pop(image_id), ()
+        out.append(PhotoRow(path, image_id, label, cands, (r.get("sender_id") or "").strip()))
+    if refined:
+        raise FmnistEdgeError(f"{refinements}: {len(refined)} refined image id(s) not in {labels_csv}, "
+                              f"e.g. {next(iter(refined))}")
     return out
 
 
@@ -213,8 +250,9 @@ class PhotoSet:
 
 
 def load_photo_set(folder: Path, cache_dir: Path, val_fraction: float, seed: int,
-                   progress: Callable[[int, int], None] = lambda done, total: None) -> PhotoSet:
-    rows = read_photo_labels(folder)
+                   progress: Callable[[int, int], None] = lambda done, total: None,
+                   refinements: Path | None = None) -> PhotoSet:
+    rows = read_photo_labels(folder, refinements)
     images, ok, _ = render_photos(rows, cache_dir, progress=progress)
     val = grouped_split(rows, val_fraction, seed)
     targets = np.stack([r.target() for r in rows]) if rows else np.zeros((0, NUM_CLASSES), np.float32)

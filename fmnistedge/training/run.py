@@ -58,12 +58,15 @@ def check(names: list[str], options: TrainOptions, init_from: str | None = None)
         raise UsageError("--cpu-replicas and --scale-batch go with --distribute.")
     if options.none_output and options.photos is None:
         raise UsageError("--none-output trains on the 'none' photos: it goes with --photos.")
+    if options.label_refinements is not None and options.photos is None:
+        raise UsageError("--label-refinements refines the labels of --photos: it goes with --photos.")
     if options.photos is not None:
         from fmnistedge.training.photos import PARTIAL_MODES, read_photo_labels
 
         if options.partial not in PARTIAL_MODES:
             raise UsageError(f"Unknown --partial {options.partial!r}; choose one of: {', '.join(PARTIAL_MODES)}.")
-        read_photo_labels(options.photos)  # a bad folder fails now, not after TensorFlow's import
+        read_photo_labels(options.photos, options.label_refinements)  # a bad folder or file fails now, not after
+        # TensorFlow's import
     find_dataset(options.data_dir)  # fail fast, before TensorFlow's slow import
     fileio.ensure_writable_dir(options.out)  # and before hours of training, not after
     require_keras()

@@ -320,7 +320,8 @@ def _load_photos(options: TrainOptions):
 
         raise UsageError(f"Unknown partial-label mode {options.partial!r}; choose one of: "
                          f"{', '.join(photos.PARTIAL_MODES)}")
-    return photos.load_photo_set(options.photos, options.photo_cache, options.photo_val_fraction, options.seed)
+    return photos.load_photo_set(options.photos, options.photo_cache, options.photo_val_fraction, options.seed,
+                                 refinements=options.label_refinements)
 
 
 def _photo_loss(recipe: zoo.Recipe, options: TrainOptions):
@@ -370,7 +371,8 @@ def _photo_record(model, pset, options: TrainOptions) -> dict[str, Any]:
         photo_set_metrics,
         rejection_curve,
     )
-    from fmnistedge.training import phototrain
+    from fmnistedge.runtime.modelmeta import sha256_file
+    from fmnistedge.training import photos, phototrain
 
     train, val = _photo_train_rows(pset, options), pset.select(pset.val)
     probs = model.predict(to_model_input(val.images), batch_size=1000, verbose=0)
@@ -391,6 +393,9 @@ def _photo_record(model, pset, options: TrainOptions) -> dict[str, Any]:
 
     return {
         "folder": str(options.photos), "unrendered": pset.unrendered,
+        "label_refinements": None if options.label_refinements is None else {
+            "file": str(options.label_refinements), "sha256": sha256_file(options.label_refinements),
+            "rows": len(photos.read_refinements(options.label_refinements))},
         "share": options.photo_share, "none_share": options.none_share, "partial": options.partial,
         "none_output": options.none_output,
         "epoch_size": options.epoch_size, "val_fraction": options.photo_val_fraction,
