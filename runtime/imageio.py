@@ -74,7 +74,7 @@ def decode(path: Path | str, max_pixels: int = MAX_PIXELS) -> Decoded:
                 s = DECODE_SIDE / max(width, height)
                 im.draft(im.mode, (math.ceil(width * s), math.ceil(height * s)))
             im.load()
-            im = ImageOps.exif_transpose(im)
+            ImageOps.exif_transpose(im, in_place=True)  # turned only when EXIF says so: no copy otherwise
             return _to_rgb(im)
     except UnidentifiedImageError:
         raise ImageError(f"Not an image (or an unsupported format): {path}") from None
