@@ -66,7 +66,7 @@ RUN_COLUMNS = [
     "tensorflow", "git_commit", "timestamp", "command",
     # photo-domain runs only (train --photos): the mix and the held-out photographers' scores
     "photo_share", "partial", "none_share", "none_output", "best_epoch", "photo_val_top1_macro", "photo_val_top3_macro", "photo_val_set_acc",
-    "photo_temperature", "photo_reject_below", "photo_val_none_rejected",
+    "photo_temperature", "photo_reject_below", "photo_val_none_rejected", "flip_average", "label_refinements",
 ]
 
 
@@ -104,7 +104,9 @@ def _photo_columns(rec: dict) -> dict:
             "photo_val_top1_macro": f"{100 * m['top1_macro']:.1f}", "photo_val_top3_macro": f"{100 * m['top3_macro']:.1f}",
             "photo_val_set_acc": f"{100 * m['set_acc']:.1f}", "photo_temperature": f"{cal['temperature']:.3f}",
             "photo_reject_below": f"{cal['reject_below']:.3f}",
-            "photo_val_none_rejected": f"{100 * cal['val_none_rejected']:.1f}"}
+            "photo_val_none_rejected": f"{100 * cal['val_none_rejected']:.1f}",
+            "flip_average": "yes" if rec.get("flip_average") else "no",
+            "label_refinements": (ph.get("label_refinements") or {}).get("rows", 0)}
 
 
 def merge_rows(new_rows: list[dict], path: Path) -> list[dict]:

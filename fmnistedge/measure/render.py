@@ -84,12 +84,13 @@ def render_photo_runs_markdown(csv_path: Path) -> str:
     photographers held out from its training (never on the dev photos)."""
     with open(csv_path, newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r.get("photo_share")]
-    lines = ["| run | photo share | partial labels | 'none' share | 'none' output | epoch kept / run "
-             "| held-out photos top-1 / top-3 (macro) | in candidate set | 'none' rejected (held out) "
+    lines = ["| run | photo share | partial labels | refined labels | 'none' share | 'none' output | mirror average "
+             "| epoch kept / run | held-out photos top-1 / top-3 (macro) | in candidate set | 'none' rejected (held out) "
              "| test acc. (float) | wall time |",
-             "|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| `{r['run']}` | {r['photo_share']} | {r['partial']} | {r['none_share']} | {r['none_output']} | "
+        lines.append(f"| `{r['run']}` | {r['photo_share']} | {r['partial']} | {r.get('label_refinements') or 0} | "
+                     f"{r['none_share']} | {r['none_output']} | {r.get('flip_average') or 'no'} | "
                      f"{r['best_epoch']} / {r['epochs_run']} | "
                      f"{r['photo_val_top1_macro']}% / {r['photo_val_top3_macro']}% | {r['photo_val_set_acc']}% | "
                      f"{r['photo_val_none_rejected']}% | {r['test_accuracy']}% | "
@@ -98,7 +99,9 @@ def render_photo_runs_markdown(csv_path: Path) -> str:
               f"in `{csv_path.parent.as_posix()}/runs/`); scores on the photographers each run held out "
               "(the epoch, temperature and threshold were chosen there: the two runs without a 'none' output "
               "kept their epoch by macro top-1, the later ones by the best top-1 within the label set in the "
-              "schedule's second half); commands in the CSV."]
+              "schedule's second half; each run's own labels, so a run with refined labels is scored on "
+              "refined labels: `results/photo-models.json` and `results/photo-models-refined.json` compare "
+              "the candidates on the same photos and labels); commands in the CSV."]
     return "\n".join(lines)
 
 

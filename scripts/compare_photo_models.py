@@ -1,0 +1,68 @@
+"""Photo models side by side on the photographers photo training holds out, with one set of labels.
+
+    python scripts/compare_photo_models.py --photos ../shared/realphotos-train
+        [--label-refinements data/label-refinements.csv] [--out results/photo-models.json] MODEL [MODEL ...]
+
+A model is a shipped name or a model file (``--model`` of ``classify``). The photos are the
+held-out photographers of photo training (whole photographers, seed 0, 20%), rendered along
+the default segmentation path (the training cache is not used: each photo goes through
+``prepare_image`` here). Each model is scored on the same photos and the same labels (with
+``--label-refinements``, the refined ones): macro top-1 and top-3 over the single-label
+photos, per-class top-1, and ``set_acc`` (top-1 within the label set, every labelled
+photo). Training runs record the same scores under their own labels in ``train.json``
+(``photos.val_metrics``); runs trained with other labels are compared here. The dev photos
+are not used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", metavar="MODEL")
+    parser.add_argument("--photos", type=Path, required=True)
+    parser.add_argument("--label-refinements", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("results/photo-models.json"))
+    args = parser.parse_args()
+    from fmnistedge import fileio, provenance
+    from fmnistedge.labels import LABELS as CLASS_NAMES
+    from fmnistedge.runtime import models
+    from fmnistedge.runtime.evaluate import photo_set_metrics
+    from fmnistedge.runtime.preprocess import prepare_image, to_model_input
+    from fmnistedge.training import photos
+
+    rows = photos.read_photo_labels(args.photos, args.label_refinements)
+    held = photos.grouped_split(rows, 0.2, 0)
+    chosen = [r for r, v in zip(rows, held) if v and r.target().any()]
+    images = np.stack([prepare_image(r.path)[0] for r in chosen])
+    targets = np.stack([r.target() for r in chosen])
+    single = targets.sum(1) == 1
+    y = targets[single].argmax(1)
+    results = []
+    for name in args.models:
+        ref = models.resolve(name)
+        probs = models.load(ref).predict(to_model_input(images))[:, :10]
+        per_class = {CLASS_NAMES[c]: round(float((probs[single][y == c].argmax(1) == c).mean()), 4)
+                     for c in np.unique(y)}
+        scores = {k: round(v, 4) for k, v in photo_set_metrics(probs, targets).items()}
+        results.append({"model": name, "file": str(ref.path), "sha256": (ref.entry or {}).get("sha256"),
+                        **scores, "per_class_top1": per_class})
+        print(f"{name}: top-1 {100 * scores['top1_macro']:.1f}, top-3 {100 * scores['top3_macro']:.1f}, "
+              f"set {100 * scores['set_acc']:.1f}", file=sys.stderr, flush=True)
+    counts = {CLASS_NAMES[c]: int((y == c).sum()) for c in np.unique(y)}
+    doc = {"what": "photo models on the held-out training photographers, one set of labels",
+           "photos": str(args.photos), "label_refinements": str(args.label_refinements or ""),
+           "labelled_photos": len(chosen), "single_label_photos": int(single.sum()), "per_class_photos": counts,
+           "models": results, "environment": provenance.environment()}
+    fileio.write_json(args.out, doc)
+    print(f"-> {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
