@@ -418,8 +418,10 @@ class FrameClassifier:
 class Voter:
     """Turns a stream of guesses into record events.
 
-    An item is recorded when the same label stays at or above ``min_confidence``
-    for ``stable_frames`` frames in a row. It is not recorded again until the
+    An item is recorded when the same label tops ``stable_frames`` frames in a row with a
+    mean confidence of at least ``min_confidence`` (its calibrated probability, averaged:
+    a hand crossing the garment lowers a frame or two without changing the label, and a
+    calibrated model is not sure of every frame). It is not recorded again until the
     scene changes: ``rearm_empty_frames`` frames in a row with no garment. A
     garment of none of the ten classes (``UNKNOWN_CLASS``) is never recorded; a
     frame that was not classified because the view moved (``MOVING``) is skipped.
@@ -450,9 +452,10 @@ class Voter:
             self._history.popleft()
         if not self.armed or len(self._history) < self.stable_frames:
             return None
-        if len({c for c, _ in self._history}) == 1 and min(p for _, p in self._history) >= self.min_confidence:
+        mean = float(np.mean([p for _, p in self._history]))
+        if len({c for c, _ in self._history}) == 1 and mean >= self.min_confidence:
             self.armed = False
-            return class_index, float(np.mean([p for _, p in self._history]))
+            return class_index, mean
         return None
 
 

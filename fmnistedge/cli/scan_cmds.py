@@ -23,7 +23,8 @@ CameraOpt = Annotated[Optional[int], typer.Option(
     min=0, max=MAX_CAMERA_INDEX, help="USB webcam index (default 0 when no other source is given).")]
 SourceOpt = Annotated[Optional[str], typer.Option(help="A video file or stream URL instead of a camera.")]
 PicameraOpt = Annotated[bool, typer.Option("--picamera", help="Raspberry Pi camera module through Picamera2.")]
-MinConfidenceOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="Record only guesses this confident.")]
+MinConfidenceOpt = Annotated[float, typer.Option(
+    min=0.0, max=1.0, help="Record an item when its label's mean confidence over --stable-frames frames reaches this.")]
 StableFramesOpt = Annotated[int, typer.Option(
     min=1, max=10_000, help="Frames in a row with the same label to record an item.")]
 RoiOpt = Annotated[float, typer.Option(
@@ -58,8 +59,8 @@ def scan(
 ) -> None:
     """Scan garments held in front of a camera and record them in the wardrobe.
 
-    An item is recorded when the same label stays above --min-confidence for
-    --stable-frames frames; the same item is not recorded again until the scene
+    An item is recorded when the same label tops --stable-frames frames in a row
+    with a mean confidence of at least --min-confidence; the same item is not recorded again until the scene
     changes (the item is removed and the view is empty). With a model trained on
     real photos, confidences are its calibrated photo probabilities, and a garment
     of none of the ten classes (below the model's threshold) is never recorded. Every item is committed
