@@ -19,7 +19,7 @@ COLS, ROWS, CELL = 8, 6, 140
 
 
 def main() -> None:
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageOps
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=Path, required=True)
@@ -27,7 +27,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     with open(args.photos / "labels.csv", newline="", encoding="utf-8-sig") as f:
-        rows = sorted((r for r in csv.DictReader(f) if r["candidates"] == args.candidates
+        want = sorted(args.candidates.split("|"))
+        rows = sorted((r for r in csv.DictReader(f) if sorted(r["candidates"].split("|")) == want
                        and not r["label_index"]), key=lambda r: r["path"])
     args.out.mkdir(parents=True, exist_ok=True)
     per = COLS * ROWS
@@ -38,7 +39,7 @@ def main() -> None:
             sheet = Image.new("RGB", (COLS * CELL, ROWS * CELL), "white")
             draw = ImageDraw.Draw(sheet)
             for i, r in enumerate(rows[s:s + per]):
-                im = Image.open(args.photos / r["path"]).convert("RGB")
+                im = ImageOps.exif_transpose(Image.open(args.photos / r["path"])).convert("RGB")  # as decoded for training
                 im.thumbnail((CELL - 4, CELL - 18))
                 x, y = (i % COLS) * CELL, (i // COLS) * CELL
                 sheet.paste(im, (x + 2, y + 16))

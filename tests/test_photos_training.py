@@ -99,9 +99,10 @@ def test_label_refinements_narrow_a_candidate_set_to_one_class(photo_folder, tmp
 
 @pytest.mark.parametrize("row, message", [
     ("{pid},5,0|2,x", "not one of its candidates"),
-    ("{sid},0,,x", "not one of its candidates"),  # a row with a single label is not refined
+    ("{sid},0,,x", "not a candidate-set photo"),  # a row with a single label is not refined
     ("no-such-image,2,0|2,x", "not in"),
     ("{pid},2|0,0|2,x", "one class 0-9"),
+    ("{pid},none,0|2,x", "one class 0-9"),
     ("{pid},2,0|2,x\n{pid},0,0|2,x", "once"),
 ])
 def test_bad_label_refinements_are_refused(photo_folder, tmp_path, row, message):
@@ -111,6 +112,14 @@ def test_bad_label_refinements_are_refused(photo_folder, tmp_path, row, message)
     csv_path = tmp_path / "refine.csv"
     csv_path.write_text("image_id,label_index,was,how\n" + row.format(pid=pid, sid=sid) + "\n")
     with pytest.raises(FmnistEdgeError, match=message):
+        photos.read_photo_labels(photo_folder, csv_path)
+
+
+@pytest.mark.parametrize("text", ["", "image_id,label_index\n", "image_id;label_index\nx;2\n", "a\0b"])
+def test_a_refinement_file_without_rows_or_columns_is_refused(photo_folder, tmp_path, text):
+    csv_path = tmp_path / "refine.csv"
+    csv_path.write_text(text)
+    with pytest.raises(FmnistEdgeError, match="columns|no rows|readable"):
         photos.read_photo_labels(photo_folder, csv_path)
 
 

@@ -88,6 +88,7 @@ def collect_runs(runs_dir: Path) -> list[dict]:
             "seed": rec["seed"], "cpu": env.get("cpu"), "cores": env.get("cores"),
             "tensorflow": env.get("packages", {}).get("tensorflow"), "git_commit": env.get("git_commit"),
             "timestamp": env.get("timestamp"), "command": env.get("command"),
+            "flip_average": "yes" if rec.get("flip_average") else "no",  # any run: its MACs count both passes
             **_photo_columns(rec),
         })
     return rows
@@ -105,7 +106,6 @@ def _photo_columns(rec: dict) -> dict:
             "photo_val_set_acc": f"{100 * m['set_acc']:.1f}", "photo_temperature": f"{cal['temperature']:.3f}",
             "photo_reject_below": f"{cal['reject_below']:.3f}",
             "photo_val_none_rejected": f"{100 * cal['val_none_rejected']:.1f}",
-            "flip_average": "yes" if rec.get("flip_average") else "no",
             "label_refinements": (ph.get("label_refinements") or {}).get("rows", 0)}
 
 

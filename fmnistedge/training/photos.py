@@ -79,16 +79,21 @@ def read_refinements(path: Path) -> dict[str, int]:
     path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
+            reader = csv.DictReader(fh)
+            rows = [(reader.line_num, r) for r in reader]
+            columns = set(reader.fieldnames or ())
     except FileNotFoundError:
         raise FmnistEdgeError(f"No label-refinement file {path}") from None
-    except (UnicodeDecodeError, csv.Error, IsADirectoryError) as exc:
+    except (UnicodeDecodeError, csv.Error, IsADirectoryError, ValueError) as exc:
         raise FmnistEdgeError(f"{path} is not a readable UTF-8 CSV file: {exc}") from None
-    if rows and not {"image_id", "label_index"} <= set(rows[0]):
+    if not {"image_id", "label_index"} <= columns:
         raise FmnistEdgeError(f"{path} needs the columns image_id,label_index")
+    if not rows:
+        raise FmnistEdgeError(f"{path} refines no photo (no rows)")
     out: dict[str, int] = {}
-    for line, r in enumerate(rows, start=2):
-        one = _classes((r.get("label_index") or "").strip(), f"{path} line {line}")
+    for line, r in rows:
+        raw = (r.get("label_index") or "").strip()
+        one = _classes(raw, f"{path} line {line}") if raw.replace("|", "").isdigit() else ()
         image_id = (r.get("image_id") or "").strip()
         if len(one) != 1 or not image_id or image_id in out:
             raise FmnistEdgeError(f"{path} line {line}: one image id (once) and one class 0-9 per row. "
@@ -138,9 +143,12 @@ def read_photo_labels(folder: Path, refinements: Path | None = None) -> list[Pho
             label, cands = one[0], ()
         image_id = Path(rel).stem
         if image_id in refined:
+            if label is not None or not cands:
+                raise FmnistEdgeError(f"{where}: {image_id} is not a candidate-set photo "
+                                      f"({'class ' + str(label) if label is not None else 'none'}); only those are refined")
             if refined[image_id] not in cands:
                 raise FmnistEdgeError(f"{where}: the refinement of {image_id} to class {refined.pop(image_id)} "
-                                      f"is not one of its candidates {'|'.join(map(str, cands)) or '(none)'}")
+                                      f"is not one of its candidates {'|'.join(map(str, cands))}")
             label, cands = refined.pop(image_id), ()
         out.append(PhotoRow(path, image_id, label, cands, (r.get("sender_id") or "").strip()))
     if refined:
