@@ -30,6 +30,11 @@ def test_flip_average_is_the_mean_over_the_mirror_image_with_the_same_weights(ar
     assert not np.allclose(plain.predict(x, verbose=0), expected)  # the mirror image does change the answer
     assert both.name == plain.name and both.count_params() == plain.count_params()
     assert [w.shape for w in both.get_weights()] == [w.shape for w in plain.get_weights()]
+    # the same order too: a fine-tune (--init-from a flip-averaged model.keras) copies them into a plain model
+    fresh = zoo.build(arch)
+    assert not np.allclose(fresh.predict(x, verbose=0), plain.predict(x, verbose=0))  # other random weights
+    fresh.set_weights(both.get_weights())
+    assert np.abs(fresh.predict(x, verbose=0) - plain.predict(x, verbose=0)).max() < 1e-6
     assert count_macs(both) == 2 * count_macs(plain)
     assert mirror.flip_average(both) is both and mirror.is_flip_averaged(both) and not mirror.is_flip_averaged(plain)
     # the features report embeds are the plain network's, on the image itself
