@@ -54,6 +54,18 @@ def test_compare_passes_identical_runs_and_small_differences():
     assert worst["classify"] == pytest.approx(0.004) and worst["scan.mp4"] == pytest.approx(0.03)
 
 
+def _three(*pairs):
+    return {"top_k": [{"label": str(k), "class_index": k, "probability": p} for k, p in pairs]}
+
+
+def test_top_k_may_swap_near_ties_only():
+    x = _three((3, .98), (7, .0038), (0, .0023))
+    assert smoke_compare._top_k_agree(x, _three((3, .98), (0, .0031), (7, .0030)), 0.01)  # a tail near-tie
+    assert smoke_compare._top_k_agree(x, _three((3, .98), (7, .0038), (5, .0025)), 0.01)  # the last place traded
+    assert not smoke_compare._top_k_agree(_three((3, .6), (7, .3), (0, .1)), _three((3, .6), (0, .3), (7, .1)), 0.01)
+    assert not smoke_compare._top_k_agree(_three((3, .6), (7, .3), (0, .1)), _three((3, .6), (5, .3), (0, .1)), 0.01)
+
+
 @pytest.mark.parametrize("change, expected", [
     (lambda r: r["classify"]["results"][1].update(label="Coat", class_index=4), "Shirt on x86, Coat on arm64"),
     (lambda r: r["classify"]["results"][0]["top_k"][1].update(probability=0.05), "differs by 0.02"),
