@@ -15,6 +15,11 @@ def _images(n: int = 6) -> np.ndarray:
     return np.random.default_rng(0).random((n, 28, 28, 1), dtype=np.float32)
 
 
+def _run(model, x: np.ndarray) -> np.ndarray:
+    """The model's output, eagerly (predict() would compile a function per model: seconds each)."""
+    return np.asarray(model(x, training=False))
+
+
 @pytest.mark.parametrize("arch", ["edge-r", "lenet5"])  # a functional graph and a Sequential one with a custom layer
 def test_flip_average_is_the_mean_over_the_mirror_image_with_the_same_weights(arch, tmp_path):
     import keras
@@ -25,24 +30,24 @@ def test_flip_average_is_the_mean_over_the_mirror_image_with_the_same_weights(ar
     plain = zoo.build(arch)
     both = mirror.flip_average(plain)
     x = _images()
-    expected = (plain.predict(x, verbose=0) + plain.predict(x[:, :, ::-1], verbose=0)) / 2
-    assert np.abs(both.predict(x, verbose=0) - expected).max() < 1e-6
-    assert not np.allclose(plain.predict(x, verbose=0), expected)  # the mirror image does change the answer
+    expected = (_run(plain, x) + _run(plain, x[:, :, ::-1])) / 2
+    assert np.abs(_run(both, x) - expected).max() < 1e-6
+    assert not np.allclose(_run(plain, x), expected)  # the mirror image does change the answer
     assert both.name == plain.name and both.count_params() == plain.count_params()
     assert [w.shape for w in both.get_weights()] == [w.shape for w in plain.get_weights()]
     # the same order too: a fine-tune (--init-from a flip-averaged model.keras) copies them into a plain model
     fresh = zoo.build(arch)
-    assert not np.allclose(fresh.predict(x, verbose=0), plain.predict(x, verbose=0))  # other random weights
+    assert not np.allclose(_run(fresh, x), _run(plain, x))  # other random weights
     fresh.set_weights(both.get_weights())
-    assert np.abs(fresh.predict(x, verbose=0) - plain.predict(x, verbose=0)).max() < 1e-6
+    assert np.abs(_run(fresh, x) - _run(plain, x)).max() < 1e-6
     assert count_macs(both) == 2 * count_macs(plain)
     assert mirror.flip_average(both) is both and mirror.is_flip_averaged(both) and not mirror.is_flip_averaged(plain)
     # the features report embeds are the plain network's, on the image itself
-    feats = keras.Model(both.inputs, mirror.penultimate(both)).predict(x, verbose=0)
-    assert np.allclose(feats, keras.Model(plain.inputs, mirror.penultimate(plain)).predict(x, verbose=0), atol=1e-6)
+    feats = _run(keras.Model(both.inputs, mirror.penultimate(both)), x)
+    assert np.allclose(feats, _run(keras.Model(plain.inputs, mirror.penultimate(plain)), x), atol=1e-6)
     both.save(tmp_path / "m.keras")
     again = keras.models.load_model(tmp_path / "m.keras", safe_mode=True, compile=False)
-    assert np.abs(again.predict(x, verbose=0) - expected).max() < 1e-6
+    assert np.abs(_run(again, x) - expected).max() < 1e-6
 
 
 def test_train_flip_average_saves_and_records_the_averaging_model(tmp_path, synthetic_data):
