@@ -64,6 +64,20 @@ class PhotoInfo:
     notes: list[str] = field(default_factory=list)
 
 
+def _linear_percentile(n: int, q: float, pick) -> float:
+    """numpy's "linear" percentile of ``n`` values, its arithmetic step for step;
+    ``pick(lo, hi)`` gives the lo-th and hi-th smallest values."""
+    if not 0 <= q <= 100:
+        raise ValueError(f"Percentiles must be in the range [0, 100]. Received: {q}")
+    index = (n - 1) * (q / 100)
+    lo = math.floor(index)
+    hi = min(lo + 1, n - 1)
+    x, y = pick(lo, hi)
+    t = index - lo
+    d = y - x
+    return float(y - d * (1 - t)) if t >= 0.5 else float(x + d * t)
+
+
 def percentile(values: np.ndarray, q: float) -> float:
     """``float(np.percentile(values, q))`` for 0 <= q <= 100 and a non-empty array: the same
     number to the last bit (numpy's "linear" method, its types and its rounding; NaN when
@@ -74,14 +88,12 @@ def percentile(values: np.ndarray, q: float) -> float:
     a = np.asarray(values).ravel()
     if a.dtype.kind == "f" and np.isnan(a).any():
         return float("nan")
-    index = (a.size - 1) * (q / 100)
-    lo = math.floor(index)
-    hi = min(lo + 1, a.size - 1)
-    part = np.partition(a, [lo, hi])
-    x, y = part[lo], part[hi]
-    t = index - lo
-    d = y - x
-    return float(y - d * (1 - t)) if t >= 0.5 else float(x + d * t)
+
+    def pick(lo: int, hi: int):
+        part = np.partition(a, [lo, hi])
+        return part[lo], part[hi]
+
+    return _linear_percentile(a.size, q, pick)
 
 
 def byte_percentile(values: np.ndarray, q: float) -> float:
@@ -91,14 +103,9 @@ def byte_percentile(values: np.ndarray, q: float) -> float:
     a = np.asarray(values, dtype=np.uint8).ravel()
     if not a.size:
         raise ValueError("byte_percentile of an empty array")
-    index = (a.size - 1) * (q / 100)
-    lo = math.floor(index)
-    hi = min(lo + 1, a.size - 1)
     cum = np.cumsum(np.bincount(a, minlength=256))
-    x, y = np.float32(np.searchsorted(cum, lo, "right")), np.float32(np.searchsorted(cum, hi, "right"))
-    t = index - lo
-    d = y - x
-    return float(y - d * (1 - t)) if t >= 0.5 else float(x + d * t)
+    return _linear_percentile(a.size, q, lambda lo, hi: (np.float32(np.searchsorted(cum, lo, "right")),
+                                                         np.float32(np.searchsorted(cum, hi, "right"))))
 
 
 def _resize_longest(img: np.ndarray, side: int, interp=cv2.INTER_AREA) -> np.ndarray:
@@ -282,11 +289,12 @@ def render(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, tuple[int, in
     m = mask[y:y + h, x:x + w].astype(np.float32) / 255.0
     m = cv2.GaussianBlur(m, (0, 0), sigmaX=max(0.5, max(w, h) / 200))  # soft edge like FM
     neg = 255.0 - crop.astype(np.float32)
-    if (m > 0.5).any():
+    inside = m > 0.5
+    if inside.any():
         # Brighten dim garments (light clothes negate to near black) so the brightest
         # part reaches 255, at most 4x; keep every garment pixel at least GARMENT_FLOOR
         # so a white garment is still a visible shape, as in Fashion-MNIST.
-        gain = min(MAX_GAIN, 255.0 / max(byte_percentile(255 - crop[m > 0.5], 99), 1.0))
+        gain = min(MAX_GAIN, 255.0 / max(byte_percentile(255 - crop[inside], 99), 1.0))
         neg = np.maximum(neg * gain, GARMENT_FLOOR)
     img = np.clip(neg * m, 0, 255).astype(np.uint8)
     return fit_to_square(img), (int(x), int(y), int(w), int(h))

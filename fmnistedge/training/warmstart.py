@@ -105,10 +105,12 @@ def keras_from_onnx(arch: str, onnx_path: Path, images: np.ndarray):
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     ref = session.run(None, {session.get_inputs()[0].name: images[:1000]})[0]
     ours = model.predict(images[:1000], batch_size=500, verbose=0)
-    mirrored = model.predict(images[:1000, :, ::-1], batch_size=500, verbose=0)
-    # A flip-averaged file (fmnistedge.training.mirror) answers with the mean over the mirror image;
-    # the network inside it is the plain architecture, which is what fine-tuning starts from.
-    diff = float(min(np.abs(ref - ours).max(), np.abs(ref - (ours + mirrored) / 2).max()))
+    diff = float(np.abs(ref - ours).max())
+    if diff > 1e-3:
+        # A flip-averaged file (fmnistedge.training.mirror) answers with the mean over the mirror image;
+        # the network inside it is the plain architecture, which is what fine-tuning starts from.
+        mirrored = model.predict(images[:1000, :, ::-1], batch_size=500, verbose=0)
+        diff = min(diff, float(np.abs(ref - (ours + mirrored) / 2).max()))
     if diff > 1e-3:
         raise UsageError(f"--init-from {onnx_path}: the rebuilt {arch!r} differs from the file by up to "
                          f"{diff:.2g} in probability; it is not an fp32 export of this architecture")
