@@ -19,17 +19,19 @@ COLS, ROWS, CELL = 8, 6, 140
 
 
 def main() -> None:
-    from PIL import Image, ImageDraw, ImageOps
+    from PIL import Image, ImageDraw
+
+    from fmnistedge.runtime import imageio
+    from fmnistedge.training import photos
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=Path, required=True)
     parser.add_argument("--candidates", required=True, help="e.g. '0|2'")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    with open(args.photos / "labels.csv", newline="", encoding="utf-8-sig") as f:
-        want = sorted(args.candidates.split("|"))
-        rows = sorted((r for r in csv.DictReader(f) if sorted(r["candidates"].split("|")) == want
-                       and not r["label_index"]), key=lambda r: r["path"])
+    want = tuple(sorted(int(c) for c in args.candidates.split("|")))
+    rows = sorted((r for r in photos.read_photo_labels(args.photos) if r.label is None and r.candidates == want),
+                  key=lambda r: r.image_id)
     args.out.mkdir(parents=True, exist_ok=True)
     per = COLS * ROWS
     with open(args.out / "index.csv", "w", newline="") as f:
@@ -39,14 +41,14 @@ def main() -> None:
             sheet = Image.new("RGB", (COLS * CELL, ROWS * CELL), "white")
             draw = ImageDraw.Draw(sheet)
             for i, r in enumerate(rows[s:s + per]):
-                im = ImageOps.exif_transpose(Image.open(args.photos / r["path"])).convert("RGB")  # as decoded for training
+                im = Image.fromarray(imageio.decode(r.path).rgb)  # decoded (EXIF-turned) as for training
                 im.thumbnail((CELL - 4, CELL - 18))
                 x, y = (i % COLS) * CELL, (i // COLS) * CELL
                 sheet.paste(im, (x + 2, y + 16))
                 cell = f"{s // per + 1:02d}-{i + 1}"
                 draw.rectangle((x, y, x + 44, y + 14), fill="black")
                 draw.text((x + 3, y + 1), cell, fill="yellow")
-                out.writerow([cell, Path(r["path"]).stem])
+                out.writerow([cell, r.image_id])
             sheet.save(args.out / f"sheet-{s // per + 1:02d}.png")
     print(f"{len(rows)} photos, {-(-len(rows) // per)} sheets -> {args.out}")
 

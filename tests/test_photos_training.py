@@ -328,10 +328,16 @@ def test_photo_training_records_and_exports_its_calibration(photo_folder, tmp_pa
 
     from fmnistedge.training.train import TrainOptions, train_arch
 
+    from fmnistedge.runtime.modelmeta import sha256_file
+
+    partial = [r for r in photos.read_photo_labels(photo_folder) if r.candidates][:2]
+    refine = tmp_path / "refine.csv"
+    refine.write_text("image_id,label_index\n" + "".join(f"{r.image_id},2\n" for r in partial))
     rec = train_arch("tiny", TrainOptions(epochs=1, limit=2000, seed=1, out=tmp_path / "art", photos=photo_folder,
                                           photo_cache=tmp_path / "cache", epoch_size=512, photo_val_fraction=0.25,
-                                          none_output=True))
+                                          none_output=True, label_refinements=refine))
     ph = rec["photos"]
+    assert ph["label_refinements"] == {"file": str(refine), "sha256": sha256_file(refine), "rows": 2}
     assert ph["train"]["photographers"] + ph["val"]["photographers"] == 8
     assert set(ph["val_metrics"]) == {"top1_macro", "top3_macro", "set_acc"}
     assert "photo_val_top1_macro" in rec["history"]

@@ -65,8 +65,8 @@ def check(names: list[str], options: TrainOptions, init_from: str | None = None)
 
         if options.partial not in PARTIAL_MODES:
             raise UsageError(f"Unknown --partial {options.partial!r}; choose one of: {', '.join(PARTIAL_MODES)}.")
-        read_photo_labels(options.photos, options.label_refinements)  # a bad folder or file fails now, not after
-        # TensorFlow's import
+        # A bad folder or refinement file fails now, not after TensorFlow's import.
+        read_photo_labels(options.photos, options.label_refinements)
     find_dataset(options.data_dir)  # fail fast, before TensorFlow's slow import
     fileio.ensure_writable_dir(options.out)  # and before hours of training, not after
     require_keras()

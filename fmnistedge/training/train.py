@@ -228,6 +228,7 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
     x_tr, y_tr, x_val, y_val = data.train_val_split(x_all, y_all, options.val_fraction, options.seed)
     x_test, y_test = data.load_split("test", options.data_dir)
     pset = _load_photos(options) if options.photos is not None else None
+    refined = _refinements_record(options)  # now, as the labels are read: not after hours of training
     timer = _epoch_timer()
     out_dir = Path(options.out) / name
     # Epoch checkpoints: a killed run resumes from its last finished epoch when the
@@ -291,7 +292,7 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
         "seed": options.seed,
         "flip_average": options.flip_average,
         "init_from": init,
-        "photos": _photo_record(model, pset, options) if pset is not None else None,
+        "photos": _photo_record(model, pset, options, refined) if pset is not None else None,
         "distribute": None if plan is None else {
             "strategy": plan.kind, "replicas": plan.replicas, "global_batch": batch,
             "per_replica_batch": batch // plan.replicas, "scale_batch": options.scale_batch,
@@ -362,7 +363,18 @@ def _photo_train_rows(pset, options: TrainOptions):
     return train
 
 
-def _photo_record(model, pset, options: TrainOptions) -> dict[str, Any]:
+def _refinements_record(options: TrainOptions) -> dict[str, Any] | None:
+    """The label-refinement file photo training reads: path, sha256 and rows (None without one)."""
+    if options.label_refinements is None:
+        return None
+    from fmnistedge.runtime.modelmeta import sha256_file
+    from fmnistedge.training import photos
+
+    return {"file": str(options.label_refinements), "sha256": sha256_file(options.label_refinements),
+            "rows": len(photos.read_refinements(options.label_refinements))}
+
+
+def _photo_record(model, pset, options: TrainOptions, refined: dict[str, Any] | None) -> dict[str, Any]:
     """What the photos were, how they were mixed, and the model's scores, temperature and
     "none of these" threshold on the held-out photographers."""
     from fmnistedge.runtime.evaluate import (
@@ -371,8 +383,7 @@ def _photo_record(model, pset, options: TrainOptions) -> dict[str, Any]:
         photo_set_metrics,
         rejection_curve,
     )
-    from fmnistedge.runtime.modelmeta import sha256_file
-    from fmnistedge.training import photos, phototrain
+    from fmnistedge.training import phototrain
 
     train, val = _photo_train_rows(pset, options), pset.select(pset.val)
     probs = model.predict(to_model_input(val.images), batch_size=1000, verbose=0)
@@ -393,9 +404,7 @@ def _photo_record(model, pset, options: TrainOptions) -> dict[str, Any]:
 
     return {
         "folder": str(options.photos), "unrendered": pset.unrendered,
-        "label_refinements": None if options.label_refinements is None else {
-            "file": str(options.label_refinements), "sha256": sha256_file(options.label_refinements),
-            "rows": len(photos.read_refinements(options.label_refinements))},
+        "label_refinements": refined,
         "share": options.photo_share, "none_share": options.none_share, "partial": options.partial,
         "none_output": options.none_output,
         "epoch_size": options.epoch_size, "val_fraction": options.photo_val_fraction,
