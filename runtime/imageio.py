@@ -23,10 +23,14 @@ from fmnistedge.errors import FmnistEdgeError
 # 64 megapixels: above any phone or Pi camera still (a Pi HQ camera is 12.3 MP),
 # and about 200 MB of RGB, which a 1 GB Pi can still hold.
 MAX_PIXELS = 64_000_000
-# JPEGs larger than this on their long side are decoded at a reduced scale (Pillow's
-# draft mode). Segmentation works at 80 px (160 px with --segment grabcut) and the garment
-# is rendered from at most 512 px (photo.RENDER_SIDE) into 28 px.
-DECODE_SIDE = 1024
+# The photo pipeline works from at most this many pixels on the long side: a photo is
+# reduced to it first (photo.RENDER_SIDE), segmented at 80 px (160 px with --segment
+# grabcut) and rendered from it into 28 px. 192 px is the long side of the photos photo
+# training learns from (the public realphotos-train set is stored at <= 192 px) and of the
+# scan's background path, so a user's photo reaches the model as those did. JPEGs larger
+# than this are decoded at the smallest reduced scale (Pillow's draft mode: 1/2, 1/4 or
+# 1/8) that still keeps the long side >= RENDER_SIDE.
+RENDER_SIDE = 192
 READ_WHOLE_BYTES = 16 * 1024 * 1024  # files up to this size are read in one go (see decode)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm"}
 SUPPORTED_FORMATS = {"JPEG", "PNG", "BMP", "WEBP", "TIFF", "GIF", "PPM", "MPO"}
@@ -67,11 +71,11 @@ def decode(path: Path | str, max_pixels: int = MAX_PIXELS) -> Decoded:
             if width * height > max_pixels or width <= 0 or height <= 0:
                 raise ImageError(f"Image too large: {width}x{height} pixels exceeds the limit of "
                                  f"{max_pixels:,} pixels: {path}")
-            if im.format in ("JPEG", "MPO") and max(width, height) > DECODE_SIDE:
+            if im.format in ("JPEG", "MPO") and max(width, height) > RENDER_SIDE:
                 # Decode at a reduced DCT scale (1/2, 1/4 or 1/8) that keeps the long
-                # side >= DECODE_SIDE: a 48 MP phone photo costs a fraction of the time
+                # side >= RENDER_SIDE: a 48 MP phone photo costs a fraction of the time
                 # and memory, and nothing downstream needs more pixels.
-                s = DECODE_SIDE / max(width, height)
+                s = RENDER_SIDE / max(width, height)
                 im.draft(im.mode, (math.ceil(width * s), math.ceil(height * s)))
             im.load()
             ImageOps.exif_transpose(im, in_place=True)  # turned only when EXIF says so: no copy otherwise

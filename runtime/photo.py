@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from fmnistedge.labels import IMAGE_SIZE
+from fmnistedge.runtime import imageio
 
 # OpenCL probing costs ~0.1 s on the first OpenCV call and buys nothing at these sizes.
 cv2.ocl.setUseOpenCL(False)
@@ -38,10 +39,10 @@ cv2.ocl.setUseOpenCL(False)
 # --segment grabcut so both are measured in one run, docs/runtime.md "Speed").
 SEGMENT_PATHS = {"fast": (80, 1), "grabcut": (160, 2)}
 DEFAULT_SEGMENT = "fast"
-# Rendering resolution (longest side): a larger image is reduced to this first, so the
-# cost of masking, blurring and cropping is bounded whatever the input's size (a 28 px
-# output needs no more). Real photos are rarely larger after JPEG draft decoding.
-RENDER_SIDE = 512
+# Rendering resolution (longest side, imageio.RENDER_SIDE): a larger image is reduced to
+# this first, so the cost of masking, blurring and cropping is bounded whatever the input's
+# size (a 28 px output needs no more).
+RENDER_SIDE = imageio.RENDER_SIDE
 BORDER = 0.04  # fraction of each side treated as background seed for GrabCut
 MIN_AREA, MAX_AREA = 0.02, 0.97  # plausible garment area fractions
 HYSTERESIS_NOISE_FACTOR = 1.5

@@ -259,7 +259,6 @@ _END = object()  # the source has no more frames
 UNKNOWN_CLASS = -1  # a garment in view, but of none of the ten classes (never recorded)
 MOVING = -2  # the view is moving: not classified; the voter waits for it to settle
 SEGMENT_PATHS = ("background", "fast", "grabcut")  # scan --segment
-RENDER_SIDE = 192  # the background path renders the guide box from this size (a 28 px image needs no more)
 
 
 @dataclass
@@ -400,7 +399,7 @@ class FrameClassifier:
                 self._last, self._last_small = photo_path("fallback"), small
                 return self._last
         segmented = time.thread_time()
-        mid = photo._resize_longest(roi, RENDER_SIDE)
+        mid = photo._resize_longest(roi, photo.RENDER_SIDE)  # a 28 px image needs no more
         full = cv2.resize(mask, (mid.shape[1], mid.shape[0]), interpolation=cv2.INTER_LINEAR)
         img, _ = photo.render(mid, np.where(full > 127, 255, 0).astype(np.uint8))
         rendered = time.thread_time()

@@ -97,9 +97,14 @@ def test_large_jpeg_is_decoded_at_a_reduced_scale(tmp_path):
     big = tmp_path / "phone.jpg"
     Image.new("RGB", (4000, 3000), (120, 60, 30)).save(big, quality=80)
     dec = imageio.decode(big)
-    assert dec.rgb.shape == (1500, 2000, 3)  # 1/2 scale: the smallest that keeps >= 1024 px
-    Image.new("RGB", (900, 600)).save(tmp_path / "small.jpg")
-    assert imageio.decode(tmp_path / "small.jpg").rgb.shape == (600, 900, 3)  # small ones untouched
+    assert imageio.RENDER_SIDE == 192
+    assert dec.rgb.shape == (375, 500, 3)  # 1/8 scale: the smallest that keeps >= 192 px
+    Image.new("RGB", (512, 384)).save(tmp_path / "dev-sized.jpg")
+    assert imageio.decode(tmp_path / "dev-sized.jpg").rgb.shape == (192, 256, 3)  # 1/2 (1/4 would give 128)
+    Image.new("RGB", (190, 120)).save(tmp_path / "small.jpg")
+    assert imageio.decode(tmp_path / "small.jpg").rgb.shape == (120, 190, 3)  # small ones untouched
+    Image.new("RGB", (900, 600)).save(tmp_path / "big.png")
+    assert imageio.decode(tmp_path / "big.png").rgb.shape == (600, 900, 3)  # only JPEG has a reduced decode
 
 
 def test_alpha_and_exif_orientation(tmp_path):
