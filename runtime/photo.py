@@ -202,8 +202,12 @@ def border_distance_mask(rgb: np.ndarray, detect_empty: bool = False) -> np.ndar
     noise = percentile(dist8[ring_mask], 99)
     weak = np.where(dist8 > min(noise * HYSTERESIS_NOISE_FACTOR + 2, 254), 255, 0).astype(np.uint8)
     n, labels = cv2.connectedComponents(weak, connectivity=8)
-    keep = np.unique(labels[(strong > 0) & (weak > 0)])
-    grown = np.where(np.isin(labels, keep[keep > 0]), 255, 0).astype(np.uint8)
+    # The weak components that touch a strong pixel, as a lookup table over component ids
+    # (np.unique would import numpy.ma, ~20 ms of every cold start).
+    touched = np.zeros(n, bool)
+    touched[labels[(strong > 0) & (weak > 0)]] = True
+    touched[0] = False  # the background of the weak mask
+    grown = np.where(touched[labels], 255, 0).astype(np.uint8)
     mask = cv2.bitwise_or(strong, grown)
     return _clean(mask)
 

@@ -6,6 +6,8 @@ The paths are interleaved, run by run, so machine noise hits them alike:
 * runtime:    ``python -m fmnistedge classify IMAGE --json`` with the shipped default model
 * litert:     the floor: a ten-line script that imports NumPy, Pillow and LiteRT, loads the
   same int8 ``.tflite`` file and classifies the image resized to 28x28 (no segmentation)
+* litert_1_blas_thread: the same script with ``OPENBLAS_NUM_THREADS=1``, which the runtime
+  commands set for themselves (``fmnistedge.cli``): the floor without OpenBLAS's thread pool
 * tensorflow: a process that imports TensorFlow, loads the same architecture's
   ``model.keras`` from ``--artifacts`` and predicts the same preprocessed image
   (left out, and said so, when there is no such file)
@@ -108,19 +110,24 @@ def main() -> None:
     commands = {
         "runtime": [sys.executable, "-m", "fmnistedge", "classify", str(args.image), "--json"],
         "litert": [sys.executable, "-c", LITERT_SCRIPT, str(ref.path), str(args.image)],
+        # The same script with one OpenBLAS thread, as the runtime commands run NumPy
+        # (fmnistedge.cli): the floor without the thread pool's start-up CPU.
+        "litert_1_blas_thread": [sys.executable, "-c", LITERT_SCRIPT, str(ref.path), str(args.image)],
     }
+    envs = {name: env | {"OPENBLAS_NUM_THREADS": "1"} if name == "litert_1_blas_thread" else env
+            for name in commands}
     if keras_file.is_file():
         commands["tensorflow"] = [sys.executable, "-c", TF_SNIPPET, str(keras_file), str(args.image)]
     else:
         print(f"{keras_file} missing: the TensorFlow row is left out", file=sys.stderr)
-    for cmd in commands.values():
-        timed(cmd, env)  # warm the OS file cache for every path
+    for name, cmd in commands.items():
+        timed(cmd, envs[name])  # warm the OS file cache for every path
     wall: dict[str, list[float]] = {k: [] for k in commands}
     cpu: dict[str, list[float]] = {k: [] for k in commands}
     for i in range(args.runs):
         outs = {}
         for name, cmd in commands.items():
-            w, c, outs[name] = timed(cmd, env)
+            w, c, outs[name] = timed(cmd, envs[name])
             wall[name].append(w)
             cpu[name].append(c)
         label = json.loads(outs["runtime"])["results"][0]["class_index"]
@@ -142,6 +149,9 @@ def main() -> None:
         "runtime_median_s": med["runtime"],
         "runtime_vs_litert": med["runtime"] / med["litert"],
         "runtime_vs_litert_cpu": med_cpu["runtime"] / med_cpu["litert"],
+        "litert_1_blas_thread_path": "the ten-line script with OPENBLAS_NUM_THREADS=1",
+        "runtime_vs_litert_1_blas_thread": med["runtime"] / med["litert_1_blas_thread"],
+        "runtime_vs_litert_1_blas_thread_cpu": med_cpu["runtime"] / med_cpu["litert_1_blas_thread"],
         "environment": provenance.environment(),
     }
     if "tensorflow" in commands:
@@ -149,7 +159,10 @@ def main() -> None:
     fileio.write_json(args.out, result)
     print(f"cold start, median of {args.runs}: runtime {med['runtime']:.3f} s ({med_cpu['runtime']:.3f} s CPU), "
           f"ten-line LiteRT {med['litert']:.3f} s ({med_cpu['litert']:.3f} s CPU): "
-          f"{result['runtime_vs_litert']:.2f}x wall, {result['runtime_vs_litert_cpu']:.2f}x CPU"
+          f"{result['runtime_vs_litert']:.2f}x wall, {result['runtime_vs_litert_cpu']:.2f}x CPU; with one OpenBLAS "
+          f"thread {med['litert_1_blas_thread']:.3f} s ({med_cpu['litert_1_blas_thread']:.3f} s CPU): "
+          f"{result['runtime_vs_litert_1_blas_thread']:.2f}x wall, "
+          f"{result['runtime_vs_litert_1_blas_thread_cpu']:.2f}x CPU"
           + (f"; through TensorFlow {med['tensorflow']:.3f} s ({result['speedup']:.1f}x the runtime)"
              if "tensorflow" in commands else "") + f" -> {args.out}")
 

@@ -11,6 +11,7 @@ builds no other command's options; ``from fmnistedge.cli import app`` gives ever
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from fmnistedge.cli import app as _core  # the Typer app, shared options, error mapping
@@ -42,8 +43,16 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+# Commands whose array work is on small images (a photo reduced to 192 px, a camera frame):
+# OpenBLAS's thread pool, one thread per core started when NumPy loads, buys them nothing
+# and costs CPU time (start-up, every frame of a scan). A value the user set is kept.
+_ONE_BLAS_THREAD = {"classify", "scan", "serve", "wardrobe", "models", "evaluate"}
+
+
 def main() -> None:
     args = sys.argv[1:]
+    if args and args[0] in _ONE_BLAS_THREAD:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # read once, when NumPy loads (not yet)
     # The command is the first argument; an option first (--help, --install-completion) needs them all.
     load_commands(args[0] if args and not args[0].startswith("-") else None)
     _core.app()
