@@ -217,6 +217,11 @@ def render_coldstart_markdown(json_path: Path) -> str:
         text += (f", {d['runtime_vs_litert']:.2f}x the wall time and {d['runtime_vs_litert_cpu']:.2f}x the CPU time "
                  f"({cpu['runtime']:.2f} vs {cpu['litert']:.2f} s) of a ten-line LiteRT script classifying the "
                  "same file without segmentation (the floor)")
+    if "litert_1_blas_thread" in med:
+        text += (f"; {d['runtime_vs_litert_1_blas_thread']:.2f}x the wall time and "
+                 f"{d['runtime_vs_litert_1_blas_thread_cpu']:.2f}x the CPU time "
+                 f"({cpu['runtime']:.2f} vs {cpu['litert_1_blas_thread']:.2f} s) of that script run with one "
+                 "OpenBLAS thread, as fmnistedge runs NumPy")
     if d.get("tensorflow_median_s"):
         text += (f"; **{d['tensorflow_median_s']:.2f} s** through TensorFlow/Keras, **{d['speedup']:.1f}x** "
                  "the runtime's")
