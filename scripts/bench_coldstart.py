@@ -114,12 +114,12 @@ def main() -> None:
         # (fmnistedge.cli): the floor without the thread pool's start-up CPU.
         "litert_1_blas_thread": [sys.executable, "-c", LITERT_SCRIPT, str(ref.path), str(args.image)],
     }
-    envs = {name: env | {"OPENBLAS_NUM_THREADS": "1"} if name == "litert_1_blas_thread" else env
-            for name in commands}
     if keras_file.is_file():
         commands["tensorflow"] = [sys.executable, "-c", TF_SNIPPET, str(keras_file), str(args.image)]
     else:
         print(f"{keras_file} missing: the TensorFlow row is left out", file=sys.stderr)
+    envs = {name: env | {"OPENBLAS_NUM_THREADS": "1"} if name == "litert_1_blas_thread" else env
+            for name in commands}
     for name, cmd in commands.items():
         timed(cmd, envs[name])  # warm the OS file cache for every path
     wall: dict[str, list[float]] = {k: [] for k in commands}
