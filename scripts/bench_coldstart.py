@@ -8,6 +8,8 @@ The paths are interleaved, run by run, so machine noise hits them alike:
   same int8 ``.tflite`` file and classifies the image resized to 28x28 (no segmentation)
 * litert_1_blas_thread: the same script with ``OPENBLAS_NUM_THREADS=1``, which the runtime
   commands set for themselves (``fmnistedge.cli``): the floor without OpenBLAS's thread pool
+* litert_typer_opencv: that script importing Typer and OpenCV as well: what a classify that
+  keeps Typer and segments with OpenCV cannot go below
 * tensorflow: a process that imports TensorFlow, loads the same architecture's
   ``model.keras`` from ``--artifacts`` and predicts the same preprocessed image
   (left out, and said so, when there is no such file)
@@ -113,13 +115,17 @@ def main() -> None:
         # The same script with one OpenBLAS thread, as the runtime commands run NumPy
         # (fmnistedge.cli): the floor without the thread pool's start-up CPU.
         "litert_1_blas_thread": [sys.executable, "-c", LITERT_SCRIPT, str(ref.path), str(args.image)],
+        # ... and with Typer and OpenCV imported as well (nothing used): the least any classify
+        # that keeps Typer and segments with OpenCV can cost.
+        "litert_typer_opencv": [sys.executable, "-c", "import typer, cv2" + LITERT_SCRIPT, str(ref.path),
+                                str(args.image)],
     }
     if keras_file.is_file():
         commands["tensorflow"] = [sys.executable, "-c", TF_SNIPPET, str(keras_file), str(args.image)]
     else:
         print(f"{keras_file} missing: the TensorFlow row is left out", file=sys.stderr)
-    envs = {name: env | {"OPENBLAS_NUM_THREADS": "1"} if name == "litert_1_blas_thread" else env
-            for name in commands}
+    envs = {name: env | {"OPENBLAS_NUM_THREADS": "1"} if name in ("litert_1_blas_thread", "litert_typer_opencv")
+            else env for name in commands}
     for name, cmd in commands.items():
         timed(cmd, envs[name])  # warm the OS file cache for every path
     wall: dict[str, list[float]] = {k: [] for k in commands}
@@ -152,6 +158,10 @@ def main() -> None:
         "litert_1_blas_thread_path": "the ten-line script with OPENBLAS_NUM_THREADS=1",
         "runtime_vs_litert_1_blas_thread": med["runtime"] / med["litert_1_blas_thread"],
         "runtime_vs_litert_1_blas_thread_cpu": med_cpu["runtime"] / med_cpu["litert_1_blas_thread"],
+        "litert_typer_opencv_path": "the ten-line script with one OpenBLAS thread, importing Typer and OpenCV too",
+        "typer_opencv_floor_vs_litert_1_blas_thread": med["litert_typer_opencv"] / med["litert_1_blas_thread"],
+        "typer_opencv_floor_vs_litert_1_blas_thread_cpu": (med_cpu["litert_typer_opencv"]
+                                                           / med_cpu["litert_1_blas_thread"]),
         "environment": provenance.environment(),
     }
     if "tensorflow" in commands:
@@ -162,7 +172,9 @@ def main() -> None:
           f"{result['runtime_vs_litert']:.2f}x wall, {result['runtime_vs_litert_cpu']:.2f}x CPU; with one OpenBLAS "
           f"thread {med['litert_1_blas_thread']:.3f} s ({med_cpu['litert_1_blas_thread']:.3f} s CPU): "
           f"{result['runtime_vs_litert_1_blas_thread']:.2f}x wall, "
-          f"{result['runtime_vs_litert_1_blas_thread_cpu']:.2f}x CPU"
+          f"{result['runtime_vs_litert_1_blas_thread_cpu']:.2f}x CPU; that script importing Typer and OpenCV "
+          f"too: {result['typer_opencv_floor_vs_litert_1_blas_thread']:.2f}x wall, "
+          f"{result['typer_opencv_floor_vs_litert_1_blas_thread_cpu']:.2f}x CPU"
           + (f"; through TensorFlow {med['tensorflow']:.3f} s ({result['speedup']:.1f}x the runtime)"
              if "tensorflow" in commands else "") + f" -> {args.out}")
 

@@ -222,6 +222,11 @@ def render_coldstart_markdown(json_path: Path) -> str:
                  f"{d['runtime_vs_litert_1_blas_thread_cpu']:.2f}x the CPU time "
                  f"({cpu['runtime']:.2f} vs {cpu['litert_1_blas_thread']:.2f} s) of that script run with one "
                  "OpenBLAS thread, as fmnistedge runs NumPy")
+    if "litert_typer_opencv" in med:
+        text += (f" (that script only importing Typer and OpenCV as well takes "
+                 f"{d['typer_opencv_floor_vs_litert_1_blas_thread']:.2f}x its wall time and "
+                 f"{d['typer_opencv_floor_vs_litert_1_blas_thread_cpu']:.2f}x its CPU time: the least a classify "
+                 "that keeps Typer and segments with OpenCV can take)")
     if d.get("tensorflow_median_s"):
         text += (f"; **{d['tensorflow_median_s']:.2f} s** through TensorFlow/Keras, **{d['speedup']:.1f}x** "
                  "the runtime's")
