@@ -45,6 +45,18 @@ class Decoded:
     rgb: np.ndarray  # uint8 (H, W, 3)
     alpha: np.ndarray | None  # uint8 (H, W) or None
     format: str
+    # (width, height) of the image as the file shows it (EXIF orientation applied); larger
+    # than ``rgb`` when a JPEG was decoded at a reduced scale. None: the size of ``rgb``.
+    full_size: tuple[int, int] | None = None
+
+    def to_full(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """An (x, y, w, h) box in ``rgb``'s pixels, in the file's own pixels."""
+        if self.full_size is None:
+            return box
+        h, w = self.rgb.shape[:2]
+        sx, sy = self.full_size[0] / w, self.full_size[1] / h
+        x, y, bw, bh = box
+        return int(round(x * sx)), int(round(y * sy)), int(round(bw * sx)), int(round(bh * sy))
 
 
 def decode(path: Path | str, max_pixels: int = MAX_PIXELS) -> Decoded:
@@ -77,9 +89,15 @@ def decode(path: Path | str, max_pixels: int = MAX_PIXELS) -> Decoded:
                 # and memory, and nothing downstream needs more pixels.
                 s = RENDER_SIDE / max(width, height)
                 im.draft(im.mode, (math.ceil(width * s), math.ceil(height * s)))
+            full_size = None
+            if im.size != (width, height):  # decoded at a reduced scale: the file's own size, as shown
+                turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # orientations that swap the sides
+                full_size = (height, width) if turned else (width, height)
             im.load()
             ImageOps.exif_transpose(im, in_place=True)  # turned only when EXIF says so: no copy otherwise
-            return _to_rgb(im)
+            decoded = _to_rgb(im)
+            decoded.full_size = full_size
+            return decoded
     except UnidentifiedImageError:
         raise ImageError(f"Not an image (or an unsupported format): {path}") from None
     except PermissionError:

@@ -80,7 +80,10 @@ def prepare_image(path, mode: str = "photo", segment: str | None = None):
     if mode not in PHOTO_MODES:
         raise ValueError(f"Unknown preprocessing mode. Received: mode={mode!r}")
     decoded = imageio.decode(path)
-    return prepare_rgb(decoded.rgb, mode, decoded.alpha, segment=segment)
+    img, info = prepare_rgb(decoded.rgb, mode, decoded.alpha, segment=segment)
+    if "box" in info:  # in the file's own pixels, also when a JPEG was decoded at a reduced scale
+        info["box"] = list(decoded.to_full(tuple(info["box"])))
+    return img, info
 
 
 def prepare_frame(rgb: np.ndarray, mode: str = "photo", timings: dict | None = None,

@@ -162,7 +162,7 @@ def docs_block(doc: dict) -> str:
                          f"{est.get('x8', '-')}-{est.get('x4', '-')} |")
     lines.append("")
     lines.append(f"Written by `{doc['command']}` on {env.get('cpu')} ({env.get('cores')} cores), Python "
-                 f"{env.get('python')}, OpenCV {doc['versions']['opencv']}, NumPy {env.get('numpy')}, "
+                 f"{env.get('python')}, OpenCV {doc['versions']['opencv']}, NumPy {env.get('packages', {}).get('numpy')}, "
                  f"{doc['model']['arch']} {doc['model']['engine']} {doc['model']['precision']}, "
                  f"{doc['model']['threads']} thread(s), {doc['timestamp']}. CPU time is the scan thread's own; "
                  "the Pi 4 column is an estimate (this CPU's time x4 and x8), not a measurement.")

@@ -107,6 +107,30 @@ def test_large_jpeg_is_decoded_at_a_reduced_scale(tmp_path):
     assert imageio.decode(tmp_path / "big.png").rgb.shape == (600, 900, 3)  # only JPEG has a reduced decode
 
 
+def test_the_crop_box_is_in_the_files_own_pixels_after_a_reduced_decode(tmp_path):
+    """A JPEG decoded at 1/4 scale reports the same garment box as a PNG of the same picture
+    (and an EXIF-turned one the box in the picture as shown)."""
+    from fmnistedge.runtime.preprocess import prepare_image
+
+    rgb = np.full((960, 1280, 3), (200, 190, 180), np.uint8)
+    rgb[200:800, 300:700] = (40, 60, 120)  # a dark garment on a light floor
+    Image.fromarray(rgb).save(tmp_path / "a.jpg", quality=95)
+    Image.fromarray(rgb).save(tmp_path / "a.png")
+    assert imageio.decode(tmp_path / "a.jpg").rgb.shape[1] == 320  # really decoded at 1/4
+    box_jpg = prepare_image(tmp_path / "a.jpg")[1]["box"]
+    box_png = prepare_image(tmp_path / "a.png")[1]["box"]
+    tol = 2 * 1280 // 80  # two pixels of the 80 px segmentation (a box 4x too small is off by hundreds)
+    assert np.abs(np.array(box_jpg) - [300, 200, 400, 600]).max() <= tol, box_jpg
+    assert np.abs(np.array(box_jpg) - np.array(box_png)).max() <= tol, (box_jpg, box_png)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise: 960 wide, 1280 high
+    Image.fromarray(rgb).save(tmp_path / "r.jpg", quality=95, exif=exif.tobytes())
+    dec = imageio.decode(tmp_path / "r.jpg")
+    assert dec.full_size == (960, 1280) and dec.rgb.shape[:2] == (320, 240)
+    x, y, w, h = prepare_image(tmp_path / "r.jpg")[1]["box"]
+    assert abs(w - 600) <= tol and abs(h - 400) <= tol and x + w <= 960 and y + h <= 1280, (x, y, w, h)
+
+
 def test_alpha_and_exif_orientation(tmp_path):
     rgba = np.zeros((30, 40, 4), np.uint8)
     rgba[5:25, 10:30] = (200, 50, 50, 255)

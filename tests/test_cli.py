@@ -208,20 +208,25 @@ def test_running_one_command_imports_only_its_module():
 def test_classify_start_up_carries_no_dead_weight():
     """What a cold 'fmnistedge classify' loads is what a Pi user waits for: no other command's
     module, no numpy.ma (np.unique and np.percentile import it: ~20 ms), and NumPy loaded with
-    one OpenBLAS thread (a user's own setting wins)."""
+    one OpenBLAS thread (a user's own OPENBLAS_/OMP_NUM_THREADS wins)."""
     code = ("import os, sys\nsys.argv = ['fmnistedge', 'classify', 'samples/1-trouser.jpg', '--json']\n"
             "from fmnistedge.cli import main\n"
+            "assert 'numpy' not in sys.modules  # the thread setting must come before NumPy loads\n"
             "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
             "print('LOADED', 'numpy.ma' in sys.modules, 'numpy' in sys.modules, os.environ.get('OPENBLAS_NUM_THREADS'),"
             " sorted(m for m in sys.modules if m.startswith('fmnistedge.cli.')))")
     root = Path(__file__).resolve().parent.parent
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                                            "GOTO_NUM_THREADS")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=root, env=env)
     loaded = out.stdout.rsplit("LOADED", 1)[-1]
     assert loaded.startswith(" False True 1 ['fmnistedge.cli.app', 'fmnistedge.cli.classify_cmds']"), out.stdout + out.stderr
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=root,
                          env=env | {"OPENBLAS_NUM_THREADS": "2"})
     assert " True 2 " in out.stdout.rsplit("LOADED", 1)[-1], out.stdout + out.stderr
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=root,
+                         env=env | {"OMP_NUM_THREADS": "2"})  # OpenBLAS reads this one too
+    assert " True None " in out.stdout.rsplit("LOADED", 1)[-1], out.stdout + out.stderr
 
 
 def test_segment_choices_are_the_runtimes_paths():

@@ -265,3 +265,23 @@ def test_speed_blocks_follow_their_result_files(tmp_path):
         r["background"]["pi4_fps_estimate"] = {"x2": 0, "x10": 0}  # the factors come from the file
     scan.write_text(json.dumps(doc))
     assert "roughly 20-100 FPS" in render.render_scan_speed_markdown(scan)
+
+
+def test_cold_start_sentence_from_an_older_and_the_current_result_file(tmp_path):
+    """Older results/coldstart.json files (no one-thread floor) still render; the current one
+    names both floors and the Typer + OpenCV floor, with its own figures."""
+    env = {"cpu": "Test CPU", "cores": 2}
+    old = {"runs": 3, "runtime_median_s": 0.3, "median_s": {"runtime": 0.3, "litert": 0.2},
+           "median_cpu_s": {"runtime": 0.31, "litert": 0.21}, "runtime_vs_litert": 1.5,
+           "runtime_vs_litert_cpu": 1.476, "environment": env}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    text = render.render_coldstart_markdown(tmp_path / "old.json")
+    assert "1.50x the wall time" in text and "OpenBLAS" not in text and "Typer" not in text
+    new = dict(old, median_s={"runtime": 0.3, "litert": 0.2, "litert_1_blas_thread": 0.19, "litert_typer_opencv": 0.24},
+               median_cpu_s={"runtime": 0.31, "litert": 0.33, "litert_1_blas_thread": 0.18, "litert_typer_opencv": 0.23},
+               runtime_vs_litert_1_blas_thread=1.579, runtime_vs_litert_1_blas_thread_cpu=1.722,
+               typer_opencv_floor_vs_litert_1_blas_thread=1.263, typer_opencv_floor_vs_litert_1_blas_thread_cpu=1.278)
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    text = render.render_coldstart_markdown(tmp_path / "new.json")
+    assert "1.58x the wall time and 1.72x the CPU time (0.31 vs 0.18 s)" in text
+    assert "1.26x its wall time and 1.28x its CPU time" in text and "Test CPU (2 cores)" in text

@@ -45,14 +45,16 @@ def __getattr__(name: str):
 
 # Commands whose array work is on small images (a photo reduced to 192 px, a camera frame):
 # OpenBLAS's thread pool, one thread per core started when NumPy loads, buys them nothing
-# and costs CPU time (start-up, every frame of a scan). A value the user set is kept.
+# and costs CPU time (start-up, every frame of a scan). A thread count the user set for
+# OpenBLAS (OPENBLAS_NUM_THREADS, or OMP_/GOTO_NUM_THREADS, which it also reads) is kept.
 _ONE_BLAS_THREAD = {"classify", "scan", "serve", "wardrobe", "models", "evaluate"}
+_BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
 
 
 def main() -> None:
     args = sys.argv[1:]
-    if args and args[0] in _ONE_BLAS_THREAD:
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # read once, when NumPy loads (not yet)
+    if args and args[0] in _ONE_BLAS_THREAD and not any(v in os.environ for v in _BLAS_THREAD_VARIABLES):
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read once, when NumPy loads (not yet: tests/test_cli.py)
     # The command is the first argument; an option first (--help, --install-completion) needs them all.
     load_commands(args[0] if args and not args[0].startswith("-") else None)
     _core.app()
