@@ -62,6 +62,11 @@ def test_train_flip_average_saves_and_records_the_averaging_model(tmp_path, synt
     assert on_disk["flip_average"] is True
     model = keras.models.load_model(tmp_path / "tiny" / "model.keras", safe_mode=True, compile=False)
     assert any(layer.name == "flip_average" for layer in model.layers)
+    # A fine-tune from it records that its start answered with the mirror average
+    for start, flipped in ((tmp_path / "tiny", True), (tmp_path / "p" / "tiny", False)):
+        tuned = train_arch("tiny", TrainOptions(epochs=1, seed=1, out=tmp_path / f"t{flipped}", data_dir=synthetic_data,
+                                                init_from=start / "model.keras"))
+        assert tuned["init_from"]["flip_averaged"] is flipped and tuned["flip_average"] is False
 
 
 def test_train_help_offers_flip_average():

@@ -125,17 +125,17 @@ def _init_weights(model, path: Path, options: TrainOptions) -> dict[str, Any]:
     from fmnistedge.errors import UsageError
 
     path = Path(path)
-    rebuilt_diff = None
+    rebuilt_diff = flip_averaged = None
     if path.suffix.lower() == ".onnx":
         from fmnistedge.training import warmstart
 
         x, y = data.load_split("train", options.data_dir)
         sample = data.stratified_sample(y, 3000, seed=options.seed)
-        src, rebuilt_diff = warmstart.keras_from_onnx(model.name, path, to_model_input(x[sample]))
+        src, rebuilt_diff, flip_averaged = warmstart.keras_from_onnx(model.name, path, to_model_input(x[sample]))
         _copy_weights(src, model, path)
         record = path.with_name("train.json")
         base = trainlog.load(record) if record.is_file() else {}
-        return _init_record(path, base, options, rebuilt_diff)
+        return _init_record(path, base, options, rebuilt_diff, flip_averaged)
     try:
         src = keras.models.load_model(path, compile=False, safe_mode=True)
     except (OSError, ValueError) as exc:
@@ -163,7 +163,8 @@ def _copy_weights(src, model, path: Path) -> None:
     model.set_weights(src.get_weights())
 
 
-def _init_record(path: Path, base: dict, options: TrainOptions, rebuilt_diff: float | None) -> dict[str, Any]:
+def _init_record(path: Path, base: dict, options: TrainOptions, rebuilt_diff: float | None,
+                 flip_averaged: bool | None = None) -> dict[str, Any]:
     from fmnistedge.errors import UsageError
     from fmnistedge.runtime.modelmeta import sha256_file
 
@@ -176,6 +177,9 @@ def _init_record(path: Path, base: dict, options: TrainOptions, rebuilt_diff: fl
                              f"(received {flag} {value}).")
     return {"path": str(path), "sha256": sha256_file(path), "test_accuracy": base.get("test_accuracy"),
             "epochs_run": base.get("epochs_run"), "recipe": base.get("recipe"),
+            # The start's answer was the mirror average (its file shows it, or its train.json says so);
+            # training continues from the plain network inside it either way.
+            "flip_averaged": bool(flip_averaged if flip_averaged is not None else base.get("flip_average", False)),
             **({"rebuilt_from_onnx_max_prob_diff": rebuilt_diff} if rebuilt_diff is not None else {})}
 
 

@@ -49,7 +49,9 @@ def _initializers(path: Path) -> dict[str, np.ndarray]:
 
 
 def keras_from_onnx(arch: str, onnx_path: Path, images: np.ndarray):
-    """The zoo model ``arch`` with the weights of the fp32 ONNX file ``onnx_path``.
+    """The zoo model ``arch`` with the weights of the fp32 ONNX file ``onnx_path``, the largest
+    probability difference from the file, and whether the file is flip-averaged (its answer
+    the mean over each image and its mirror image; the returned model is the plain network).
 
     ``images`` (float32, N x 28 x 28 x 1, a few thousand training images) set the
     batch-normalization statistics and check that the rebuilt model matches the file.
@@ -106,12 +108,14 @@ def keras_from_onnx(arch: str, onnx_path: Path, images: np.ndarray):
     ref = session.run(None, {session.get_inputs()[0].name: images[:1000]})[0]
     ours = model.predict(images[:1000], batch_size=500, verbose=0)
     diff = float(np.abs(ref - ours).max())
+    flip_averaged = False
     if diff > 1e-3:
         # A flip-averaged file (fmnistedge.training.mirror) answers with the mean over the mirror image;
         # the network inside it is the plain architecture, which is what fine-tuning starts from.
         mirrored = model.predict(images[:1000, :, ::-1], batch_size=500, verbose=0)
-        diff = min(diff, float(np.abs(ref - (ours + mirrored) / 2).max()))
+        flip_diff = float(np.abs(ref - (ours + mirrored) / 2).max())
+        flip_averaged, diff = flip_diff < diff, min(diff, flip_diff)
     if diff > 1e-3:
         raise UsageError(f"--init-from {onnx_path}: the rebuilt {arch!r} differs from the file by up to "
                          f"{diff:.2g} in probability; it is not an fp32 export of this architecture")
-    return model, diff
+    return model, diff, flip_averaged
