@@ -36,9 +36,10 @@ def main() -> None:
     from fmnistedge.runtime.evaluate import photo_set_metrics
     from fmnistedge.runtime.preprocess import prepare_image, to_model_input
     from fmnistedge.training import photos
+    from fmnistedge.training.options import TrainOptions
 
     rows = photos.read_photo_labels(args.photos, args.label_refinements)
-    held = photos.grouped_split(rows, 0.2, 0)
+    held = photos.grouped_split(rows, TrainOptions.photo_val_fraction, TrainOptions.seed)  # train's held-out split
     chosen = [r for r, v in zip(rows, held) if v and r.target().any()]
     images = np.stack([prepare_image(r.path)[0] for r in chosen])
     targets = np.stack([r.target() for r in chosen])

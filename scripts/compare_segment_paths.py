@@ -35,9 +35,10 @@ def main() -> None:
     from fmnistedge import fileio, provenance
     from fmnistedge.measure.render import update_block
     from fmnistedge.training import photos
+    from fmnistedge.training.options import TrainOptions
 
     rows = photos.read_photo_labels(args.photos)
-    held = photos.grouped_split(rows, 0.2, 0)
+    held = photos.grouped_split(rows, TrainOptions.photo_val_fraction, TrainOptions.seed)  # train's held-out split
     chosen = [r for r, v in zip(rows, held) if v and r.label is not None]
     ref = models.resolve(None)
     backend = models.load(ref)

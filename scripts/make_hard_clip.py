@@ -122,9 +122,10 @@ def pick_garments(folder: Path, classes: list[int]) -> dict[int, tuple[str, np.n
     from fmnistedge.runtime.preprocess import to_model_input
 
     from fmnistedge.training import photos
+    from fmnistedge.training.options import TrainOptions
 
     rows = photos.read_photo_labels(folder)
-    held_out = photos.grouped_split(rows, 0.2, 0)
+    held_out = photos.grouped_split(rows, TrainOptions.photo_val_fraction, TrainOptions.seed)  # train's held-out split
     ref = models.resolve(None)
     backend, openset = models.load(ref), for_model(ref)
     out: dict[int, tuple[str, np.ndarray, np.ndarray]] = {}
