@@ -83,8 +83,11 @@ def test_a_killed_mirrored_run_resumes_from_its_last_epoch(tmp_path, real_data):
         if proc.poll() is None:
             proc.kill()
     done = json.loads(marker.read_text())["epoch"]
+    kept = json.loads((marker.parent / "epochs.json").read_text())  # the killed attempt's epochs
     assert not (out / "tiny" / "train.json").exists()
     subprocess.run(cmd, check=True, timeout=600, env=env, capture_output=True)
     rec = json.loads((out / "tiny" / "train.json").read_text())
-    assert len(rec["seconds_per_epoch"]) == 6 - done  # only the missing epochs ran again
+    assert rec["resumed_at"] == [done]  # only the missing epochs ran again ...
+    assert len(rec["seconds_per_epoch"]) == 6 and len(rec["history"]["loss"]) == 6  # ... and all six are recorded
+    assert rec["history"]["loss"][:done] == kept["history"]["loss"][:done]
     assert not marker.exists()  # the checkpoint is removed once the run completes

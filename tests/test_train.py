@@ -131,3 +131,21 @@ def test_init_from_refuses_another_validation_split(tiny_run, tmp_path, flags, m
                                       "--out", str(tmp_path), *flags])
     assert result.exit_code == 2 and message in result.output
     assert not (tmp_path / "tiny").exists()
+
+
+def test_a_resumed_run_takes_the_epochs_its_checkpoint_restores(tmp_path):
+    """The epoch log of an interrupted attempt is cut to the epochs Keras' checkpoint
+    restores (it may be written one epoch ahead of it); an attempt that kept no log (an
+    older fmnistedge) leaves the history to the resumed epochs; no checkpoint, no resume."""
+    from fmnistedge.training.train import EPOCH_LOG, _earlier_epochs
+
+    assert _earlier_epochs(tmp_path) == {"history": {}, "seconds_per_epoch": [], "resumed_at": []}
+    (tmp_path / "training_metadata.json").write_text(json.dumps({"epoch": 2, "batch": 0}))
+    (tmp_path / EPOCH_LOG).write_text(json.dumps({"history": {"loss": [3.0, 2.0, 1.0]},
+                                                  "seconds_per_epoch": [5.0, 6.0, 7.0], "resumed_at": [1]}))
+    assert _earlier_epochs(tmp_path) == {"history": {"loss": [3.0, 2.0]}, "seconds_per_epoch": [5.0, 6.0],
+                                         "resumed_at": [1, 2]}
+    (tmp_path / EPOCH_LOG).unlink()
+    assert _earlier_epochs(tmp_path) == {"history": {}, "seconds_per_epoch": [], "resumed_at": [2]}
+    (tmp_path / EPOCH_LOG).write_text("{not json")
+    assert _earlier_epochs(tmp_path) == {"history": {}, "seconds_per_epoch": [], "resumed_at": [2]}

@@ -9,6 +9,7 @@ lazily so the rest of the package works without the ``train`` extra.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -100,21 +101,63 @@ def evaluate_probs(labels: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _epoch_timer():
+EPOCH_LOG = "epochs.json"  # in the backup folder: every finished epoch's metrics and seconds
+
+
+def _epoch_timer(backup_dir: Path | None = None):
+    """A callback timing each epoch. With ``backup_dir`` it also keeps every finished epoch's
+    metrics and seconds in ``backup_dir/epochs.json`` (written before Keras' own checkpoint
+    of the epoch), so a run resumed from that folder records the epochs of every earlier
+    attempt too: ``earlier`` holds them, cut to the epochs the checkpoint restores."""
     import keras
 
     class EpochTimer(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
             self.seconds: list[float] = []
+            self.earlier = _earlier_epochs(backup_dir) if backup_dir is not None else _no_epochs()
+            self._logs: dict[str, list[float]] = {}
 
         def on_epoch_begin(self, epoch, logs=None):
             self._start = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
             self.seconds.append(time.perf_counter() - self._start)
+            for k, v in (logs or {}).items():
+                self._logs.setdefault(k, []).append(float(v))
+            if backup_dir is not None:
+                backup_dir.mkdir(parents=True, exist_ok=True)
+                e = self.earlier
+                fileio.write_json(backup_dir / EPOCH_LOG, {
+                    "history": {k: e["history"].get(k, []) + v for k, v in self._logs.items()},
+                    "seconds_per_epoch": e["seconds_per_epoch"] + self.seconds,
+                    "resumed_at": e["resumed_at"]})
 
     return EpochTimer()
+
+
+def _no_epochs() -> dict[str, Any]:
+    return {"history": {}, "seconds_per_epoch": [], "resumed_at": []}
+
+
+def _earlier_epochs(backup_dir: Path) -> dict[str, Any]:
+    """The epochs an interrupted attempt finished, as far as its checkpoint goes."""
+    meta, log = backup_dir / "training_metadata.json", backup_dir / EPOCH_LOG
+    try:
+        done = int(json.loads(meta.read_text())["epoch"]) if meta.is_file() else 0
+    except (OSError, ValueError, KeyError, TypeError):
+        return _no_epochs()  # Keras cannot resume from it either
+    if done == 0:
+        return _no_epochs()
+    try:
+        kept = json.loads(log.read_text()) if log.is_file() else _no_epochs()
+    except (OSError, ValueError):
+        kept = _no_epochs()
+    seconds = kept.get("seconds_per_epoch", [])[:done]
+    history = {k: v[:done] for k, v in kept.get("history", {}).items()}
+    if len(seconds) < done:  # epochs finished by an attempt that kept no log (an older fmnistedge)
+        history, seconds = {}, []
+    return {"history": history, "seconds_per_epoch": seconds, "resumed_at": kept.get("resumed_at", []) + [done]}
 
 
 def _init_weights(model, path: Path, options: TrainOptions) -> dict[str, Any]:
@@ -233,10 +276,11 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
     x_test, y_test = data.load_split("test", options.data_dir)
     pset = _load_photos(options) if options.photos is not None else None
     refined = _refinements_record(options)  # now, as the labels are read: not after hours of training
-    timer = _epoch_timer()
     out_dir = Path(options.out) / name
     # Epoch checkpoints: a killed run resumes from its last finished epoch when the
-    # same command is run again; the folder is removed when training completes.
+    # same command is run again; the folder is removed when training completes. The timer
+    # keeps each epoch's metrics there too, so the record covers every attempt.
+    timer = _epoch_timer(out_dir / ".train-backup")
     backup = keras.callbacks.BackupAndRestore(str(out_dir / ".train-backup"), delete_checkpoint=True)
     cbs = [timer, backup, *(callbacks or [])]
     if pset is None:
@@ -268,7 +312,8 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
 
         model = flip_average(model)
     probs = model.predict(to_model_input(x_test), batch_size=1000, verbose=0)
-    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    earlier = timer.earlier
+    hist = {k: earlier["history"].get(k, []) + [float(v) for v in vals] for k, vals in history.history.items()}
     from fmnistedge.training.zoo.stats import count_macs
 
     record = {
@@ -291,8 +336,11 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
         "limit": options.limit,
         "params": int(model.count_params()),
         "macs": count_macs(model),
-        "seconds_per_epoch": [round(s, 3) for s in timer.seconds],
-        "train_seconds": round(train_seconds, 2),
+        "seconds_per_epoch": [round(s, 3) for s in earlier["seconds_per_epoch"] + timer.seconds],
+        "train_seconds": round(train_seconds + sum(earlier["seconds_per_epoch"]), 2),
+        # Epochs at which an interrupted run was resumed from its checkpoint (its data order
+        # restarts there, so the result can differ from an uninterrupted run's).
+        "resumed_at": earlier["resumed_at"],
         "seed": options.seed,
         "flip_average": options.flip_average,
         "init_from": init,
