@@ -9,7 +9,8 @@ and everything written before it stays):
 train   every architecture of ``results/seed-archs.csv`` with its recorded command (column
         ``command``), output to ARTIFACTS; one that already has ARTIFACTS/ARCH/train.json is
         skipped, and an interrupted one resumes from its checkpoint when run again. Each test
-        accuracy is then compared with the recorded one (training is deterministic on CPU).
+        accuracy is then compared with the recorded one (seeded deterministic ops give the same
+        weights on the same machine; another CPU model can differ slightly, as edge-s did).
 export  every architecture trained in that step: all formats (fp32, fp16, int8), verified
         and sealed.
 ship    the shipped files of those architectures, replaced by the new ones (scripts/ship_models.py;
