@@ -149,3 +149,42 @@ def test_a_resumed_run_takes_the_epochs_its_checkpoint_restores(tmp_path):
     assert _earlier_epochs(tmp_path) == {"history": {}, "seconds_per_epoch": [], "resumed_at": [2]}
     (tmp_path / EPOCH_LOG).write_text("{not json")
     assert _earlier_epochs(tmp_path) == {"history": {}, "seconds_per_epoch": [], "resumed_at": [2]}
+
+
+def test_a_resume_with_other_settings_is_refused_and_histories_merge_by_key(tmp_path):
+    from fmnistedge.errors import UsageError
+    from fmnistedge.training.train import EPOCH_LOG, _earlier_epochs, _merge_history
+
+    settings = {"recipe": {"epochs": 5}, "seed": 0}
+    (tmp_path / "training_metadata.json").write_text(json.dumps({"epoch": 1, "batch": 0}))
+    (tmp_path / EPOCH_LOG).write_text(json.dumps({"settings": settings, "history": {"loss": [2.0]},
+                                                  "seconds_per_epoch": [4.0], "resumed_at": []}))
+    assert _earlier_epochs(tmp_path, settings)["resumed_at"] == [1]
+    with pytest.raises(UsageError, match=r"other settings \(recipe\).*delete that folder"):
+        _earlier_epochs(tmp_path, {"recipe": {"epochs": 2}, "seed": 0})
+    assert _merge_history({"loss": [2.0], "old": [1.0]}, {"loss": [1.5], "new": [0.5]}) == {
+        "loss": [2.0, 1.5], "old": [1.0], "new": [0.5]}
+
+
+def test_an_interrupted_run_resumes_and_records_every_epoch(tmp_path, synthetic_data):
+    """Stopped after its 2nd epoch (a KeyboardInterrupt after the checkpoint), the same run
+    resumes there and train.json holds all four epochs; other settings are refused."""
+    import keras
+
+    from fmnistedge.errors import UsageError
+
+    class StopAfterTwo(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    options = TrainOptions(epochs=4, seed=1, out=tmp_path, data_dir=synthetic_data)
+    with pytest.raises(KeyboardInterrupt):
+        train_arch("tiny", options, callbacks=[StopAfterTwo()])
+    assert (tmp_path / "tiny" / ".train-backup" / "epochs.json").is_file()
+    with pytest.raises(UsageError, match="other settings"):
+        train_arch("tiny", TrainOptions(epochs=5, seed=1, out=tmp_path, data_dir=synthetic_data))
+    rec = train_arch("tiny", options)
+    assert rec["resumed_at"] == [2] and rec["epochs_run"] == 4 and len(rec["seconds_per_epoch"]) == 4
+    assert all(len(v) == 4 for v in rec["history"].values())
+    assert not (tmp_path / "tiny" / ".train-backup").exists()

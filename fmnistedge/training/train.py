@@ -104,18 +104,19 @@ def evaluate_probs(labels: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
 EPOCH_LOG = "epochs.json"  # in the backup folder: every finished epoch's metrics and seconds
 
 
-def _epoch_timer(backup_dir: Path | None = None):
+def _epoch_timer(backup_dir: Path | None = None, settings: dict | None = None):
     """A callback timing each epoch. With ``backup_dir`` it also keeps every finished epoch's
     metrics and seconds in ``backup_dir/epochs.json`` (written before Keras' own checkpoint
     of the epoch), so a run resumed from that folder records the epochs of every earlier
-    attempt too: ``earlier`` holds them, cut to the epochs the checkpoint restores."""
+    attempt too: ``earlier`` holds them, cut to the epochs the checkpoint restores. The file
+    also holds the run's ``settings``; resuming with other settings is refused."""
     import keras
 
     class EpochTimer(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
             self.seconds: list[float] = []
-            self.earlier = _earlier_epochs(backup_dir) if backup_dir is not None else _no_epochs()
+            self.earlier = _earlier_epochs(backup_dir, settings) if backup_dir is not None else _no_epochs()
             self._logs: dict[str, list[float]] = {}
 
         def on_epoch_begin(self, epoch, logs=None):
@@ -129,7 +130,7 @@ def _epoch_timer(backup_dir: Path | None = None):
                 backup_dir.mkdir(parents=True, exist_ok=True)
                 e = self.earlier
                 fileio.write_json(backup_dir / EPOCH_LOG, {
-                    "history": {k: e["history"].get(k, []) + v for k, v in self._logs.items()},
+                    "settings": settings, "history": _merge_history(e["history"], self._logs),
                     "seconds_per_epoch": e["seconds_per_epoch"] + self.seconds,
                     "resumed_at": e["resumed_at"]})
 
@@ -140,8 +141,13 @@ def _no_epochs() -> dict[str, Any]:
     return {"history": {}, "seconds_per_epoch": [], "resumed_at": []}
 
 
-def _earlier_epochs(backup_dir: Path) -> dict[str, Any]:
-    """The epochs an interrupted attempt finished, as far as its checkpoint goes."""
+def _merge_history(earlier: dict[str, list], later: dict[str, list]) -> dict[str, list]:
+    return {k: list(earlier.get(k, [])) + list(later.get(k, [])) for k in {**earlier, **later}}
+
+
+def _earlier_epochs(backup_dir: Path, settings: dict | None = None) -> dict[str, Any]:
+    """The epochs an interrupted attempt finished, as far as its checkpoint goes; a
+    UsageError when that attempt ran with other ``settings`` (recipe, epochs, seed, ...)."""
     meta, log = backup_dir / "training_metadata.json", backup_dir / EPOCH_LOG
     try:
         done = int(json.loads(meta.read_text())["epoch"]) if meta.is_file() else 0
@@ -153,6 +159,13 @@ def _earlier_epochs(backup_dir: Path) -> dict[str, Any]:
         kept = json.loads(log.read_text()) if log.is_file() else _no_epochs()
     except (OSError, ValueError):
         kept = _no_epochs()
+    before = kept.get("settings")
+    if settings is not None and before is not None and before != settings:
+        from fmnistedge.errors import UsageError
+
+        changed = ", ".join(sorted(k for k in {**before, **settings} if before.get(k) != settings.get(k)))
+        raise UsageError(f"{backup_dir} holds an interrupted run with other settings ({changed}); resume it "
+                         f"with the same command, or delete that folder to start again")
     seconds = kept.get("seconds_per_epoch", [])[:done]
     history = {k: v[:done] for k, v in kept.get("history", {}).items()}
     if len(seconds) < done:  # epochs finished by an attempt that kept no log (an older fmnistedge)
@@ -186,10 +199,13 @@ def _init_weights(model, path: Path, options: TrainOptions) -> dict[str, Any]:
                          f"ONNX export. Received: path={str(path)!r} ({exc})") from None
     if src.name != model.name:
         raise UsageError(f"--init-from {path} is a {src.name!r} model, not {model.name!r}")
+    from fmnistedge.training.mirror import is_flip_averaged
+
+    flip_averaged = is_flip_averaged(src)
     _copy_weights(src, model, path)
     record = path.with_name("train.json")
     base = trainlog.load(record) if record.is_file() else {}
-    return _init_record(path, base, options, rebuilt_diff)
+    return _init_record(path, base, options, rebuilt_diff, flip_averaged)
 
 
 def _copy_weights(src, model, path: Path) -> None:
@@ -207,7 +223,7 @@ def _copy_weights(src, model, path: Path) -> None:
 
 
 def _init_record(path: Path, base: dict, options: TrainOptions, rebuilt_diff: float | None,
-                 flip_averaged: bool | None = None) -> dict[str, Any]:
+                 flip_averaged: bool) -> dict[str, Any]:
     from fmnistedge.errors import UsageError
     from fmnistedge.runtime.modelmeta import sha256_file
 
@@ -220,9 +236,9 @@ def _init_record(path: Path, base: dict, options: TrainOptions, rebuilt_diff: fl
                              f"(received {flag} {value}).")
     return {"path": str(path), "sha256": sha256_file(path), "test_accuracy": base.get("test_accuracy"),
             "epochs_run": base.get("epochs_run"), "recipe": base.get("recipe"),
-            # The start's answer was the mirror average (its file shows it, or its train.json says so);
-            # training continues from the plain network inside it either way.
-            "flip_averaged": bool(flip_averaged if flip_averaged is not None else base.get("flip_average", False)),
+            # The start's answer was the mirror average (its file shows it); training continues
+            # from the plain network inside it either way.
+            "flip_averaged": bool(flip_averaged),
             **({"rebuilt_from_onnx_max_prob_diff": rebuilt_diff} if rebuilt_diff is not None else {})}
 
 
@@ -280,7 +296,10 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
     # Epoch checkpoints: a killed run resumes from its last finished epoch when the
     # same command is run again; the folder is removed when training completes. The timer
     # keeps each epoch's metrics there too, so the record covers every attempt.
-    timer = _epoch_timer(out_dir / ".train-backup")
+    timer = _epoch_timer(out_dir / ".train-backup", json.loads(json.dumps({
+        "recipe": asdict(replace(recipe, epochs=epochs, batch_size=batch)), "seed": options.seed,
+        "limit": options.limit, "init_from": str(options.init_from) if options.init_from else None,
+        "photos": str(options.photos) if options.photos else None}, default=str)))
     backup = keras.callbacks.BackupAndRestore(str(out_dir / ".train-backup"), delete_checkpoint=True)
     cbs = [timer, backup, *(callbacks or [])]
     if pset is None:
@@ -313,7 +332,10 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
         model = flip_average(model)
     probs = model.predict(to_model_input(x_test), batch_size=1000, verbose=0)
     earlier = timer.earlier
-    hist = {k: earlier["history"].get(k, []) + [float(v) for v in vals] for k, vals in history.history.items()}
+    hist = _merge_history(earlier["history"], {k: [float(v) for v in vals] for k, vals in history.history.items()})
+    # Early stopping and the photo epoch choice keep the best weights of the epochs since
+    # the last resume only (their state starts again): the best epoch is looked for there.
+    since = earlier["resumed_at"][-1] if earlier["resumed_at"] and (pset is not None or recipe.early_stopping) else 0
     from fmnistedge.training.zoo.stats import count_macs
 
     record = {
@@ -326,8 +348,8 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
         "recipe": {**asdict(replace(recipe, epochs=epochs, batch_size=batch))},
         "epochs_requested": epochs,
         "epochs_run": len(hist.get("loss", [])),
-        "best_epoch": (_best_epoch(hist, PHOTO_MONITOR, start=epochs // 2) if pset is not None
-                       else _best_epoch(hist, "val_accuracy")),
+        "best_epoch": (_best_epoch(hist, PHOTO_MONITOR, start=max(epochs // 2, since)) if pset is not None
+                       else _best_epoch(hist, "val_accuracy", start=since)),
         "history": hist,
         **evaluate_probs(y_test, probs),
         "test_items": int(len(y_test)),
