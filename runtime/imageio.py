@@ -51,12 +51,17 @@ class Decoded:
 
     def to_full(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         """An (x, y, w, h) box in ``rgb``'s pixels, in the file's own pixels."""
-        if self.full_size is None:
-            return box
         h, w = self.rgb.shape[:2]
-        sx, sy = self.full_size[0] / w, self.full_size[1] / h
-        x, y, bw, bh = box
-        return int(round(x * sx)), int(round(y * sy)), int(round(bw * sx)), int(round(bh * sy))
+        return box if self.full_size is None else scale_box(box, (w, h), self.full_size)
+
+
+def scale_box(box: tuple[int, int, int, int], from_size: tuple[int, int],
+              to_size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """An (x, y, w, h) box in an image of ``from_size`` (width, height), in the pixels of the
+    same picture at ``to_size``."""
+    sx, sy = to_size[0] / from_size[0], to_size[1] / from_size[1]
+    x, y, bw, bh = box
+    return int(round(x * sx)), int(round(y * sy)), int(round(bw * sx)), int(round(bh * sy))
 
 
 def decode(path: Path | str, max_pixels: int = MAX_PIXELS) -> Decoded:

@@ -326,8 +326,7 @@ def photo_to_fashion_mnist(rgb: np.ndarray, alpha: np.ndarray | None = None, det
     if timings is not None:
         timings["segment"] = 1000 * (segmented - start)
         timings["render"] = 1000 * (time.thread_time() - segmented)
-    sx, sy = w / small.shape[1], h / small.shape[0]
-    box = (int(round(x * sx)), int(round(y * sy)), int(round(bw * sx)), int(round(bh * sy)))
+    box = imageio.scale_box((x, y, bw, bh), (small.shape[1], small.shape[0]), (w, h))
     return img, PhotoInfo(method, box, float(mask.mean()) / 255.0)
 
 

@@ -451,8 +451,10 @@ class Voter:
             self._history.popleft()
         if not self.armed or len(self._history) < self.stable_frames:
             return None
+        if len({c for c, _ in self._history}) > 1:
+            return None
         mean = float(np.mean([p for _, p in self._history]))
-        if len({c for c, _ in self._history}) == 1 and mean >= self.min_confidence:
+        if mean >= self.min_confidence:
             self.armed = False
             return class_index, mean
         return None

@@ -181,27 +181,24 @@ def _init_weights(model, path: Path, options: TrainOptions) -> dict[str, Any]:
     from fmnistedge.errors import UsageError
 
     path = Path(path)
-    rebuilt_diff = flip_averaged = None
+    rebuilt_diff = None
     if path.suffix.lower() == ".onnx":
         from fmnistedge.training import warmstart
 
         x, y = data.load_split("train", options.data_dir)
         sample = data.stratified_sample(y, 3000, seed=options.seed)
         src, rebuilt_diff, flip_averaged = warmstart.keras_from_onnx(model.name, path, to_model_input(x[sample]))
-        _copy_weights(src, model, path)
-        record = path.with_name("train.json")
-        base = trainlog.load(record) if record.is_file() else {}
-        return _init_record(path, base, options, rebuilt_diff, flip_averaged)
-    try:
-        src = keras.models.load_model(path, compile=False, safe_mode=True)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"--init-from needs a Keras model file written by 'fmnistedge train' or an fp32 "
-                         f"ONNX export. Received: path={str(path)!r} ({exc})") from None
-    if src.name != model.name:
-        raise UsageError(f"--init-from {path} is a {src.name!r} model, not {model.name!r}")
-    from fmnistedge.training.mirror import is_flip_averaged
+    else:
+        try:
+            src = keras.models.load_model(path, compile=False, safe_mode=True)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--init-from needs a Keras model file written by 'fmnistedge train' or an fp32 "
+                             f"ONNX export. Received: path={str(path)!r} ({exc})") from None
+        if src.name != model.name:
+            raise UsageError(f"--init-from {path} is a {src.name!r} model, not {model.name!r}")
+        from fmnistedge.training.mirror import is_flip_averaged
 
-    flip_averaged = is_flip_averaged(src)
+        flip_averaged = is_flip_averaged(src)
     _copy_weights(src, model, path)
     record = path.with_name("train.json")
     base = trainlog.load(record) if record.is_file() else {}
@@ -238,7 +235,7 @@ def _init_record(path: Path, base: dict, options: TrainOptions, rebuilt_diff: fl
             "epochs_run": base.get("epochs_run"), "recipe": base.get("recipe"),
             # The start's answer was the mirror average (its file shows it); training continues
             # from the plain network inside it either way.
-            "flip_averaged": bool(flip_averaged),
+            "flip_averaged": flip_averaged,
             **({"rebuilt_from_onnx_max_prob_diff": rebuilt_diff} if rebuilt_diff is not None else {})}
 
 
@@ -296,8 +293,9 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
     # Epoch checkpoints: a killed run resumes from its last finished epoch when the
     # same command is run again; the folder is removed when training completes. The timer
     # keeps each epoch's metrics there too, so the record covers every attempt.
+    run_recipe = asdict(replace(recipe, epochs=epochs, batch_size=batch))  # what train.json records
     timer = _epoch_timer(out_dir / ".train-backup", json.loads(json.dumps({
-        "recipe": asdict(replace(recipe, epochs=epochs, batch_size=batch)), "seed": options.seed,
+        "recipe": run_recipe, "seed": options.seed,
         "limit": options.limit, "init_from": str(options.init_from) if options.init_from else None,
         "photos": str(options.photos) if options.photos else None}, default=str)))
     backup = keras.callbacks.BackupAndRestore(str(out_dir / ".train-backup"), delete_checkpoint=True)
@@ -345,7 +343,7 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
         "source": spec.source,
         "reported_accuracy": spec.reported_accuracy,
         "reported_epochs": spec.reported_epochs,
-        "recipe": {**asdict(replace(recipe, epochs=epochs, batch_size=batch))},
+        "recipe": run_recipe,
         "epochs_requested": epochs,
         "epochs_run": len(hist.get("loss", [])),
         "best_epoch": (_best_epoch(hist, PHOTO_MONITOR, start=max(epochs // 2, since)) if pset is not None
