@@ -198,6 +198,16 @@ def test_sampling_weights_favour_rare_classes_and_give_none_its_share():
     assert w[100:105].sum() == pytest.approx(0.1)
 
 
+@pytest.mark.parametrize("balance, expected_ratio", [(0.0, 9.0), (0.5, 3.0), (1.0, 1.0)])
+def test_photo_balance_sets_how_classes_are_drawn(balance, expected_ratio):
+    targets = np.zeros((100, 10), np.float32)
+    targets[:90, 0] = 1  # 90 T-shirts
+    targets[90:, 2] = 1  # 10 pullovers
+    w = photos.sampling_weights(targets, none_share=0.1, balance=balance)  # no none rows: no share for them
+    assert w.sum() == pytest.approx(1.0)
+    assert w[:90].sum() / w[90:].sum() == pytest.approx(expected_ratio)  # class mass ~ count ** (1 - balance)
+
+
 def test_set_valued_loss_known_values():
     tf = pytest.importorskip("tensorflow")
     from fmnistedge.training.phototrain import NONE_WEIGHT, set_loss

@@ -81,6 +81,9 @@ def train(
     none_share: Annotated[float, O(min=0.0, max=0.5, help=(
         "With --photos: the share of photo draws that are garments of no class, trained towards equal "
         "probabilities (0: leave them out)."))] = T.none_share,
+    photo_balance: Annotated[float, O(min=0.0, max=1.0, help=(
+        "With --photos: class balance of the photo draws, each class drawn ~ its photos^(1 - balance): 0 as found, "
+        "1 every class alike."))] = T.photo_balance,
     none_output: Annotated[bool, O("--none-output", help=(
         "With --photos: give the model an eleventh 'none of these' class, trained on the 'none' photos (its files "
         "still output ten class probabilities; the remainder to 1 is 'none')."))] = T.none_output,
@@ -115,7 +118,7 @@ def train(
     options = run.check(names, T(
         epochs=epochs, batch_size=batch_size, limit=limit, seed=seed, out=out, data_dir=data_dir, augment=augment,
         learning_rate=learning_rate, photos=photos, photo_share=photo_share, photo_val_fraction=photo_val_fraction,
-        partial=partial, none_share=none_share, epoch_size=epoch_size, photo_cache=photo_cache,
+        partial=partial, none_share=none_share, photo_balance=photo_balance, epoch_size=epoch_size, photo_cache=photo_cache,
         none_output=none_output, flip_average=flip_average, label_refinements=label_refinements,
         distribute=distribute, cpu_replicas=cpu_replicas, scale_batch=scale_batch), init_from)
     with progress() as bar:

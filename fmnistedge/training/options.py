@@ -28,6 +28,7 @@ class TrainOptions:
     photo_val_fraction: float = 0.2  # photographers held out for validation, temperature and threshold
     partial: str = "set"  # candidate-set rows: "set" (set-valued loss) or "drop"
     none_share: float = 0.1  # fraction of photo draws that are "none" garments (pushed towards uniform)
+    photo_balance: float = 0.5  # photo draws per class ~ count ** (1 - balance): 0 as found, 1 every class alike
     epoch_size: int = 16384  # images per epoch in photo mode
     none_output: bool = False  # an eleventh "none of these" class trained on the 'none' photos
     label_refinements: Path | None = None  # CSV of labels decided by eye for candidate-set photos

@@ -267,16 +267,18 @@ def load_photo_set(folder: Path, cache_dir: Path, val_fraction: float, seed: int
     return PhotoSet(images, targets, rows, val, int((~ok).sum())).select(ok)
 
 
-def sampling_weights(targets: np.ndarray, none_share: float) -> np.ndarray:
+def sampling_weights(targets: np.ndarray, none_share: float, balance: float = 0.5) -> np.ndarray:
     """Per-photo sampling probabilities: each class's photos (a partial label counts
-    towards each of its candidates equally) get weight ~ 1/sqrt(class count), so
-    Pullover's 57 photos are drawn far more often than T-shirt's 1,220 but not as
-    often as full balancing would repeat them; ``none`` photos share ``none_share``."""
+    towards each of its candidates equally) get weight ~ 1/(class count) ** ``balance``,
+    so a class is drawn in proportion to its count ** (1 - balance): 0 draws photos as
+    found, 1 draws every class alike, and 0.5 (the default) draws Pullover's 57 photos
+    far more often than T-shirt's 1,220 but not as often as full balancing would repeat
+    them; ``none`` photos share ``none_share``."""
     sizes = targets.sum(1)
     labelled = sizes > 0
     share = np.where(labelled[:, None], targets / np.maximum(sizes, 1)[:, None], 0.0)
     per_class = share.sum(0)
-    w_class = np.where(per_class > 0, 1.0 / np.sqrt(np.maximum(per_class, 1e-9)), 0.0)
+    w_class = np.where(per_class > 0, np.maximum(per_class, 1e-9) ** -float(balance), 0.0)
     w = (share * w_class[None]).sum(1)
     w = w / max(w.sum(), 1e-12) * (1.0 - none_share if (~labelled).any() else 1.0)
     if (~labelled).any():

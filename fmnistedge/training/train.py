@@ -297,7 +297,7 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
     timer = _epoch_timer(out_dir / ".train-backup", json.loads(json.dumps({
         "recipe": run_recipe, "seed": options.seed,
         "limit": options.limit, "init_from": str(options.init_from) if options.init_from else None,
-        "photos": str(options.photos) if options.photos else None}, default=str)))
+        "photos": _photo_settings(options)}, default=str)))
     backup = keras.callbacks.BackupAndRestore(str(out_dir / ".train-backup"), delete_checkpoint=True)
     cbs = [timer, backup, *(callbacks or [])]
     if pset is None:
@@ -411,7 +411,7 @@ def _photo_pipeline(pset, x_tr, y_tr, batch: int, epochs: int, recipe: zoo.Recip
     from fmnistedge.training.augment import make_augmenter
 
     train = _photo_train_rows(pset, options)
-    weights = photos.sampling_weights(train.targets, options.none_share)
+    weights = photos.sampling_weights(train.targets, options.none_share, options.photo_balance)
     steps = -(-options.epoch_size // batch)
     draws = int(steps * batch * epochs * options.photo_share) + batch
     ds = phototrain.mixed_dataset(
@@ -424,6 +424,16 @@ def _photo_pipeline(pset, x_tr, y_tr, batch: int, epochs: int, recipe: zoo.Recip
     best = keras.callbacks.EarlyStopping(monitor=PHOTO_MONITOR, mode="max", patience=epochs,
                                          restore_best_weights=True, start_from_epoch=epochs // 2)
     return ds, steps, [phototrain.photo_val_callback(to_model_input(val.images), val), best]
+
+
+def _photo_settings(options: TrainOptions) -> dict[str, Any] | None:
+    """What a resume must not change about the photos (None without --photos)."""
+    if options.photos is None:
+        return None
+    return {"folder": str(options.photos), "share": options.photo_share, "none_share": options.none_share,
+            "balance": options.photo_balance, "partial": options.partial, "none_output": options.none_output,
+            "epoch_size": options.epoch_size, "val_fraction": options.photo_val_fraction,
+            "label_refinements": str(options.label_refinements) if options.label_refinements else None}
 
 
 def _photo_train_rows(pset, options: TrainOptions):
@@ -480,7 +490,9 @@ def _photo_record(model, pset, options: TrainOptions, refined: dict[str, Any] | 
         "share": options.photo_share, "none_share": options.none_share, "partial": options.partial,
         "none_output": options.none_output,
         "epoch_size": options.epoch_size, "val_fraction": options.photo_val_fraction,
-        "sampling": "per-photo weight 1/sqrt(class count), partial labels split over their candidates",
+        "balance": options.photo_balance,
+        "sampling": f"per-photo weight 1/(class count)^{options.photo_balance:g}, partial labels split over their "
+                    "candidates",
         "val_senders": sorted({r.sender for r in val.rows}),
         "train": counts(train), "val": counts(val),
         "val_metrics": photo_set_metrics(probs, val.targets),
