@@ -285,3 +285,24 @@ def test_cold_start_sentence_from_an_older_and_the_current_result_file(tmp_path)
     text = render.render_coldstart_markdown(tmp_path / "new.json")
     assert "1.58x the wall time and 1.72x the CPU time (0.31 vs 0.18 s)" in text
     assert "1.26x its wall time and 1.28x its CPU time" in text and "Test CPU (2 cores)" in text
+
+
+def test_photo_runs_table_shows_each_runs_mix_and_class_balance(tmp_path):
+    """The photo-runs block: one row per photo-training run (a Fashion-MNIST-only run has none),
+    with its class balance; a run recorded before --photo-balance existed drew with 1/sqrt (0.5)."""
+    root = Path(__file__).resolve().parent.parent / "results" / "runs"
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    photo = json.loads((root / "edge-r-photo-fast80-flip-share20-none-set.json").read_text())
+    photo["photos"].pop("balance", None)
+    (runs / "old-photo-run.json").write_text(json.dumps(photo))
+    photo["photos"]["balance"] = 1.0
+    (runs / "balanced-run.json").write_text(json.dumps(photo))
+    shutil.copy(root / "edge-r-45ep-crop-flip-erase.json", runs / "fm-only-run.json")
+    rows = collect.collect_runs(runs)
+    collect.write_csv(rows, tmp_path / "edge-runs.csv", collect.RUN_COLUMNS)
+    table = render.render_photo_runs_markdown(tmp_path / "edge-runs.csv")
+    assert "| class balance |" in table.splitlines()[0]
+    assert "| `balanced-run` | 0.2 | 1.0 | set |" in table
+    assert "| `old-photo-run` | 0.2 | 0.5 | set |" in table
+    assert "fm-only-run" not in table

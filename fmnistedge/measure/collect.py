@@ -65,7 +65,7 @@ RUN_COLUMNS = [
     "test_accuracy", "best_val_accuracy", "train_seconds", "seconds_per_epoch", "seed", "cpu", "cores",
     "tensorflow", "git_commit", "timestamp", "command",
     # photo-domain runs only (train --photos): the mix and the held-out photographers' scores
-    "photo_share", "partial", "none_share", "none_output", "best_epoch", "photo_val_top1_macro", "photo_val_top3_macro", "photo_val_set_acc",
+    "photo_share", "photo_balance", "partial", "none_share", "none_output", "best_epoch", "photo_val_top1_macro", "photo_val_top3_macro", "photo_val_set_acc",
     "photo_temperature", "photo_reject_below", "photo_val_none_rejected", "flip_average", "label_refinements",
 ]
 
@@ -100,7 +100,9 @@ def _photo_columns(rec: dict) -> dict:
     if not ph:
         return {}
     m, cal = ph["val_metrics"], ph["calibration"]
-    return {"best_epoch": rec.get("best_epoch"), "photo_share": ph["share"], "partial": ph["partial"], "none_share": ph["none_share"],
+    return {"best_epoch": rec.get("best_epoch"), "photo_share": ph["share"],
+            "photo_balance": ph.get("balance", 0.5),  # runs before --photo-balance drew with 1/sqrt
+            "partial": ph["partial"], "none_share": ph["none_share"],
             "none_output": "yes" if ph.get("none_output") else "no",
             "photo_val_top1_macro": f"{100 * m['top1_macro']:.1f}", "photo_val_top3_macro": f"{100 * m['top3_macro']:.1f}",
             "photo_val_set_acc": f"{100 * m['set_acc']:.1f}", "photo_temperature": f"{cal['temperature']:.3f}",

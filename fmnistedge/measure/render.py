@@ -84,12 +84,12 @@ def render_photo_runs_markdown(csv_path: Path) -> str:
     photographers held out from its training (never on the dev photos)."""
     with open(csv_path, newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r.get("photo_share")]
-    lines = ["| run | photo share | partial labels | refined labels | 'none' share | 'none' output | mirror average "
+    lines = ["| run | photo share | class balance | partial labels | refined labels | 'none' share | 'none' output | mirror average "
              "| epoch kept / run | held-out photos top-1 / top-3 (macro) | in candidate set | 'none' rejected (held out) "
              "| test acc. (float) | wall time |",
-             "|---|---:|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| `{r['run']}` | {r['photo_share']} | {r['partial']} | {r.get('label_refinements') or 0} | "
+        lines.append(f"| `{r['run']}` | {r['photo_share']} | {r.get('photo_balance') or 0.5} | {r['partial']} | {r.get('label_refinements') or 0} | "
                      f"{r['none_share']} | {r['none_output']} | {r.get('flip_average') or 'no'} | "
                      f"{r['best_epoch']} / {r['epochs_run']} | "
                      f"{r['photo_val_top1_macro']}% / {r['photo_val_top3_macro']}% | {r['photo_val_set_acc']}% | "
