@@ -94,7 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("archs", nargs="+")
     parser.add_argument("--default", required=True)
-    parser.add_argument("--why", default="")
+    parser.add_argument("--why", default="", help="why the default is the default (kept when it stays the same)")
     parser.add_argument("--files", default="model_int8.tflite")
     parser.add_argument("--default-files", default="model_int8.tflite,model_int8.onnx,model_fp32.onnx")
     parser.add_argument("--artifacts", type=Path, action="append",
@@ -102,13 +102,17 @@ def main() -> None:
     args = parser.parse_args()
     if args.default not in args.archs and not (SHIPPED / args.default / manifest.MANIFEST_NAME).is_file():
         raise SystemExit("--default must be one of the architectures named, or one already shipped")
+    current = json.loads((SHIPPED / "default.json").read_text()) if (SHIPPED / "default.json").is_file() else {}
+    why = args.why or (current.get("why", "") if current.get("arch") == args.default else "")
+    if not why:
+        raise SystemExit("--why is needed when the default model changes (it is shown to users)")
     total = 0
     for arch in args.archs:
         files = (args.default_files if arch == args.default else args.files).split(",")
         size = ship(arch, files, args.artifacts or [Path("artifacts")])
         total += size
         print(f"{arch}: {', '.join(files)} ({size / 1024:.0f} KiB)")
-    fileio.write_json(SHIPPED / "default.json", {"arch": args.default, "why": args.why})
+    fileio.write_json(SHIPPED / "default.json", {"arch": args.default, "why": why})
     everything = sum(p.stat().st_size for p in SHIPPED.rglob("*") if p.is_file())
     print(f"shipped models: {everything / 1024 / 1024:.2f} MiB of the {BUDGET_BYTES / 1024 / 1024:.0f} MiB budget")
     if everything > BUDGET_BYTES:
