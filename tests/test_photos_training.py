@@ -70,6 +70,25 @@ def test_labels_are_read_with_sets_and_none(photo_folder):
     assert partial[0].target().tolist() == [1, 0, 1, 0, 0, 0, 0, 0, 0, 0]
 
 
+def test_an_uncertain_label_is_read_as_its_candidate_set_and_can_be_refined(tmp_path):
+    """A label_index with candidates (the data set's hoodies: 2, may be 4 as zip-ups are jackets)
+    is trained as the set, not as the label; a refinement decides it like any candidate set."""
+    (tmp_path / "labels.csv").write_text(
+        "path,source_label,label_index,candidates,sender_id,kids,note\n"
+        "images/hoodie.jpg,Hoodie,2,2|4,7,False,\nimages/blouse.jpg,Blouse,6,6|0,7,False,\n"
+        "images/tee.jpg,T-Shirt,0,,7,False,\n")
+    rows = {r.image_id: r for r in photos.read_photo_labels(tmp_path)}
+    assert rows["hoodie"].label is None and rows["hoodie"].candidates == (2, 4)
+    assert rows["blouse"].target().tolist() == [1, 0, 0, 0, 0, 0, 1, 0, 0, 0]
+    assert rows["tee"].label == 0
+    refine = tmp_path / "r.csv"
+    refine.write_text("image_id,label_index,was,how\nhoodie,4,2 (2|4),zips open\n")
+    assert {r.image_id: r for r in photos.read_photo_labels(tmp_path, refine)}["hoodie"].label == 4
+    refine.write_text("image_id,label_index,was,how\nblouse,3,6 (0|6),x\n")
+    with pytest.raises(FmnistEdgeError, match="not one of its candidates 0[|]6"):
+        photos.read_photo_labels(tmp_path, refine)
+
+
 @pytest.mark.parametrize("bad, message", [
     ("../outside.jpg,x,1,,7,False,", "inside"),
     ("images/a.jpg,x,12,,7,False,", "0-9"),

@@ -7,6 +7,8 @@ alexeygrigorev, CC0: https://github.com/alexeygrigorev/clothing-dataset) holds
 * ``label_index`` 0-9: one Fashion-MNIST class;
 * empty ``label_index`` with ``candidates`` such as ``0|2``: only a set of classes
   is known (a partial label, trained through :func:`set_loss`'s set-valued objective);
+* ``label_index`` with ``candidates`` (a hoodie: ``2`` with ``2|4``, as zip-up hoodies are
+  jackets): an uncertain label, read as the candidate set (the label is one of them);
 * ``none``: a garment of no Fashion-MNIST class (shorts, skirts, hats...), used to
   learn and measure the "none of these" decision.
 
@@ -140,7 +142,8 @@ def read_photo_labels(folder: Path, refinements: Path | None = None) -> list[Pho
             if len(one) != 1:
                 raise FmnistEdgeError(f"{where}: label_index must be one class 0-9, 'none' or empty. "
                                       f"Received: {raw!r}")
-            label, cands = one[0], ()
+            # With candidates too the label is uncertain (a hoodie: 2, or 4 if it zips open): the set it is.
+            label, cands = (None, tuple(sorted(set(cands) | set(one)))) if cands else (one[0], ())
         image_id = Path(rel).stem
         if image_id in refined:
             if label is not None or not cands:
