@@ -4,7 +4,9 @@ set-valued loss and the "none of these" decision (fast tier builds its own tiny 
 from __future__ import annotations
 
 import csv
+import json
 import shutil
+import types
 from pathlib import Path
 
 import cv2
@@ -13,6 +15,7 @@ import pytest
 
 from fmnistedge.errors import FmnistEdgeError
 from fmnistedge.training import photos
+from fmnistedge.training.options import TrainOptions
 
 SHARED_TRAIN = Path(__file__).resolve().parents[1].parent / "shared" / "realphotos-train"
 
@@ -447,3 +450,54 @@ def test_a_photo_that_cannot_be_read_is_left_out_and_counted(photo_folder, tmp_p
     pset = photos.load_photo_set(photo_folder, tmp_path / "cache", 0.25, 0)
     assert pset.unrendered == 1 and len(pset.rows) == 47
     assert all(r.path.name != "s0-0.jpg" for r in pset.rows)
+
+
+def test_mixed_batches_give_the_label_aware_augmentation_fashion_mnist_classes_only():
+    """Shoe pairs are made of Fashion-MNIST's single shoes: a photo row reaches the augmenter
+    with class -1 (its shoes are mostly a pair already; a set target has no one class)."""
+    pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
+    from fmnistedge.training.phototrain import mixed_dataset
+
+    x_fm = np.zeros((40, 28, 28, 1), np.float32)
+    y_fm = np.arange(40) % 10
+    x_ph = np.zeros((6, 28, 28, 1), np.float32)
+    t_ph = np.zeros((6, 10), np.float32)
+    t_ph[:, [5, 7, 9]] = 1  # footwear known only as a set
+
+    def classes_as_pixels(images, classes):
+        return tf.broadcast_to(tf.cast(classes, tf.float32)[:, None, None, None], tf.shape(images))
+
+    ds = mixed_dataset(x_fm, y_fm, x_ph, t_ph, np.full(6, 1 / 6), 0.5, 32, 0, classes_as_pixels, 64)
+    images, targets = next(iter(ds))
+    seen = images.numpy()[:, 0, 0, 0]
+    photo = targets.numpy().sum(1) > 1
+    assert photo.any() and (~photo).any()
+    assert (seen[photo] == -1).all()
+    assert (seen[~photo] == targets.numpy()[~photo].argmax(1)).all()
+    plain = mixed_dataset(x_fm, y_fm, x_ph, t_ph, np.full(6, 1 / 6), 0.5, 32, 0, None, 64)
+    assert [t.shape[0] for t in next(iter(plain))] == [32, 32]  # (images, targets), no augmenter
+
+
+def test_a_photo_trained_start_may_not_have_learnt_a_photographer_the_run_holds_out(photo_folder, tmp_path):
+    """Fine-tuning a photo-trained model with another held-out split would score, pick the epoch
+    and calibrate on photos the start trained on: refused in one line; the same split is fine."""
+    from fmnistedge.errors import UsageError
+    from fmnistedge.trainlog import TRAIN_SCHEMA_VERSION
+    from fmnistedge.training.train import _check_photo_start
+
+    rows = photos.read_photo_labels(photo_folder)
+    held = photos.grouped_split(rows, 0.2, 0)
+    pset = types.SimpleNamespace(rows=rows, val=held)
+    start = tmp_path / "start" / "model.keras"
+    start.parent.mkdir()
+    senders = sorted({r.sender for r, v in zip(rows, held) if v})
+    (start.parent / "train.json").write_text(json.dumps({"schema_version": TRAIN_SCHEMA_VERSION, "photos": {
+        "folder": str(photo_folder), "val_fraction": 0.2, "val_senders": senders}}))
+    options = TrainOptions(init_from=start, photos=photo_folder)
+    _check_photo_start(options, pset)  # the split it was trained with
+    wider = types.SimpleNamespace(rows=rows, val=photos.grouped_split(rows, 0.5, 0))
+    with pytest.raises(UsageError, match=r"trained on photos of \d+ photographer\(s\) this run would hold out"):
+        _check_photo_start(options, wider)
+    _check_photo_start(TrainOptions(init_from=tmp_path / "no-log.keras", photos=photo_folder), wider)  # no record

@@ -148,3 +148,28 @@ def test_photo_pairs_adds_shoe_pairs_to_the_photo_transforms(real_data):
     assert not differs[~shoe].any()
     assert 0.3 < differs[shoe].mean() < 0.7
     assert (np.abs(without - batch).reshape(400, -1).max(axis=1) > 0.05).mean() > 0.5  # photo transforms ran
+
+
+@pytest.mark.parametrize("kind", ["pairs", "photo-pairs"])
+def test_every_random_draw_of_an_augmentation_has_a_seed_of_its_own(kind, monkeypatch):
+    """Two draws of one shape with one seed are the same numbers (in photo-pairs, the pair coin
+    was the blur coin): no seed may serve two draws of one augmentation step."""
+    import numpy as np
+    import tensorflow as tf
+
+    from fmnistedge.training.augment import make_augmenter
+
+    seeds = []
+    for name in ("uniform", "normal"):
+        real = getattr(tf.random, name)
+
+        def spy(*args, _real=real, **kwargs):
+            seeds.append(kwargs.get("seed"))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(tf.random, name, spy)
+    batch = np.zeros((4, 28, 28, 1), np.float32)
+    batch[:, 8:20, 6:22] = 0.7
+    make_augmenter(kind, 0)(tf.constant(batch), tf.constant([5, 7, 9, 0]))
+    assert seeds and None not in seeds
+    assert len(seeds) == len(set(seeds)), sorted(s for s in seeds if seeds.count(s) > 1)

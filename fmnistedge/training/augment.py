@@ -216,9 +216,14 @@ def make_augmenter(kind: str | None, seed: int):
     else:
         raise ValueError(f"Unknown augmentation {kind!r}")
 
+    # Every random draw needs a seed of its own: two draws of one shape with one seed are the same
+    # numbers. photo_domain takes seed+31..44, so with it the pairs take seed+60..64 (plain
+    # 'pairs' keeps seed+40..44, which its recorded runs used).
+    pair_seed = seed + (60 if domain is not None else 40)
+
     def augment(x, classes=None):
         if pairs:
-            x = shoe_pairs(x, classes, seed + 40)
+            x = shoe_pairs(x, classes, pair_seed)
         x = layers(x, training=True)
         if domain is not None:
             x = domain(x, seed + 30)

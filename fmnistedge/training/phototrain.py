@@ -93,14 +93,20 @@ def mixed_dataset(x_fm: np.ndarray, y_fm: np.ndarray, x_ph: np.ndarray, t_ph: np
     import tensorflow as tf
 
     t_fm = np.eye(NUM_CLASSES, dtype=np.float32)[y_fm]
-    fm = tf.data.Dataset.from_tensor_slices((x_fm, t_fm)).shuffle(len(x_fm), seed=seed).repeat()
+    fm = tf.data.Dataset.from_tensor_slices((x_fm, t_fm, np.zeros(len(x_fm), bool)))
+    fm = fm.shuffle(len(x_fm), seed=seed).repeat()
     order = np.random.default_rng(seed + 1).choice(len(x_ph), size=max(1, draws), p=weights)
-    ph = tf.data.Dataset.from_tensor_slices((x_ph[order], t_ph[order])).repeat()
+    ph = tf.data.Dataset.from_tensor_slices((x_ph[order], t_ph[order], np.ones(len(order), bool))).repeat()
     ds = tf.data.Dataset.sample_from_datasets([fm, ph], weights=[1.0 - share, share], seed=seed + 2)
     ds = ds.batch(batch)
     if augment is not None:
-        ds = ds.map(lambda images, targets: (augment(images, tf.argmax(targets, axis=1)), targets),
-                    num_parallel_calls=1)
+        # The label-aware step (shoe pairs) is for Fashion-MNIST's single shoes: a photo gets
+        # class -1 (its shoes are mostly a pair already, and a set target has no one class).
+        ds = ds.map(lambda images, targets, photo: (
+            augment(images, tf.where(photo, tf.constant(-1, tf.int64), tf.argmax(targets, axis=1))), targets),
+            num_parallel_calls=1)
+    else:
+        ds = ds.map(lambda images, targets, photo: (images, targets))
     return ds.prefetch(2)
 
 

@@ -288,6 +288,7 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
     x_tr, y_tr, x_val, y_val = data.train_val_split(x_all, y_all, options.val_fraction, options.seed)
     x_test, y_test = data.load_split("test", options.data_dir)
     pset = _load_photos(options) if options.photos is not None else None
+    _check_photo_start(options, pset)
     refined = _refinements_record(options)  # now, as the labels are read: not after hours of training
     out_dir = Path(options.out) / name
     # Epoch checkpoints: a killed run resumes from its last finished epoch when the
@@ -424,6 +425,26 @@ def _photo_pipeline(pset, x_tr, y_tr, batch: int, epochs: int, recipe: zoo.Recip
     best = keras.callbacks.EarlyStopping(monitor=PHOTO_MONITOR, mode="max", patience=epochs,
                                          restore_best_weights=True, start_from_epoch=epochs // 2)
     return ds, steps, [phototrain.photo_val_callback(to_model_input(val.images), val), best]
+
+
+def _check_photo_start(options: TrainOptions, pset) -> None:
+    """A start trained on photos must not have trained on a photographer this run holds out
+    (another --photo-val-fraction or --photos folder draws another split): the held-out scores,
+    the epoch choice and the calibration would then see photos the model learnt."""
+    if options.init_from is None or pset is None:
+        return
+    record = Path(options.init_from).with_name("train.json")
+    start = (trainlog.load(record).get("photos") or {}) if record.is_file() else {}
+    if not start.get("val_senders"):
+        return
+    from fmnistedge.errors import UsageError
+
+    learnt = sorted({r.sender for r, held in zip(pset.rows, pset.val) if held} - set(start["val_senders"]))
+    if learnt:
+        raise UsageError(f"--init-from {options.init_from} was trained on photos of {len(learnt)} photographer(s) "
+                         f"this run would hold out (e.g. sender {learnt[0]}); fine-tune with the --photos folder, "
+                         f"--photo-val-fraction and --seed it was trained with ({start.get('folder')}, "
+                         f"{start.get('val_fraction')})")
 
 
 def _photo_settings(options: TrainOptions) -> dict[str, Any] | None:
