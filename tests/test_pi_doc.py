@@ -11,16 +11,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _block() -> str:
+def _block(name: str) -> str:
+    """A generated block: ``pi-figures`` (scripts/measure_rss.py) or ``pi-scan`` (scripts/bench_scan.py)."""
     text = (ROOT / "docs" / "pi.md").read_text()
-    found = re.search(r"<!-- pi-figures:start -->(.*)<!-- pi-figures:end -->", text, re.S)
-    assert found, "docs/pi.md lost its pi-figures block"
+    found = re.search(rf"<!-- {name}:start -->(.*)<!-- {name}:end -->", text, re.S)
+    assert found, f"docs/pi.md lost its {name} block"
     return " ".join(found.group(1).split())
 
 
 def test_memory_figures_are_the_measured_ones():
     rss = json.loads((ROOT / "results" / "pi-rss.json").read_text())
-    block = _block()
+    block = _block("pi-figures")
     for command in ("classify", "scan"):
         assert f"**{rss['peak_rss_mb_median'][command]:.1f} MB**" in block, command
     assert rss["arch"] in block and rss["opencv_build_gui"] == "NONE"  # measured with the headless build
@@ -30,7 +31,7 @@ def test_the_fps_estimate_follows_the_scan_benchmark():
     bench = json.loads((ROOT / "results" / "scan-bench.json").read_text())
     rows = [r for key, r in bench["comparison"].items() if key.endswith(" 640x480")]
     ms = max(r["background"]["garment_with_capture_ms"] for r in rows)  # the slowest clip
-    block = _block()
+    block = _block("pi-scan")
     assert f"**{ms:.1f} ms**" in block
     assert f"**{1000 / (ms * 8):.0f}-{1000 / (ms * 4):.0f} FPS**" in block  # a Pi 4 core taken as 4-8x slower
     assert f"`{bench['model']['arch']}`" in block
