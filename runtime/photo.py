@@ -285,8 +285,9 @@ def fit_to_square(img: np.ndarray, size: int = IMAGE_SIZE, margin: int = 0) -> n
     return out
 
 
-def render(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """Crop to the mask, negate, zero the background, stretch, fit into 28x28 (uint8)."""
+def render(rgb: np.ndarray, mask: np.ndarray, size: int = IMAGE_SIZE) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Crop to the mask, negate, zero the background, stretch, fit into ``size`` x ``size``
+    (28x28 for every shipped model; uint8)."""
     x, y, w, h = cv2.boundingRect(mask)
     if w == 0 or h == 0:
         x, y, h, w = 0, 0, *mask.shape[:2]
@@ -302,12 +303,12 @@ def render(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, tuple[int, in
         gain = min(MAX_GAIN, 255.0 / max(byte_percentile(255 - crop[inside], 99), 1.0))
         neg = np.maximum(neg * gain, GARMENT_FLOOR)
     img = np.clip(neg * m, 0, 255).astype(np.uint8)
-    return fit_to_square(img), (int(x), int(y), int(w), int(h))
+    return fit_to_square(img, size), (int(x), int(y), int(w), int(h))
 
 
 def photo_to_fashion_mnist(rgb: np.ndarray, alpha: np.ndarray | None = None, detect_empty: bool = False,
                            timings: dict | None = None,
-                           path: str = DEFAULT_SEGMENT) -> tuple[np.ndarray, PhotoInfo]:
+                           path: str = DEFAULT_SEGMENT, size: int = IMAGE_SIZE) -> tuple[np.ndarray, PhotoInfo]:
     """Segment (along ``path``, see :data:`SEGMENT_PATHS`) and render ``rgb``; the box
     in the result is in ``rgb``'s own pixels. ``timings``, when given, receives the
     CPU milliseconds of ``segment`` and ``render``."""
@@ -322,7 +323,7 @@ def photo_to_fashion_mnist(rgb: np.ndarray, alpha: np.ndarray | None = None, det
     else:
         mask, method = segment(small, alpha, detect_empty, path)
     segmented = time.thread_time()
-    img, (x, y, bw, bh) = render(small, mask)
+    img, (x, y, bw, bh) = render(small, mask, size)
     if timings is not None:
         timings["segment"] = 1000 * (segmented - start)
         timings["render"] = 1000 * (time.thread_time() - segmented)

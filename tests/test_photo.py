@@ -74,6 +74,17 @@ def test_output_is_a_light_garment_on_black_filling_the_frame(background):
     assert 20 <= cols[-1] - cols[0] + 1 <= 26
 
 
+
+def test_a_larger_render_is_the_same_garment_at_more_pixels():
+    """``size`` changes only the output square (scripts/probe_input_size.py renders 56 px):
+    the same box, and the 56 px image reduced to 28 px is close to the 28 px render."""
+    img, _ = _scene("light")
+    small, info = photo.photo_to_fashion_mnist(img)
+    large, info56 = photo.photo_to_fashion_mnist(img, size=56)
+    assert large.shape == (56, 56) and large.dtype == np.uint8 and info56.box == info.box
+    reduced = cv2.resize(large, (28, 28), interpolation=cv2.INTER_AREA).astype(int)
+    assert np.abs(reduced - small.astype(int)).mean() < 12
+
 def test_alpha_channel_is_used_as_the_mask():
     img, mask = _scene("cluttered")
     found, method = photo.segment(img, alpha=mask)
