@@ -12,8 +12,20 @@ held-out photographers; their 'none' photos are left out here).
 Networks differ only in the stem: at 28 px a stride-1 convolution, at 56 px a stride-2 one
 (the same feature-map sizes after it, about the same compute). The dev photos are not read.
 
+``--start edge-r`` asks the same question of a strong model instead: the shipped model is
+rebuilt from its fp32 ONNX file (``training.warmstart``) and fine-tuned at each size. At 56 px
+a 2x2, stride-2 convolution with four outputs (Haar wavelet filters: the 2x2 mean and three
+details) goes before its stem, whose weights for the three detail channels start at zero: the
+grafted model starts as exactly the shipped one on the 2x2 mean of its input (Fashion-MNIST is
+enlarged by pixel repetition, so its mean is the original image), and fine-tuning can learn to
+use the detail. Scores are also given for the mean over each photo and its mirror image (the
+shipped model answers so).
+
     python scripts/probe_input_size.py --photos ../shared/realphotos-train \\
         --label-refinements data/label-refinements.csv --out results/input-size-probe-24ep.json
+    python scripts/probe_input_size.py --photos ../shared/realphotos-train --start edge-r \
+        --epochs 8 --learning-rate 3e-4 --label-refinements data/label-refinements.csv \
+        --out results/input-size-probe-edge-r.json
 """
 
 from __future__ import annotations
@@ -87,6 +99,43 @@ def build(size: int, seed: int):
     return keras.Model(inp, out)
 
 
+HAAR = np.array([[[1, 1], [1, 1]], [[1, 1], [-1, -1]], [[1, -1], [1, -1]], [[1, -1], [-1, 1]]], np.float32) / 4
+
+
+def warm(name: str, size: int, sample: np.ndarray):
+    """The shipped model ``name`` rebuilt as Keras (plain network, no mirror average); at
+    56 px with the Haar patch convolution grafted before its stem (see the module docstring)."""
+    import keras
+
+    from fmnistedge.runtime import models
+    from fmnistedge.training import warmstart
+
+    ref = models.resolve(name, "onnx", Path("artifacts"), "fp32")
+    m28, diff, _ = warmstart.keras_from_onnx(ref.arch, ref.path, sample)
+    if size == 28:
+        return m28
+    patch = keras.layers.Conv2D(4, 2, strides=2, use_bias=False, name="patch")
+
+    def call(layer, *args, **kwargs):
+        return layer(patch(args[0]), **kwargs) if layer.name == "stem" else layer(*args, **kwargs)
+
+    m56 = keras.models.clone_model(m28, input_tensors=keras.Input((size, size, 1), name="image"), call_function=call)
+    patch.set_weights([np.transpose(HAAR, (1, 2, 0))[:, :, None, :]])
+    for layer in m56.layers:
+        if layer.weights and layer.name != "patch":
+            weights = m28.get_layer(layer.name).get_weights()
+            if layer.name == "stem":
+                kernel = np.zeros(layer.get_weights()[0].shape, np.float32)
+                kernel[:, :, :1] = weights[0]
+                weights = [kernel] + weights[1:]
+            layer.set_weights(weights)
+    big = np.repeat(np.repeat(sample[:500], 2, 1), 2, 2)
+    gap = float(np.abs(m56.predict(big, verbose=0) - m28.predict(sample[:500], verbose=0)).max())
+    print(f"{name} grafted to {size} px: max probability difference {gap:.2g} on enlarged training images",
+          file=sys.stderr, flush=True)
+    return m56
+
+
 def batches(x_fm, y_fm, x_ph, t_ph, w_ph, share: float, batch: int, steps: int, rng):
     n_ph = int(round(share * batch))
     eye = np.eye(10, dtype=np.float32)
@@ -130,6 +179,9 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=100, help="batches of 128 per epoch")
     ap.add_argument("--photo-share", type=float, default=0.3)
     ap.add_argument("--fm-images", type=int, default=20_000)
+    ap.add_argument("--start", metavar="MODEL", help="fine-tune this shipped model (fp32 ONNX) instead of "
+                    "training a small CNN from scratch")
+    ap.add_argument("--learning-rate", type=float, default=1e-3)
     ap.add_argument("--cache", type=Path, default=Path("artifacts/.probe-cache"))
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
@@ -139,7 +191,8 @@ def main() -> int:
     import cv2
 
     from fmnistedge.training import data, photos
-    from fmnistedge.training.phototrain import set_loss
+    from fmnistedge.runtime.preprocess import to_model_input
+    from fmnistedge.training.phototrain import has_none_output, set_loss
 
     every = photos.read_photo_labels(a.photos, a.label_refinements)
     # the split of 'train --photos --seed 0' (fraction 0.2, drawn over every row, 'none' ones included)
@@ -156,36 +209,47 @@ def main() -> int:
 
     import keras
 
+    scale = 1 / 255 if a.start else 1.0  # a shipped model takes [0, 1]; the small CNN rescales itself
     runs = []
     for size in sizes:
+        how = cv2.INTER_NEAREST if a.start else cv2.INTER_LINEAR  # nearest: the 2x2 mean is the original
         up = (lambda x: x) if size == 28 else (
-            lambda x: np.stack([cv2.resize(i, (size, size), interpolation=cv2.INTER_LINEAR) for i in x]))
+            lambda x: np.stack([cv2.resize(i, (size, size), interpolation=how) for i in x]))
         fm, te = up(x_fm), up(x_te)
         for seed in seeds:
             start = time.time()
-            model = build(size, seed)
-            decay = keras.optimizers.schedules.CosineDecay(1e-3, a.epochs * a.steps)  # a quiet last epoch
-            model.compile(keras.optimizers.Adam(decay), set_loss(0.1))
+            keras.utils.set_random_seed(seed)
+            model = warm(a.start, size, to_model_input(x_fm[:3000])) if a.start else build(size, seed)
+            decay = keras.optimizers.schedules.CosineDecay(a.learning_rate, a.epochs * a.steps)  # a quiet last epoch
+            model.compile(keras.optimizers.Adam(decay), set_loss(0.1, none_output=has_none_output(model)))
             rng = np.random.default_rng(seed)
             for epoch in range(a.epochs):
                 gen = batches(fm, y_fm, imgs[size][tr], targets[tr], w, a.photo_share, 128, a.steps, rng)
                 for x, t in gen:
-                    model.train_on_batch(x, t)
-            p_val = model.predict(imgs[size][va][..., None].astype(np.float32), verbose=0)
-            p_te = model.predict(te[..., None].astype(np.float32), batch_size=512, verbose=0)
+                    model.train_on_batch(x * scale, t)
+            x_val = imgs[size][va][..., None].astype(np.float32) * scale
+            p_val = model.predict(x_val, verbose=0)
+            p_mirror = model.predict(x_val[:, :, ::-1], verbose=0)
+            p_te = model.predict(te[..., None].astype(np.float32) * scale, batch_size=512, verbose=0)
             run = {"size": size, "seed": seed, "params": int(model.count_params()),
                    "held_out": scores(p_val, targets[va]),
+                   "held_out_mirror_mean": scores((p_val + p_mirror) / 2, targets[va]),
                    "fashion_mnist_test_accuracy": float((p_te.argmax(1) == y_te).mean()),
                    "seconds": round(time.time() - start, 1)}
             runs.append(run)
-            print(json.dumps({k: v for k, v in run.items() if k != "held_out"}
+            print(json.dumps({k: v for k, v in run.items() if not k.startswith("held_out")}
                              | {k: run["held_out"][k] for k in ("top1_macro", "top3_macro", "set_accuracy")}),
                   file=sys.stderr, flush=True)
     summary = {}
     for size in sizes:
-        rs = [r["held_out"] for r in runs if r["size"] == size]
-        summary[size] = {k: float(np.mean([r[k] for r in rs])) for k in ("top1_macro", "top3_macro", "set_accuracy")}
-    doc = {"what": "held-out-photographer scores of one small CNN per input size and seed (scripts/probe_input_size.py)",
+        for kind in ("held_out", "held_out_mirror_mean"):
+            rs = [r[kind] for r in runs if r["size"] == size]
+            summary[f"{size} {kind}"] = {k: float(np.mean([r[k] for r in rs]))
+                                         for k in ("top1_macro", "top3_macro", "set_accuracy")}
+        summary[f"{size} fashion_mnist_test_accuracy"] = float(np.mean(
+            [r["fashion_mnist_test_accuracy"] for r in runs if r["size"] == size]))
+    what = f"the shipped {a.start} fine-tuned" if a.start else "one small CNN trained from scratch"
+    doc = {"what": f"held-out-photographer scores of {what} per input size and seed (scripts/probe_input_size.py)",
            "command": " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
            "photos": {"folder": str(a.photos), "rendered": int(ok.sum()), "train": int(tr.sum()), "held_out": int(va.sum())},
            "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()},
