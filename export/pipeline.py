@@ -179,6 +179,7 @@ def _photo_calibration(train_json: Path) -> dict | None:
     cal = photos["calibration"]
     return {"temperature": cal["temperature"], "reject_below": cal["reject_below"], "budget": cal["budget"],
             "none_output": bool(cal.get("none_output", False)),
+            **({"reject_score": cal["reject_score"]} if "reject_score" in cal else {}),  # absent: "top"
             "fitted_on": cal["fitted_on"],
             "split": {"folder": photos["folder"], "val_fraction": photos["val_fraction"], "seed": rec["seed"],
                       **({"senders": photos["val_senders"]} if "val_senders" in photos else {})}}

@@ -82,8 +82,7 @@ def decide(p: np.ndarray, info: dict, openset, k: int) -> dict:
     if info.get("method") == "empty":
         reason = "no garment found"
     elif openset is not None and info.get("mode") == "photo" and not openset.known(p):
-        reason = (f"none of the ten classes (top probability {100 * p[best]:.1f}% is below the model's "
-                  f"{100 * openset.reject_below:.1f}%)")
+        reason = openset.why_unknown(p)
     known = reason is None
     return {"label": LABELS[best] if known else UNKNOWN, "class_index": best if known else None,
             "confidence": float(p[best]), "top_k": top_k(p, k), "reason": reason, "best_guess": guess}
@@ -171,7 +170,8 @@ class ClassifyRun:
     def to_document(self, ref, openset) -> dict:
         """The ``classify --json`` document."""
         calibration = None if openset is None else {"temperature": openset.temperature,
-                                                    "reject_below": openset.reject_below}
+                                                    "reject_below": openset.reject_below,
+                                                    "reject_score": openset.reject_score}
         return {"model": {"arch": ref.arch, "path": str(ref.path), "engine": ref.engine,
                           "precision": ref.precision, "where": ref.where,
                           "verified_accuracy": (ref.entry or {}).get("test_accuracy"),

@@ -204,15 +204,17 @@ def open_set_report(openset, dev_result: dict, none_probs: np.ndarray | None, no
                     none_failures: int = 0) -> dict:
     """How the model's "none of these" decision does: the share of labelled dev photos
     wrongly rejected and of "none" photos rejected at its threshold, the curve over
-    thresholds, and ECE on the dev photos before and after its temperature."""
+    thresholds of its score (``reject_score``), and ECE on the dev photos before and after its temperature."""
     raw = np.array([p["probs"] for p in dev_result["predictions"]], np.float64)
     index = {name: i for i, name in enumerate(LABELS)}
     y = np.array([index[p["true"]] for p in dev_result["predictions"]])
     cal = openset.calibrate(raw)
-    known_conf = cal.max(1)
-    none_conf = openset.calibrate(none_probs).max(1) if none_probs is not None and len(none_probs) else np.array([])
+    known_conf = openset.score(cal)  # the score the threshold applies to
+    none_conf = (openset.score(openset.calibrate(none_probs)) if none_probs is not None and len(none_probs)
+                 else np.array([]))
     return {
         "temperature": openset.temperature, "reject_below": openset.reject_below,
+        "reject_score": openset.reject_score,
         "dev_wrongly_rejected": float((known_conf < openset.reject_below).mean()),
         "none_rejected": float((none_conf < openset.reject_below).mean()) if len(none_conf) else None,
         "none_photos": int(len(none_conf)), "none_unreadable": int(none_failures), "none_selection": none_note,

@@ -12,6 +12,14 @@ photos, per-class top-1, and ``set_acc`` (top-1 within the label set, every labe
 photo). Training runs record the same scores under their own labels in ``train.json``
 (``photos.val_metrics``); runs trained with other labels are compared here. The dev photos
 are not used.
+
+``rejection`` compares "none of these" rules on the same photographers' ``none`` photos,
+with the model's calibrated probabilities (its ``photo_calibration`` temperature): for each
+score, the threshold that wrongly rejects at most ``REJECT_BUDGET`` (4%) of the labelled
+photos, and the share of ``none`` photos it rejects: the runtime's scores
+(``runtime.openset.REJECT_SCORES``: ``top``, and for a model with a "none" output
+``classes``) and, for comparison, the top class probability minus the "none" probability;
+``shipped`` is the model's own rule and threshold.
 """
 
 from __future__ import annotations
@@ -21,6 +29,35 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+
+def rejection(ref, probs: np.ndarray, nones: np.ndarray) -> dict:
+    """Share of ``none`` photos each score rejects at the labelled-photo budget (module docstring)."""
+    from dataclasses import replace
+
+    from fmnistedge.runtime import models, openset
+    from fmnistedge.runtime.preprocess import to_model_input
+    from fmnistedge.training.phototrain import REJECT_BUDGET
+
+    shipped = openset.for_model(ref)
+    if shipped is None:
+        return {}
+    known = shipped.calibrate(probs)
+    unknown = shipped.calibrate(models.load(ref).predict(to_model_input(nones))[:, :10])
+    out = {"none_photos": len(nones), "budget": REJECT_BUDGET,
+           "shipped": {"reject_score": shipped.reject_score, "reject_below": shipped.reject_below,
+                       "none_rejected": round(float((~shipped.known(unknown)).mean()), 4),
+                       "labelled_rejected": round(float((~shipped.known(known)).mean()), 4)}}
+    scores = {"top": replace(shipped, reject_score="top").score}
+    if shipped.none_output:
+        scores["classes"] = replace(shipped, reject_score="classes").score
+        scores["margin (not a runtime rule)"] = lambda p: p.max(1) - (1.0 - p.sum(1))
+    for name, score in scores.items():
+        s_known, s_none = score(known), score(unknown)
+        below = np.sort(s_known)[int(np.floor(REJECT_BUDGET * len(s_known)))]  # rejecting s < below stays in budget
+        out[name] = {"none_rejected": round(float((s_none < below).mean()), 4),
+                     "labelled_rejected": round(float((s_known < below).mean()), 4)}
+    return out
 
 
 def main() -> None:
@@ -42,6 +79,7 @@ def main() -> None:
     held = photos.grouped_split(rows, TrainOptions.photo_val_fraction, TrainOptions.seed)  # train's held-out split
     chosen = [r for r, v in zip(rows, held) if v and r.target().any()]
     images = np.stack([prepare_image(r.path)[0] for r in chosen])
+    nones = np.stack([prepare_image(r.path)[0] for r, v in zip(rows, held) if v and r.is_none])
     targets = np.stack([r.target() for r in chosen])
     single = targets.sum(1) == 1
     y = targets[single].argmax(1)
@@ -53,9 +91,11 @@ def main() -> None:
                      for c in np.unique(y)}
         scores = {k: round(v, 4) for k, v in photo_set_metrics(probs, targets).items()}
         results.append({"model": name, "file": str(ref.path), "sha256": (ref.entry or {}).get("sha256"),
-                        **scores, "per_class_top1": per_class})
+                        **scores, "per_class_top1": per_class, "rejection": rejection(ref, probs, nones)})
         print(f"{name}: top-1 {100 * scores['top1_macro']:.1f}, top-3 {100 * scores['top3_macro']:.1f}, "
-              f"set {100 * scores['set_acc']:.1f}", file=sys.stderr, flush=True)
+              f"set {100 * scores['set_acc']:.1f}; 'none' photos rejected: " + ", ".join(
+                  f"{k} {100 * v['none_rejected']:.1f}% ({100 * v['labelled_rejected']:.1f}% of labelled)"
+                  for k, v in results[-1]["rejection"].items() if isinstance(v, dict)), file=sys.stderr, flush=True)
     counts = {CLASS_NAMES[c]: int((y == c).sum()) for c in np.unique(y)}
     doc = {"what": "photo models on the held-out training photographers, one set of labels",
            "photos": str(args.photos), "label_refinements": str(args.label_refinements or ""),

@@ -328,6 +328,40 @@ def test_a_bad_photo_calibration_block_is_a_model_error(block, ok):
     assert OpenSet.from_meta({}) is None
 
 
+@pytest.mark.parametrize("extra, ok", [
+    ({}, "top"),
+    ({"reject_score": "top"}, "top"),
+    ({"reject_score": "classes", "none_output": True}, "classes"),
+    ({"reject_score": "classes"}, None),  # "classes" needs a "none" output
+    ({"reject_score": "energy", "none_output": True}, None),
+    ({"reject_score": 1, "none_output": True}, None),
+])
+def test_the_reject_score_is_read_and_checked(extra, ok):
+    from fmnistedge.errors import ModelError
+    from fmnistedge.runtime.openset import OpenSet
+
+    block = {"temperature": 1.0, "reject_below": 0.5, **extra}
+    if ok:
+        assert OpenSet.from_meta({"photo_calibration": block}).reject_score == ok
+    else:
+        with pytest.raises(ModelError, match="reject_score"):
+            OpenSet.from_meta({"photo_calibration": block})
+
+
+def test_the_classes_score_rejects_on_the_none_remainder_not_the_top_class():
+    """A photo split between two classes is one of the ten (the 'classes' score keeps it), a
+    photo whose mass went to 'none' is not, however its top class compares."""
+    from fmnistedge.runtime.openset import OpenSet
+
+    split = np.array([0.3, 0.3] + [0.0] * 8, np.float32)  # top 0.3, classes 0.6
+    gone = np.array([0.45] + [0.0] * 9, np.float32)  # top 0.45, classes 0.45 ("none" 0.55)
+    top, classes = OpenSet(1.0, 0.4, True, "top"), OpenSet(1.0, 0.5, True, "classes")  # each its own threshold
+    assert top.known(np.stack([split, gone])).tolist() == [False, True]
+    assert classes.known(np.stack([split, gone])).tolist() == [True, False]
+    assert "probability of any of the ten classes 45.0% is below the model's 50.0%" in classes.why_unknown(gone)
+    assert "top probability 30.0%" in top.why_unknown(split)
+
+
 def test_threshold_choice_and_curve():
     from fmnistedge.runtime.evaluate import choose_threshold, rejection_curve
 
@@ -375,6 +409,10 @@ def test_photo_training_records_and_exports_its_calibration(photo_folder, tmp_pa
     assert "photo_val_top1_macro" in rec["history"]
     cal = ph["calibration"]
     assert 0.05 <= cal["temperature"] <= 20 and 0 <= cal["reject_below"] <= 1
+    # the "none" decision's score is the compared one that rejects the most held-out "none" photos
+    compared = cal["scores_compared"]
+    assert set(compared) == {"top", "classes"} and cal["reject_below"] == compared[cal["reject_score"]]["reject_below"]
+    assert compared[cal["reject_score"]]["val_none_rejected"] == max(c["val_none_rejected"] for c in compared.values())
     doc = export_arch(tmp_path / "art" / "tiny", [FORMATS["tflite-int8"], FORMATS["onnx-int8"]])
     assert doc["photo_calibration"]["temperature"] == cal["temperature"] and doc["photo_calibration"]["none_output"]
     assert all(e["verified"] for e in doc["files"].values())
@@ -385,6 +423,7 @@ def test_photo_training_records_and_exports_its_calibration(photo_folder, tmp_pa
         shutil.copy(tmp_path / "art" / "tiny" / name, lone)
         openset = OpenSet.from_meta(read_embedded(lone))
         assert openset.reject_below == cal["reject_below"] and openset.none_output
+        assert openset.reject_score == cal["reject_score"]
         backend = open_backend(lone)
         assert backend.none_remainder  # its ten outputs may sum to less than 1
         out = backend.predict(np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32))

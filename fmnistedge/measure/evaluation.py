@@ -115,7 +115,10 @@ def summary_lines(report: dict) -> list[str]:
         o = report["open_set"]
         none = (f"{100 * o['none_rejected']:.1f}% of {o['none_photos']} 'none' photos rejected"
                 if o["none_rejected"] is not None else "no 'none' photos measured (--none-photos)")
-        lines.append(f"none of these: below {100 * o['reject_below']:.1f}% (temperature {o['temperature']:.3f}): "
+        from fmnistedge.runtime.openset import SCORE_NAMES
+
+        score = SCORE_NAMES[o.get("reject_score", "top")]
+        lines.append(f"none of these: {score} below {100 * o['reject_below']:.1f}% (temperature {o['temperature']:.3f}): "
                    f"{100 * o['dev_wrongly_rejected']:.1f}% of these photos wrongly rejected, {none}; "
                    f"ECE {o['dev_ece_raw']:.3f} -> {o['dev_ece_calibrated']:.3f} calibrated")
     first = next(iter(report["results"].values()))

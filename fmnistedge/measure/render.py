@@ -192,7 +192,10 @@ def render_photo_markdown(json_path: Path) -> str:
         none = (f"**{100 * o['none_rejected']:.1f}%** of {o['none_photos']} photos of garments of no class "
                 f"({o['none_selection']}) are answered `unknown`" if o["none_rejected"] is not None else
                 "no 'none' photos were measured")
-        lines += ["", f"None of these: below a calibrated top probability of {100 * o['reject_below']:.1f}% "
+        from fmnistedge.runtime.openset import SCORE_NAMES
+
+        score = SCORE_NAMES[o.get("reject_score", "top")]
+        lines += ["", f"None of these: below a calibrated {score} of {100 * o['reject_below']:.1f}% "
                       f"(temperature {o['temperature']:.3f}, both fitted on held-out photographers of the training "
                       f"photos), {none}, while **{100 * o['dev_wrongly_rejected']:.1f}%** of the dev photos above are "
                       f"wrongly rejected; ECE on the dev photos {o['dev_ece_raw']:.3f} before the temperature, "

@@ -497,8 +497,21 @@ def _photo_record(model, pset, options: TrainOptions, refined: dict[str, Any] | 
     full = with_none_column(probs) if options.none_output else probs  # "none" as an eleventh column
     temperature = fit_temperature(full[single], val.labels[single])
     cal = OpenSet(temperature, none_output=options.none_output).calibrate(probs)  # as the runtime will
-    known_conf, none_conf = cal[labelled].max(1), cal[none].max(1)
-    threshold = choose_threshold(known_conf, phototrain.REJECT_BUDGET)
+    # The score of the "none" decision: the one that rejects more held-out "none" photos at the budget
+    # (ties keep "top"); a model without a "none" output has only the top probability.
+    compared = {}
+    for kind in ("top", "classes") if options.none_output else ("top",):
+        rule = OpenSet(temperature, none_output=options.none_output, reject_score=kind)
+        known_conf, none_conf = rule.score(cal[labelled]), rule.score(cal[none])
+        threshold = choose_threshold(known_conf, phototrain.REJECT_BUDGET)
+        compared[kind] = {
+            "reject_below": threshold,
+            "val_known_rejected": float((known_conf < threshold).mean()) if len(known_conf) else 0.0,
+            "val_none_rejected": float((none_conf < threshold).mean()) if len(none_conf) else 0.0}
+    score = max(compared, key=lambda k: (compared[k]["val_none_rejected"], k == "top"))
+    rule = OpenSet(temperature, none_output=options.none_output, reject_score=score)
+    known_conf, none_conf = rule.score(cal[labelled]), rule.score(cal[none])
+    threshold = compared[score]["reject_below"]
 
     def counts(ps) -> dict[str, int]:
         sizes = ps.targets.sum(1)
@@ -519,6 +532,7 @@ def _photo_record(model, pset, options: TrainOptions, refined: dict[str, Any] | 
         "val_metrics": photo_set_metrics(probs, val.targets),
         "calibration": {
             "temperature": temperature, "reject_below": threshold, "none_output": options.none_output,
+            "reject_score": score, "scores_compared": compared,
             "budget": phototrain.REJECT_BUDGET,
             "fitted_on": f"photo validation split: {counts(val)['photographers']} photographers held out "
                          f"(seed {options.seed}), {int(single.sum())} single-label photos for the temperature, "
