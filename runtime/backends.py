@@ -1,6 +1,7 @@
 """Inference engines behind one small protocol: ONNX Runtime and LiteRT.
 
-``predict`` takes the model input contract (float32 (N, 28, 28, 1) in [0, 1],
+``predict`` takes the model input contract (float32 (N, S, S, 1) in [0, 1], S the file's
+``input_size``: 28, or 56 for a photo model that takes more detail (``labels.INPUT_SIZES``),
 from :func:`fmnistedge.runtime.preprocess.to_model_input`) and returns float32
 (N, 10) probabilities, checked to be probabilities. int8 input/output (de)quantization happens here, once.
 The engine is chosen by file suffix. No TensorFlow anywhere.
@@ -18,7 +19,7 @@ import numpy as np
 
 from fmnistedge.errors import ModelError, first_line
 from fmnistedge.formats import SUFFIXES
-from fmnistedge.labels import INPUT_SHAPE, NUM_CLASSES
+from fmnistedge.labels import IMAGE_SIZE, INPUT_SIZES, NUM_CLASSES
 from fmnistedge.runtime.quant import dequantize, is_quantized, quantize
 
 
@@ -26,14 +27,23 @@ from fmnistedge.runtime.quant import dequantize, is_quantized, quantize
 class Backend(Protocol):
     path: Path
     engine: str
+    input_size: int  # the side of the square images it takes (labels.INPUT_SIZES)
 
     def predict(self, batch: np.ndarray) -> np.ndarray: ...
 
 
-def _check_shape(path: Path, shape) -> None:
-    dims = tuple(shape)[1:]
-    if dims != INPUT_SHAPE:
-        raise ModelError(f"{path} takes input of shape {tuple(shape)}; expected (N, 28, 28, 1)")
+def input_size(backend) -> int:
+    """The image side ``backend`` takes (28 for a backend that does not say: test doubles)."""
+    return getattr(backend, "input_size", IMAGE_SIZE)
+
+
+def _check_shape(path: Path, shape) -> int:
+    """The file's input side: (N, S, S, 1) with S in ``INPUT_SIZES``."""
+    dims = tuple(int(d) if isinstance(d, (int, np.integer)) else d for d in tuple(shape)[1:])
+    if len(dims) != 3 or dims[2] != 1 or dims[0] != dims[1] or dims[0] not in INPUT_SIZES:
+        sizes = " or ".join(f"(N, {s}, {s}, 1)" for s in INPUT_SIZES)
+        raise ModelError(f"{path} takes input of shape {tuple(shape)}; expected {sizes}")
+    return dims[0]
 
 
 def _check_classes(path: Path, shape) -> None:
@@ -103,7 +113,7 @@ class OnnxBackend:
         except Exception as exc:  # ORT raises several private exception types
             raise ModelError(f"ONNX Runtime cannot load {self.path}: {first_line(exc)}") from None
         inp, out = self.session.get_inputs()[0], self.session.get_outputs()[0]
-        _check_shape(self.path, inp.shape)
+        self.input_size = _check_shape(self.path, inp.shape)
         if inp.type != "tensor(float)":
             raise ModelError(f"{self.path} takes {inp.type} input; expected float32 pixels in [0, 1]")
         _check_classes(self.path, out.shape)
@@ -166,7 +176,7 @@ class LiteRTBackend:
             raise ModelError(f"LiteRT cannot load {self.path}: {first_line(exc)}") from None
         self.inp = self.interp.get_input_details()[0]
         self.out = self.interp.get_output_details()[0]
-        _check_shape(self.path, self.inp["shape"])
+        self.input_size = _check_shape(self.path, self.inp["shape"])
         dtype = np.dtype(self.inp["dtype"])
         if dtype != np.float32 and not (is_quantized(dtype) and self.inp["quantization"][0] > 0):
             raise ModelError(f"{self.path} takes {dtype} input without quantization parameters; "
@@ -180,7 +190,7 @@ class LiteRTBackend:
 
     def _resize(self, n: int) -> None:
         if self._batch != n:
-            self.interp.resize_tensor_input(self.inp["index"], [n, *INPUT_SHAPE])
+            self.interp.resize_tensor_input(self.inp["index"], [n, self.input_size, self.input_size, 1])
             with _quiet_native_stderr():
                 self.interp.allocate_tensors()
             self.inp = self.interp.get_input_details()[0]

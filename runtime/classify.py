@@ -12,7 +12,7 @@ import numpy as np
 from fmnistedge import fileio
 from fmnistedge.errors import FmnistEdgeError
 from fmnistedge.labels import LABELS
-from fmnistedge.runtime.backends import quiet_native_stderr
+from fmnistedge.runtime.backends import input_size, quiet_native_stderr
 from fmnistedge.runtime.preprocess import prepare_image, to_model_input
 
 BATCH_SIZE = 32
@@ -107,6 +107,7 @@ def classify_files(
 
     results: dict[int, Prediction | Failure] = {}
     used: set[str] = set()
+    size = input_size(backend)  # photos are rendered at the side the model takes
     if save_dir is not None:
         Path(save_dir).mkdir(parents=True, exist_ok=True)
     pending: list[tuple[int, Path, np.ndarray, dict, float]] = []
@@ -143,7 +144,7 @@ def classify_files(
             start = time.perf_counter()
             try:
                 with quiet_native_stderr():  # libtiff and other C decoders write to fd 2
-                    img, info = prepare_image(path, mode, segment)
+                    img, info = prepare_image(path, mode, segment, size)
             except FmnistEdgeError as exc:
                 failure = Failure(str(path), str(exc))
                 results[index] = failure

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from fmnistedge.runtime.backends import quiet_native_stderr
+from fmnistedge.runtime.backends import input_size, quiet_native_stderr
 from fmnistedge.runtime.preprocess import prepare_image, to_model_input
 
 from fmnistedge.errors import FmnistEdgeError
@@ -166,7 +166,7 @@ def evaluate_photos(
 ) -> tuple[dict, np.ndarray]:
     """Preprocess every photo with ``mode`` (and segmentation path ``segment``) and score the model's guesses.
 
-    Returns the result (JSON-ready) and the preprocessed 28x28 images the model saw,
+    Returns the result (JSON-ready) and the preprocessed images the model saw (28x28, or the model's size),
     in the order of ``result["predictions"]``.
     """
     images, labels, failures, paths = [], [], [], []
@@ -175,7 +175,7 @@ def evaluate_photos(
         start = time.perf_counter()
         try:
             with quiet_native_stderr():  # libtiff and other C decoders write to fd 2
-                img, _ = prepare_image(path, mode, segment)
+                img, _ = prepare_image(path, mode, segment, input_size(backend))
         except FmnistEdgeError as exc:
             failures.append({"path": str(path), "error": str(exc)})
             tick()

@@ -331,14 +331,18 @@ def photo_to_fashion_mnist(rgb: np.ndarray, alpha: np.ndarray | None = None, det
     return img, PhotoInfo(method, box, float(mask.mean()) / 255.0)
 
 
-def naive(rgb: np.ndarray) -> np.ndarray:
-    """The baseline: plain resize to 28x28 and negate (what tutorials do)."""
-    return 255 - cv2.resize(_gray(rgb), (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+def naive(rgb: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
+    """The baseline: plain resize to 28x28 (``size``) and negate (what tutorials do)."""
+    return 255 - cv2.resize(_gray(rgb), (size, size), interpolation=cv2.INTER_AREA)
 
 
-def raw(rgb: np.ndarray) -> np.ndarray:
-    """An image already in Fashion-MNIST style: gray, resized to 28x28 if needed, as is."""
+def raw(rgb: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
+    """An image already in Fashion-MNIST style: gray, resized to 28x28 (``size``) if needed, as
+    is; a 28x28 one for a larger model is enlarged by pixel repetition, as its training images were."""
     g = _gray(rgb)
-    if g.shape != (IMAGE_SIZE, IMAGE_SIZE):
-        g = cv2.resize(g, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+    if g.shape == (IMAGE_SIZE, IMAGE_SIZE) and size % IMAGE_SIZE == 0:
+        k = size // IMAGE_SIZE
+        return np.repeat(np.repeat(g, k, axis=0), k, axis=1)
+    if g.shape != (size, size):
+        g = cv2.resize(g, (size, size), interpolation=cv2.INTER_AREA)
     return g

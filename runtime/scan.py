@@ -23,6 +23,7 @@ import numpy as np
 from fmnistedge.errors import FmnistEdgeError, first_line
 from fmnistedge.labels import LABELS
 from fmnistedge.runtime import background, photo
+from fmnistedge.runtime.backends import input_size
 from fmnistedge.runtime.photo import DEFAULT_SEGMENT
 from fmnistedge.runtime.preprocess import prepare_frame, to_model_input
 
@@ -292,7 +293,7 @@ def classify_frame(rgb: np.ndarray, backend, fraction: float = ROI_FRACTION, ope
     start = time.perf_counter()
     stages: dict = {}
     path = segment or DEFAULT_SEGMENT
-    img, info = prepare_frame(roi, timings=stages, segment=path)
+    img, info = prepare_frame(roi, timings=stages, segment=path, size=input_size(backend))
     if info.get("method") in ("whole-image", "empty"):  # nothing separable from the background (or a flat view)
         return Guess(None, 0.0, 1000 * (time.perf_counter() - start), roi, stages, path)
     cpu = time.thread_time()
@@ -401,7 +402,7 @@ class FrameClassifier:
         segmented = time.thread_time()
         mid = photo._resize_longest(roi, photo.RENDER_SIDE)  # a 28 px image needs no more
         full = cv2.resize(mask, (mid.shape[1], mid.shape[0]), interpolation=cv2.INTER_LINEAR)
-        img, _ = photo.render(mid, np.where(full > 127, 255, 0).astype(np.uint8))
+        img, _ = photo.render(mid, np.where(full > 127, 255, 0).astype(np.uint8), input_size(self.backend))
         rendered = time.thread_time()
         probs = self.backend.predict(to_model_input(img[None]))[0]
         best, confidence = _decide(probs, self.openset)

@@ -538,3 +538,65 @@ def test_a_damaged_tiff_is_one_line_without_libtiff_noise(tmp_path):
                           text=True, timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.startswith(f"error Corrupt or truncated image {path}") and proc.stderr.count("\n") == 1, proc.stderr
+
+
+def _pooled_onnx(path: Path, side: int) -> Path:
+    """A model taking ``side`` px images: the 2x2 mean down to ``side // 2`` px, then the first ten
+    pixels of the flattened image, softmaxed (an answer that depends on every input pixel's place)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    half = side // 2
+    nodes = [helper.make_node("Transpose", ["x"], ["nchw"], perm=[0, 3, 1, 2]),
+             helper.make_node("AveragePool", ["nchw"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Reshape", ["p", "flat"], ["v"]),
+             helper.make_node("Slice", ["v", "starts", "ends", "axes"], ["s"]),
+             helper.make_node("Softmax", ["s"], ["y"], axis=1)]
+    inits = [helper.make_tensor("flat", TensorProto.INT64, [2], [-1, half * half]),
+             helper.make_tensor("starts", TensorProto.INT64, [1], [half * half // 2]),
+             helper.make_tensor("ends", TensorProto.INT64, [1], [half * half // 2 + 10]),
+             helper.make_tensor("axes", TensorProto.INT64, [1], [1])]
+    graph = helper.make_graph(nodes, "pooled", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                              ["N", side, side, 1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), path)
+    return path
+
+
+def test_a_56_px_model_gets_photos_rendered_at_56_px(tmp_path, good_jpeg):
+    """labels.INPUT_SIZES: the runtime reads the side from the file and renders photos at it
+    (ONNX Runtime and LiteRT); another side is a one-line model error."""
+    import tensorflow as tf
+
+    from fmnistedge.runtime.backends import open_backend
+    from fmnistedge.runtime.photo import photo_to_fashion_mnist
+    from fmnistedge.runtime.preprocess import prepare_image, to_model_input
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 56, 56, 1], tf.float32)])
+    def pooled(x):
+        p = tf.nn.avg_pool2d(x, 2, 2, "VALID")
+        return tf.nn.softmax(tf.reshape(p, [-1, 28 * 28])[:, 392:402])
+
+    lite = tmp_path / "m56.tflite"
+    lite.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([pooled.get_concrete_function()], pooled).convert())
+    img56, _ = prepare_image(good_jpeg, "photo", size=56)
+    assert img56.shape == (56, 56)
+    expected = None
+    for model in (_pooled_onnx(tmp_path / "m56.onnx", 56), lite):
+        backend = open_backend(model)
+        assert backend.input_size == 56
+        saved = tmp_path / f"saved-{model.suffix[1:]}"
+        result = runner.invoke(app, ["classify", str(good_jpeg), "--model", str(model), "--json",
+                                     "--save-preprocessed", str(saved)])
+        assert result.exit_code == 0, result.output
+        (png,) = saved.iterdir()
+        assert np.array_equal(np.asarray(Image.open(png)), img56)  # the 56 px render, not a 28 px one
+        probs = backend.predict(to_model_input(np.stack([img56, img56])))
+        expected = probs if expected is None else expected
+        assert probs.shape == (2, 10) and np.allclose(probs, expected, atol=1e-5)
+    with pytest.raises(ValueError, match=r"S one of \(28, 56\)"):
+        to_model_input(np.zeros((1, 30, 30), np.uint8))
+    odd = _pooled_onnx(tmp_path / "m30.onnx", 30)
+    result = runner.invoke(app, ["classify", str(good_jpeg), "--model", str(odd)])
+    assert result.exit_code == 1 and "expected (N, 28, 28, 1) or (N, 56, 56, 1)" in result.output
+    assert photo_to_fashion_mnist(np.asarray(Image.open(good_jpeg)), size=56)[0].shape == (56, 56)

@@ -213,3 +213,19 @@ def test_byte_percentile_is_the_float32_percentile_to_the_last_bit():
             assert byte_percentile(a, q) == percentile(a.astype(np.float32), q), (a.size, q)
     with pytest.raises(ValueError):
         byte_percentile(np.zeros(0, np.uint8), 99)
+
+
+def test_enlarged_fashion_mnist_averages_back_to_itself():
+    """A 56 px model sees Fashion-MNIST (and --raw inputs) enlarged by pixel repetition: the 2x2
+    mean is the original image, so a 56 px model grafted from a 28 px one starts from the same answers."""
+    from fmnistedge.runtime.preprocess import enlarge
+
+    x = np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    big = enlarge(x, 56)
+    assert big.shape == (3, 56, 56) and enlarge(x, 28) is x
+    assert np.array_equal(big.reshape(3, 28, 2, 28, 2).mean(axis=(2, 4)), x)
+    rgb = np.repeat(x[0][..., None], 3, axis=2)
+    assert np.array_equal(photo.raw(rgb, 56), big[0]) and np.array_equal(photo.raw(rgb), x[0])
+    assert photo.naive(rgb, 56).shape == (56, 56)
+    with pytest.raises(ValueError, match="Cannot enlarge"):
+        enlarge(x, 42)

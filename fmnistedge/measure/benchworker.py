@@ -47,6 +47,7 @@ class KerasRunner:
 
         self.model = keras.models.load_model(path, safe_mode=True, compile=False)
         self.style = style
+        self.input_size = int(self.model.input_shape[1])
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         if self.style == "keras-predict":
@@ -65,15 +66,15 @@ def _open(spec: dict):
 
 
 def single(spec: dict) -> dict:
-    from fmnistedge.runtime.backends import predict_all
-    from fmnistedge.runtime.preprocess import to_model_input
+    from fmnistedge.runtime.backends import input_size, predict_all
+    from fmnistedge.runtime.preprocess import enlarge, to_model_input
     from fmnistedge.training import data
 
     x_u8, y = data.load_split("test", spec.get("data_dir"))
-    x = to_model_input(x_u8)
     rss_before = _rss_mb()
     start = time.perf_counter()
     runner = _open(spec)
+    x = to_model_input(enlarge(x_u8, input_size(runner)))  # the test set as the model takes it
     runner.predict(x[:1])  # first call allocates; count it as part of loading
     load_ms = 1000 * (time.perf_counter() - start)
     x_eval, y_eval = x[:spec.get("test_limit")], y[:spec.get("test_limit")]  # None: all of them
@@ -99,10 +100,11 @@ def single(spec: dict) -> dict:
 
 def _bare_call(runner):
     """A bare engine call on a prepared input: what the engine costs with nothing around it."""
-    from fmnistedge.runtime.backends import LiteRTBackend, OnnxBackend
+    from fmnistedge.runtime.backends import LiteRTBackend, OnnxBackend, input_size
     from fmnistedge.runtime.quant import quantize
 
-    x = np.random.default_rng(0).random((1, 28, 28, 1), dtype=np.float32)
+    size = input_size(runner)
+    x = np.random.default_rng(0).random((1, size, size, 1), dtype=np.float32)
     if isinstance(runner, OnnxBackend):
         sess, feed, outs = runner.session, {runner.input_name: x}, [runner.output_name]
         return lambda: sess.run(outs, feed)
@@ -123,10 +125,11 @@ def _bare_call(runner):
 
 def latency(spec: dict) -> dict:
     """Interleaved batch-1 timing of every model in ``spec['models']``."""
+    from fmnistedge.runtime.backends import input_size
     from fmnistedge.runtime.classify import top_k
     from fmnistedge.runtime.preprocess import to_model_input
 
-    image = (np.random.default_rng(1).random((28, 28)) * 255).astype(np.uint8)
+    rng = np.random.default_rng(1)
     runners, timings, bare, bare_t = {}, {}, {}, {}
     for m in spec["models"]:
         runners[m["id"]] = _open({**m, "threads": spec["threads"]})
@@ -135,18 +138,20 @@ def latency(spec: dict) -> dict:
         if fn is not None:
             bare[m["id"]], bare_t[m["id"]] = fn, []
 
-    def classify_path(runner):
-        return top_k(runner.predict(to_model_input(image[None]))[0], 3)
+    images = {mid: (rng.random((input_size(r), input_size(r))) * 255).astype(np.uint8) for mid, r in runners.items()}
+
+    def classify_path(runner, mid):
+        return top_k(runner.predict(to_model_input(images[mid][None]))[0], 3)
 
     for _ in range(spec["warmup"]):
         for mid, r in runners.items():
-            classify_path(r)
+            classify_path(r, mid)
             if mid in bare:
                 bare[mid]()
     for _ in range(spec["runs"]):
         for mid, r in runners.items():
             t0 = time.perf_counter()
-            classify_path(r)
+            classify_path(r, mid)
             timings[mid].append(1000 * (time.perf_counter() - t0))
             if mid in bare:
                 t0 = time.perf_counter()

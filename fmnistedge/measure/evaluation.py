@@ -77,6 +77,7 @@ def _open_set(report: dict, ref, backend, none_folder: Path | None, say: Callabl
 
     from fmnistedge.runtime.evaluate import open_set_report
     from fmnistedge.runtime.openset import OpenSet, model_meta
+    from fmnistedge.runtime.backends import input_size
     from fmnistedge.runtime.preprocess import prepare_image, to_model_input
 
     meta, where = model_meta(ref)
@@ -91,7 +92,7 @@ def _open_set(report: dict, ref, backend, none_folder: Path | None, say: Callabl
         images = []
         for p in paths:
             try:
-                images.append(prepare_image(p, "photo")[0])
+                images.append(prepare_image(p, "photo", size=input_size(backend))[0])
             except errors.FmnistEdgeError:
                 failed += 1
         none_probs = backend.predict(to_model_input(np.stack(images))) if images else np.zeros((0, 10))
@@ -133,19 +134,19 @@ def _temperature_report(ref, backend, report: dict, data_dir) -> dict:
     import numpy as np
 
     from fmnistedge.labels import LABELS
-    from fmnistedge.runtime.backends import predict_all
+    from fmnistedge.runtime.backends import input_size, predict_all
     from fmnistedge.runtime.evaluate import (
         apply_temperature,
         expected_calibration_error,
         fit_temperature,
     )
-    from fmnistedge.runtime.preprocess import to_model_input
+    from fmnistedge.runtime.preprocess import enlarge, to_model_input
     from fmnistedge.training import data
 
     seed = (trainlog.find(ref.path.parent) or {}).get("seed", 0)
     x, y = data.load_split("train", data_dir)
     _, _, x_val, y_val = data.train_val_split(x, y, 0.1, seed)
-    probs = predict_all(backend, to_model_input(x_val))
+    probs = predict_all(backend, to_model_input(enlarge(x_val, input_size(backend))))
     t = fit_temperature(probs, y_val)
     index = {name: i for i, name in enumerate(LABELS)}
     photos = {}
