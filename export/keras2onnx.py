@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fmnistedge.labels import INPUT_SHAPE
-
 OPSET = 17
 INPUT_NAME = "image"
 
@@ -19,7 +17,7 @@ def convert(model: Any) -> bytes:
     import tensorflow as tf
     import tf2onnx
 
-    signature = (tf.TensorSpec((None, *INPUT_SHAPE), tf.float32, name=INPUT_NAME),)
+    signature = (tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name=INPUT_NAME),)
 
     @tf.function(input_signature=signature)
     def serve(image):

@@ -20,11 +20,11 @@ from fmnistedge.export import keras2onnx, keras2tflite, metadata, onnx2int8
 from fmnistedge.formats import DEFAULT_CALIBRATION_SAMPLES, DEFAULT_ONNX_WEIGHT_BITS, Format
 from fmnistedge.export.verify import same_outputs, verify
 from fmnistedge.runtime.modelmeta import sha256_file
-from fmnistedge.runtime.preprocess import to_model_input
+from fmnistedge.runtime.preprocess import enlarge, to_model_input
 
 from fmnistedge import fileio, manifest, provenance
 from fmnistedge.errors import ModelError, first_line
-from fmnistedge.labels import INPUT_SHAPE, LABELS
+from fmnistedge.labels import IMAGE_SIZE, INPUT_SIZES, LABELS
 from fmnistedge.training import data
 
 CALIBRATION_SEED = 0
@@ -50,22 +50,23 @@ def load_keras(path: Path) -> Any:
         model = keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:  # Keras raises many types for a bad file
         raise ModelError(f"{path} is not a loadable Keras model: {first_line(exc)[:200]}") from None
-    if not hasattr(model, "input_shape") or tuple(model.input_shape[1:]) != INPUT_SHAPE:
-        shape = getattr(model, "input_shape", None)
-        raise ModelError(f"{path} takes input of shape {shape}; expected (None, 28, 28, 1)")
+    shape = tuple(getattr(model, "input_shape", ()) or ())
+    if len(shape) != 4 or shape[3] != 1 or shape[1] != shape[2] or shape[1] not in INPUT_SIZES:
+        sizes = " or ".join(f"(None, {s}, {s}, 1)" for s in INPUT_SIZES)
+        raise ModelError(f"{path} takes input of shape {shape or None}; expected {sizes}")
     if tuple(model.output_shape[1:]) != (len(LABELS),):
         raise ModelError(f"{path} outputs shape {model.output_shape}; expected (None, 10)")
     return model
 
 
-def calibration_images(count: int, data_dir: Path | None) -> tuple[np.ndarray, dict]:
-    """Calibration inputs: a class-stratified sample of the *training* set."""
+def calibration_images(count: int, data_dir: Path | None, size: int = IMAGE_SIZE) -> tuple[np.ndarray, dict]:
+    """Calibration inputs: a class-stratified sample of the *training* set (at the model's ``size``)."""
     x, y = data.load_split("train", data_dir)
     idx = data.stratified_sample(y, count, seed=CALIBRATION_SEED)
     info = {"source": "training set", "samples": int(len(idx)),
             "selection": f"stratified by class, seed {CALIBRATION_SEED}",
             "per_class": np.bincount(y[idx], minlength=len(LABELS)).tolist()}
-    return to_model_input(x[idx]), info
+    return to_model_input(enlarge(x[idx], size)), info
 
 
 def _convert(fmt: Format, model: Any, workdir: Path, calib: np.ndarray | None,
@@ -106,20 +107,20 @@ def export_arch(
         raise ModelError(f"No trained model at {keras_path}; run 'fmnistedge train {arch_dir.name}' first")
     step("loading Keras model and test set")
     model = load_keras(keras_path)
-    arch = model.name
+    arch, size = model.name, int(model.input_shape[1])
     x_test_u8, y_test = data.load_split("test", options.data_dir)
-    x_test = to_model_input(x_test_u8)
+    x_test = to_model_input(enlarge(x_test_u8, size))  # a 56 px model: enlarged as in its training
     keras_probs = np.asarray(model.predict(x_test, batch_size=1000, verbose=0), dtype=np.float32)
     keras_acc = float((keras_probs.argmax(1) == y_test).mean())
     keras_sha = sha256_file(keras_path)
 
     needs_calib = any(f.precision == "int8" for f in formats)
-    calib, calib_info = (calibration_images(options.calibration_samples, options.data_dir)
+    calib, calib_info = (calibration_images(options.calibration_samples, options.data_dir, size)
                          if needs_calib else (None, None))
     tools = provenance.package_versions(EXPORT_PACKAGES)
     command = provenance.command_line()
     old = manifest.load(arch_dir)
-    doc = manifest.new_manifest(arch, keras_path.name, keras_sha, keras_acc)
+    doc = manifest.new_manifest(arch, keras_path.name, keras_sha, keras_acc, size)
     photo_calibration = _photo_calibration(arch_dir / "train.json")
     if photo_calibration is not None:
         doc["photo_calibration"] = photo_calibration
@@ -133,7 +134,7 @@ def export_arch(
             step(f"{arch}: converting {fmt.key}")
             raw = _convert(fmt, model, Path(work), calib, cache, options.onnx_weight_bits)
             meta = {
-                "arch": arch, "labels": list(LABELS), "input": manifest.INPUT_CONTRACT,
+                "arch": arch, "labels": list(LABELS), "input": manifest.input_contract(size),
                 "format": fmt.engine, "precision": fmt.precision, "tool_versions": tools,
                 "calibration": _calibration_record(fmt, calib_info, options),
                 "keras_sha256": keras_sha,

@@ -18,23 +18,31 @@ MANIFEST_SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 FILE_KEYS = {"key", "format", "precision", "bytes", "sha256", "status"}
 
-INPUT_CONTRACT = {
-    "shape": [None, IMAGE_SIZE, IMAGE_SIZE, 1],
-    "layout": "NHWC",
-    "dtype": "float32",
-    "range": [0.0, 1.0],
-    "pixel_scale": 1.0 / 255.0,
-    "polarity": "light garment on a dark background (Fashion-MNIST)",
-    "note": "int8 TFLite files quantize this float input with the scale and zero point in 'io'",
-}
+def input_contract(size: int = IMAGE_SIZE) -> dict:
+    """The input a model file takes: ``size`` x ``size`` (labels.INPUT_SIZES)."""
+    return {
+        "shape": [None, size, size, 1],
+        "layout": "NHWC",
+        "dtype": "float32",
+        "range": [0.0, 1.0],
+        "pixel_scale": 1.0 / 255.0,
+        "polarity": "light garment on a dark background (Fashion-MNIST)",
+        "note": "int8 TFLite files quantize this float input with the scale and zero point in 'io'",
+        **({"fashion_mnist": f"28x28 images enlarged to {size}x{size} by pixel repetition"}
+           if size != IMAGE_SIZE else {}),
+    }
 
 
-def new_manifest(arch: str, keras_file: str, keras_sha256: str, keras_accuracy: float) -> dict:
+INPUT_CONTRACT = input_contract()
+
+
+def new_manifest(arch: str, keras_file: str, keras_sha256: str, keras_accuracy: float,
+                 size: int = IMAGE_SIZE) -> dict:
     return {
         "schema_version": MANIFEST_SCHEMA_VERSION,
         "arch": arch,
         "labels": list(LABELS),
-        "input": INPUT_CONTRACT,
+        "input": input_contract(size),
         "keras": {"file": keras_file, "sha256": keras_sha256, "test_accuracy": keras_accuracy},
         "files": {},
     }

@@ -540,3 +540,33 @@ def test_a_photo_trained_start_may_not_have_learnt_a_photographer_the_run_holds_
     with pytest.raises(UsageError, match=r"trained on photos of \d+ photographer\(s\) this run would hold out"):
         _check_photo_start(options, wider)
     _check_photo_start(TrainOptions(init_from=tmp_path / "no-log.keras", photos=photo_folder), wider)  # no record
+
+
+@pytest.mark.slow
+@pytest.mark.ci
+def test_a_56_px_photo_model_trains_exports_and_classifies_at_56_px(photo_folder, tmp_path, real_data):
+    """edge-r56 through the whole chain: Fashion-MNIST enlarged and photos rendered at 56 px in
+    training (the render cache keyed by the size), exported with a 56 px input contract and
+    verified on the enlarged test set, and run by classify on a photo rendered at 56 px."""
+    from fmnistedge.export.pipeline import export_arch
+    from fmnistedge.formats import FORMATS
+    from fmnistedge.labels import LABELS
+    from fmnistedge.runtime.backends import open_backend
+    from fmnistedge.runtime.classify import classify_files
+    from fmnistedge.training.train import TrainOptions, train_arch
+
+    rec = train_arch("edge-r56", TrainOptions(epochs=1, limit=1000, seed=1, out=tmp_path / "art",
+                                              photos=photo_folder, photo_cache=tmp_path / "cache",
+                                              epoch_size=256, photo_val_fraction=0.25, none_output=True))
+    assert rec["photos"]["calibration"]["reject_score"] in ("top", "classes")
+    cached = list((tmp_path / "cache").glob("photos-*.npz"))
+    assert len(cached) == 1 and np.load(cached[0])["images"].shape[1:] == (56, 56)
+    doc = export_arch(tmp_path / "art" / "edge-r56", [FORMATS["tflite-int8"], FORMATS["onnx-fp32"]])
+    assert doc["input"]["shape"] == [None, 56, 56, 1]
+    assert all(e["verified"] for e in doc["files"].values()), doc["files"]
+    for name in ("model_int8.tflite", "model_fp32.onnx"):
+        backend = open_backend(tmp_path / "art" / "edge-r56" / name)
+        assert backend.input_size == 56
+        photo = photos.read_photo_labels(photo_folder)[0].path
+        (result,) = classify_files([photo], backend)
+        assert result.label in LABELS + ("unknown",)

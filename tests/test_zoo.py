@@ -13,8 +13,9 @@ from fmnistedge.training import zoo
 def test_builds_and_outputs_probabilities(name):
     model = zoo.build(name)
     assert model.name == name
-    assert tuple(model.input_shape) == (None, 28, 28, 1)
-    x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
+    side = 56 if zoo.get(name).grows_from else 28  # labels.INPUT_SIZES: edge-r56 takes 56 px photo renders
+    assert tuple(model.input_shape) == (None, side, side, 1)
+    x = np.random.default_rng(0).random((4, side, side, 1), dtype=np.float32)
     probs = np.asarray(model(x, training=False))
     assert probs.shape == (4, 10)
     assert not np.isnan(probs).any()
@@ -173,3 +174,27 @@ def test_every_random_draw_of_an_augmentation_has_a_seed_of_its_own(kind, monkey
     make_augmenter(kind, 0)(tf.constant(batch), tf.constant([5, 7, 9, 0]))
     assert seeds and None not in seeds
     assert len(seeds) == len(set(seeds)), sorted(s for s in seeds if seeds.count(s) > 1)
+
+
+@pytest.mark.ci
+def test_edge_r56_grows_from_the_shipped_edge_r(tmp_path):
+    """--init-from edge-r for edge-r56: the shipped photo model, rebuilt from its fp32 ONNX file and
+    grafted, answers on enlarged images as the file's network does on the originals."""
+    from fmnistedge.runtime.preprocess import enlarge, to_model_input
+    from fmnistedge.training import data, warmstart
+    from fmnistedge.training.phototrain import add_none_output
+    from fmnistedge.training.run import init_source
+    from fmnistedge.training.train import TrainOptions, _init_weights
+
+    onnx_path = init_source("edge-r")
+    model = add_none_output(zoo.build("edge-r56"))
+    record = _init_weights(model, onnx_path, TrainOptions(seed=0))
+    assert record["grafted_from"] == "edge-r" and record["flip_averaged"]
+    x, y = data.load_split("test")
+    x = x[:300]
+    src, _, _ = warmstart.keras_from_onnx("edge-r", onnx_path, to_model_input(x))
+    ours = model.predict(to_model_input(enlarge(x, 56)), verbose=0)
+    np.testing.assert_allclose(ours, src.predict(to_model_input(x), verbose=0), atol=1e-5)
+    assert (ours.argmax(1) == y[:300]).mean() > 0.85
+    with pytest.raises(UsageError, match="not an fp32 ONNX export of 'edge-s'"):
+        _init_weights(zoo.build("edge-s"), onnx_path, TrainOptions(seed=0))

@@ -180,21 +180,23 @@ def grouped_split(rows: list[PhotoRow], val_fraction: float, seed: int) -> np.nd
     return np.array([r.sender in chosen for r in rows], bool)
 
 
-def _render_one(path: str) -> tuple[np.ndarray | None, str]:
+def _render_one(path: str, size: int = IMAGE_SIZE) -> tuple[np.ndarray | None, str]:
     from fmnistedge.runtime.preprocess import prepare_image
 
     try:
-        img, info = prepare_image(Path(path), "photo")
+        img, info = prepare_image(Path(path), "photo", size=size)
     except FmnistEdgeError as exc:
         return None, f"error: {exc}"
     return img, info.get("method", "")
 
 
-def cache_key(rows: list[PhotoRow]) -> str:
-    """Changes with the preprocessing code and with the set of photos (names, sizes, mtimes)."""
+def cache_key(rows: list[PhotoRow], size: int = IMAGE_SIZE) -> str:
+    """Changes with the preprocessing code, the render size and the set of photos (names, sizes, mtimes)."""
     from fmnistedge.runtime.preprocess import preprocessing_version
 
     h = hashlib.sha256(f"{CACHE_FORMAT}|{preprocessing_version()}".encode())
+    if size != IMAGE_SIZE:
+        h.update(f"|render {size}".encode())
     for r in rows:
         st = r.path.stat() if r.path.exists() else None
         h.update(f"|{r.path}:{st.st_size if st else -1}:{st.st_mtime_ns if st else -1}".encode())
@@ -202,22 +204,22 @@ def cache_key(rows: list[PhotoRow]) -> str:
 
 
 def render_photos(rows: list[PhotoRow], cache_dir: Path, workers: int = 0,
-                  progress: Callable[[int, int], None] = lambda done, total: None,
+                  progress: Callable[[int, int], None] = lambda done, total: None, size: int = IMAGE_SIZE,
                   ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Rendered 28x28 uint8 images of ``rows`` (zeros where a photo failed), a mask of the
+    """Rendered 28x28 (``size``) uint8 images of ``rows`` (zeros where a photo failed), a mask of the
     ones that rendered, and each one's segmentation method; cached in ``cache_dir``."""
     cache_dir = Path(cache_dir)
-    cache = cache_dir / f"photos-{cache_key(rows)}.npz"
+    cache = cache_dir / f"photos-{cache_key(rows, size)}.npz"
     if cache.is_file():
         with np.load(cache) as z:
             return z["images"], z["ok"], [str(m) for m in z["methods"]]
-    images = np.zeros((len(rows), IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    images = np.zeros((len(rows), size, size), np.uint8)
     ok = np.zeros(len(rows), bool)
     methods = [""] * len(rows)
     workers = workers or min(4, os.cpu_count() or 1)
     paths = [str(r.path) for r in rows]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for i, (img, method) in enumerate(pool.map(_render_one, paths, chunksize=32)):
+        for i, (img, method) in enumerate(pool.map(_render_one, paths, [size] * len(paths), chunksize=32)):
             if img is not None:
                 images[i], ok[i] = img, True
             methods[i] = method
@@ -236,7 +238,7 @@ def render_photos(rows: list[PhotoRow], cache_dir: Path, workers: int = 0,
 class PhotoSet:
     """Rendered photos with targets, split by photographer."""
 
-    images: np.ndarray  # (N, 28, 28) uint8
+    images: np.ndarray  # (N, 28, 28) uint8 (or the model's size)
     targets: np.ndarray  # (N, 10) 0/1 sets; all zero for "none"
     rows: list[PhotoRow]
     val: np.ndarray  # bool (N,)
@@ -262,9 +264,9 @@ class PhotoSet:
 
 def load_photo_set(folder: Path, cache_dir: Path, val_fraction: float, seed: int,
                    progress: Callable[[int, int], None] = lambda done, total: None,
-                   refinements: Path | None = None) -> PhotoSet:
+                   refinements: Path | None = None, size: int = IMAGE_SIZE) -> PhotoSet:
     rows = read_photo_labels(folder, refinements)
-    images, ok, _ = render_photos(rows, cache_dir, progress=progress)
+    images, ok, _ = render_photos(rows, cache_dir, progress=progress, size=size)
     val = grouped_split(rows, val_fraction, seed)
     targets = np.stack([r.target() for r in rows]) if rows else np.zeros((0, NUM_CLASSES), np.float32)
     return PhotoSet(images, targets, rows, val, int((~ok).sum())).select(ok)

@@ -20,7 +20,7 @@ import numpy as np
 from fmnistedge import fileio, provenance, trainlog
 from fmnistedge.errors import MissingExtraError
 from fmnistedge.labels import LABELS, NUM_CLASSES
-from fmnistedge.runtime.preprocess import to_model_input
+from fmnistedge.runtime.preprocess import enlarge, to_model_input
 from fmnistedge.training import data, zoo
 from fmnistedge.training.options import TrainOptions
 
@@ -175,39 +175,48 @@ def _earlier_epochs(backup_dir: Path, settings: dict | None = None) -> dict[str,
 
 def _init_weights(model, path: Path, options: TrainOptions) -> dict[str, Any]:
     """Copy the weights of a trained ``model.keras``, or of an fp32 ONNX export (a shipped
-    model, rebuilt by :mod:`fmnistedge.training.warmstart`), of the same architecture into ``model``."""
+    model, rebuilt by :mod:`fmnistedge.training.warmstart`), of the same architecture into ``model``;
+    or, for an architecture that grows from a 28 px one (``ArchSpec.grows_from``: edge-r56 from
+    edge-r), of that architecture, grafted (:func:`fmnistedge.training.zoo.edge.graft`)."""
     import keras
 
     from fmnistedge.errors import UsageError
 
     path = Path(path)
     rebuilt_diff = None
+    grows_from = zoo.get(model.name).grows_from
     if path.suffix.lower() == ".onnx":
         from fmnistedge.training import warmstart
 
         x, y = data.load_split("train", options.data_dir)
         sample = data.stratified_sample(y, 3000, seed=options.seed)
-        src, rebuilt_diff, flip_averaged = warmstart.keras_from_onnx(model.name, path, to_model_input(x[sample]))
+        side = warmstart.input_side(path)
+        arch = grows_from if grows_from and side != int(model.input_shape[1]) else model.name
+        src, rebuilt_diff, flip_averaged = warmstart.keras_from_onnx(arch, path, to_model_input(enlarge(x[sample], side)))
     else:
         try:
             src = keras.models.load_model(path, compile=False, safe_mode=True)
         except (OSError, ValueError) as exc:
             raise UsageError(f"--init-from needs a Keras model file written by 'fmnistedge train' or an fp32 "
                              f"ONNX export. Received: path={str(path)!r} ({exc})") from None
-        if src.name != model.name:
-            raise UsageError(f"--init-from {path} is a {src.name!r} model, not {model.name!r}")
+        if src.name not in (model.name, grows_from):
+            also = f" or {grows_from!r}" if grows_from else ""
+            raise UsageError(f"--init-from {path} is a {src.name!r} model, not {model.name!r}{also}")
         from fmnistedge.training.mirror import is_flip_averaged
 
         flip_averaged = is_flip_averaged(src)
-    _copy_weights(src, model, path)
+    grafted = src.name != model.name
+    _copy_weights(src, model, path, graft=grafted)
     record = path.with_name("train.json")
     base = trainlog.load(record) if record.is_file() else {}
-    return _init_record(path, base, options, rebuilt_diff, flip_averaged)
+    return {**_init_record(path, base, options, rebuilt_diff, flip_averaged),
+            **({"grafted_from": src.name} if grafted else {})}
 
 
-def _copy_weights(src, model, path: Path) -> None:
-    """``src``'s weights into ``model``; a Fashion-MNIST-only start gains the "none" head
-    when ``model`` has one, and a start with a "none" head needs ``--none-output``."""
+def _copy_weights(src, model, path: Path, graft: bool = False) -> None:
+    """``src``'s weights into ``model`` (``graft``: a 28 px start into a 56 px model); a
+    Fashion-MNIST-only start gains the "none" head when ``model`` has one, and a start with a
+    "none" head needs ``--none-output``."""
     from fmnistedge.errors import UsageError
     from fmnistedge.training.phototrain import add_none_output, has_none_output
 
@@ -216,7 +225,12 @@ def _copy_weights(src, model, path: Path) -> None:
     elif has_none_output(src) and not has_none_output(model):
         raise UsageError(f"--init-from {path} has a 'none of these' output: fine-tune it with --photos "
                          "--none-output")
-    model.set_weights(src.get_weights())
+    if graft:
+        from fmnistedge.training.zoo.edge import graft as graft_weights
+
+        graft_weights(src, model)
+    else:
+        model.set_weights(src.get_weights())
 
 
 def _init_record(path: Path, base: dict, options: TrainOptions, rebuilt_diff: float | None,
@@ -285,9 +299,11 @@ def _train_in_scope(name, spec, recipe, epochs, batch, options, callbacks, plan)
     if options.limit is not None:
         keep = data.stratified_sample(y_all, options.limit, seed=options.seed)
         x_all, y_all = x_all[keep], y_all[keep]
-    x_tr, y_tr, x_val, y_val = data.train_val_split(x_all, y_all, options.val_fraction, options.seed)
+    size = int(model.input_shape[1])  # a 56 px model sees Fashion-MNIST enlarged by pixel repetition
+    x_tr, y_tr, x_val, y_val = data.train_val_split(enlarge(x_all, size), y_all, options.val_fraction, options.seed)
     x_test, y_test = data.load_split("test", options.data_dir)
-    pset = _load_photos(options) if options.photos is not None else None
+    x_test = enlarge(x_test, size)
+    pset = _load_photos(options, size) if options.photos is not None else None
     _check_photo_start(options, pset)
     refined = _refinements_record(options)  # now, as the labels are read: not after hours of training
     out_dir = Path(options.out) / name
@@ -386,7 +402,7 @@ def _best_epoch(hist: dict, key: str, start: int = 0) -> int | None:
     return start + int(np.argmax(values[start:])) + 1 if values else None
 
 
-def _load_photos(options: TrainOptions):
+def _load_photos(options: TrainOptions, size: int):
     from fmnistedge.training import photos
 
     if options.partial not in photos.PARTIAL_MODES:
@@ -395,7 +411,7 @@ def _load_photos(options: TrainOptions):
         raise UsageError(f"Unknown partial-label mode {options.partial!r}; choose one of: "
                          f"{', '.join(photos.PARTIAL_MODES)}")
     return photos.load_photo_set(options.photos, options.photo_cache, options.photo_val_fraction, options.seed,
-                                 refinements=options.label_refinements)
+                                 refinements=options.label_refinements, size=size)
 
 
 def _photo_loss(recipe: zoo.Recipe, options: TrainOptions):

@@ -48,6 +48,17 @@ def _initializers(path: Path) -> dict[str, np.ndarray]:
     return {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
 
 
+def input_side(onnx_path: Path) -> int:
+    """The image side an ONNX file takes (its input is (N, S, S, 1))."""
+    import onnx
+
+    try:
+        dims = onnx.load(str(onnx_path), load_external_data=False).graph.input[0].type.tensor_type.shape.dim
+        return int(dims[1].dim_value)
+    except Exception as exc:  # onnx raises DecodeError and others for a bad file
+        raise UsageError(f"--init-from {onnx_path} is not a readable ONNX model: {exc}") from None
+
+
 def keras_from_onnx(arch: str, onnx_path: Path, images: np.ndarray):
     """The zoo model ``arch`` with the weights of the fp32 ONNX file ``onnx_path``, the largest
     probability difference from the file, and whether the file is flip-averaged (its answer

@@ -40,6 +40,7 @@ class ArchSpec:
     reported_epochs: int | None
     recipe: Recipe = field(default_factory=Recipe)
     notes: str = ""
+    grows_from: str | None = None  # a 28 px architecture whose trained weights it can start from (--init-from)
 
     def builder_fn(self) -> Callable[[], Any]:
         module, func = self.builder.split(":")
@@ -124,6 +125,13 @@ ARCHS: dict[str, ArchSpec] = {
         notes="Tiny residual net for the <= 100k-parameter slot of issue 7 (>= 94.0% int8). edge-s at "
               "60 epochs fit its augmented training data no better than validation (94.1% vs 93.5%): "
               "capacity-bound, so this design adds depth and skips and weakens weight decay.",
+    ),
+    "edge-r56": ArchSpec(
+        "edge-r56", "edge", "edge:edge_r56", _EDGE, None, None,
+        Recipe(epochs=45, **{**EDGE_RECIPE, "weight_decay": 0.02}),
+        notes="edge-r at a 56 px input for photo models (a Haar patch layer before its stem); started from a "
+              "trained edge-r (--init-from edge-r).",
+        grows_from="edge-r",
     ),
     "tiny": ArchSpec(
         "tiny", "test", "cnn:tiny", "fmnistedge test model (not a source architecture)", None, None,

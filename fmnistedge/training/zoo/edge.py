@@ -13,7 +13,15 @@ warm-up then cosine decay.
 
 from __future__ import annotations
 
-from fmnistedge.labels import INPUT_SHAPE, NUM_CLASSES
+import numpy as np
+
+from fmnistedge.labels import IMAGE_SIZE, INPUT_SHAPE, NUM_CLASSES
+
+# The 2x2 Haar wavelet filters (mean, then row, column and diagonal detail) of the patch layer
+# of a 56 px edge model: (kernel_h, kernel_w, 1, 4).
+HAAR = np.transpose(np.array([[[1, 1], [1, 1]], [[1, 1], [-1, -1]], [[1, -1], [1, -1]], [[1, -1], [-1, 1]]],
+                             np.float32) / 4, (1, 2, 0))[:, :, None, :]
+PATCH = "patch"
 
 
 def _conv_bn(x, filters: int, name: str):
@@ -66,19 +74,45 @@ def _res_block(x, filters: int, stride: int, name: str):
     return layers.ReLU(name=f"{name}_relu")(y)
 
 
-def _resnet(name: str, widths: tuple[int, ...], blocks: int = 1):
-    """A 3x3 stem, then ``blocks`` basic blocks per stage at 28, 14 and 7 px, GAP head (ResNet-8 for blocks=1)."""
+def _resnet(name: str, widths: tuple[int, ...], blocks: int = 1, size: int = IMAGE_SIZE):
+    """A 3x3 stem, then ``blocks`` basic blocks per stage at 28, 14 and 7 px, GAP head (ResNet-8 for blocks=1).
+
+    At ``size`` 56 a 2x2, stride-2 convolution with four outputs (``patch``, started as the Haar
+    filters: the 2x2 mean and three details) brings the image to 28 px before the stem.
+    """
     import keras
     from keras import layers
 
-    inp = keras.Input(INPUT_SHAPE, name="image")
-    x = _conv_bn(inp, widths[0], "stem")
+    inp = x = keras.Input((size, size, 1), name="image")
+    if size != IMAGE_SIZE:
+        x = layers.Conv2D(4, 2, strides=2, use_bias=False, name=PATCH)(x)
+    x = _conv_bn(x, widths[0], "stem")
     for s, w in enumerate(widths, start=1):
         for b in range(blocks):
             x = _res_block(x, w, 2 if (s > 1 and b == 0) else 1, f"res{s}{'abc'[b]}")
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     out = layers.Dense(NUM_CLASSES, activation="softmax", name="probs")(x)
-    return keras.Model(inp, out, name=name)
+    model = keras.Model(inp, out, name=name)
+    if size != IMAGE_SIZE:
+        model.get_layer(PATCH).set_weights([HAAR])
+    return model
+
+
+def graft(small, large) -> None:
+    """Start ``large`` (a 56 px edge model) from ``small``, the same architecture at 28 px: every
+    layer's weights are copied, the stem's for the patch's mean channel and zero for its three
+    detail channels, so ``large`` answers on an image as ``small`` does on its 2x2 mean (an
+    enlarged Fashion-MNIST image: exactly as on the original)."""
+    for layer in large.layers:
+        if not layer.weights or layer.name == PATCH:
+            continue
+        weights = small.get_layer(layer.name).get_weights()
+        if layer.name == "stem":
+            kernel = np.zeros(tuple(layer.kernel.shape), np.float32)
+            kernel[:, :, :1] = weights[0]
+            weights = [kernel, *weights[1:]]
+        layer.set_weights(weights)
+    large.get_layer(PATCH).set_weights([HAAR])
 
 
 def edge_r():
@@ -98,3 +132,16 @@ def edge_m():
     (docs/training.md).
     """
     return _resnet("edge-m", (32, 64, 128))
+
+
+def edge_r56():
+    """edge-r56, about 78k parameters, ~9.8M MACs: edge-r for 56 px photo renders.
+
+    A 2x2, stride-2 convolution with four outputs (``patch``, started as the Haar filters)
+    in front of edge-r's stem: the same network from 28 px on, fed the 2x2 mean of the image
+    and three channels of the detail a 28 px render loses (buttons, collars, straps). Grown
+    from a trained edge-r (:func:`graft`, ``train edge-r56 --init-from edge-r``) it starts as
+    exactly that model on the 2x2 mean; Fashion-MNIST is enlarged by pixel repetition
+    (``runtime.preprocess.enlarge``), so its mean is the original image.
+    """
+    return _resnet("edge-r56", (16, 32, 64), size=2 * IMAGE_SIZE)
