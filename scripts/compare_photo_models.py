@@ -4,8 +4,8 @@
         [--label-refinements data/label-refinements.csv] [--out results/photo-models.json] MODEL [MODEL ...]
 
 A model is a shipped name or a model file (``--model`` of ``classify``). The photos are the
-held-out photographers of photo training (whole photographers, seed 0, 20%), rendered along
-the default segmentation path (the training cache is not used: each photo goes through
+held-out photographers of photo training (whole photographers, seed 0, 20%), rendered at each
+model's input size along the default segmentation path (the training cache is not used: each photo goes through
 ``prepare_image`` here). Each model is scored on the same photos and the same labels (with
 ``--label-refinements``, the refined ones): macro top-1 and top-3 over the single-label
 photos, per-class top-1, and ``set_acc`` (top-1 within the label set, every labelled
@@ -31,11 +31,11 @@ from pathlib import Path
 import numpy as np
 
 
-def rejection(ref, probs: np.ndarray, nones: np.ndarray) -> dict:
+def rejection(ref, backend, probs: np.ndarray, nones: np.ndarray) -> dict:
     """Share of ``none`` photos each score rejects at the labelled-photo budget (module docstring)."""
     from dataclasses import replace
 
-    from fmnistedge.runtime import models, openset
+    from fmnistedge.runtime import openset
     from fmnistedge.runtime.preprocess import to_model_input
     from fmnistedge.training.phototrain import REJECT_BUDGET
 
@@ -43,7 +43,7 @@ def rejection(ref, probs: np.ndarray, nones: np.ndarray) -> dict:
     if shipped is None:
         return {}
     known = shipped.calibrate(probs)
-    unknown = shipped.calibrate(models.load(ref).predict(to_model_input(nones))[:, :10])
+    unknown = shipped.calibrate(backend.predict(to_model_input(nones))[:, :10])
     out = {"none_photos": len(nones), "budget": REJECT_BUDGET,
            "shipped": {"reject_score": shipped.reject_score, "reject_below": shipped.reject_below,
                        "none_rejected": round(float((~shipped.known(unknown)).mean()), 4),
@@ -70,6 +70,7 @@ def main() -> None:
     from fmnistedge import fileio, provenance
     from fmnistedge.labels import LABELS as CLASS_NAMES
     from fmnistedge.runtime import models
+    from fmnistedge.runtime.backends import input_size
     from fmnistedge.runtime.evaluate import photo_set_metrics
     from fmnistedge.runtime.preprocess import prepare_image, to_model_input
     from fmnistedge.training import photos
@@ -78,20 +79,29 @@ def main() -> None:
     rows = photos.read_photo_labels(args.photos, args.label_refinements)
     held = photos.grouped_split(rows, TrainOptions.photo_val_fraction, TrainOptions.seed)  # train's held-out split
     chosen = [r for r, v in zip(rows, held) if v and r.target().any()]
-    images = np.stack([prepare_image(r.path)[0] for r in chosen])
-    nones = np.stack([prepare_image(r.path)[0] for r, v in zip(rows, held) if v and r.is_none])
+    none_rows = [r for r, v in zip(rows, held) if v and r.is_none]
+    rendered: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per input side: labelled and "none" photos
+
+    def at(size: int) -> tuple[np.ndarray, np.ndarray]:
+        if size not in rendered:
+            rendered[size] = tuple(np.stack([prepare_image(r.path, size=size)[0] for r in rs])
+                                   for rs in (chosen, none_rows))
+        return rendered[size]
+
     targets = np.stack([r.target() for r in chosen])
     single = targets.sum(1) == 1
     y = targets[single].argmax(1)
     results = []
     for name in args.models:
         ref = models.resolve(name)
-        probs = models.load(ref).predict(to_model_input(images))[:, :10]
+        backend = models.load(ref)
+        images, nones = at(input_size(backend))  # a 56 px model sees 56 px renders
+        probs = backend.predict(to_model_input(images))[:, :10]
         per_class = {CLASS_NAMES[c]: round(float((probs[single][y == c].argmax(1) == c).mean()), 4)
                      for c in np.unique(y)}
         scores = {k: round(v, 4) for k, v in photo_set_metrics(probs, targets).items()}
         results.append({"model": name, "file": str(ref.path), "sha256": (ref.entry or {}).get("sha256"),
-                        **scores, "per_class_top1": per_class, "rejection": rejection(ref, probs, nones)})
+                        **scores, "per_class_top1": per_class, "rejection": rejection(ref, backend, probs, nones)})
         print(f"{name}: top-1 {100 * scores['top1_macro']:.1f}, top-3 {100 * scores['top3_macro']:.1f}, "
               f"set {100 * scores['set_acc']:.1f}; 'none' photos rejected: " + ", ".join(
                   f"{k} {100 * v['none_rejected']:.1f}% ({100 * v['labelled_rejected']:.1f}% of labelled)"
