@@ -26,9 +26,9 @@ shipped model answers so).
     python scripts/probe_input_size.py --photos ../shared/realphotos-train --start edge-r \\
         --epochs 8 --learning-rate 3e-4 --label-refinements data/label-refinements.csv \\
         --out results/input-size-probe-edge-r.json
-    python scripts/probe_input_size.py --doc docs/results.md results/input-size-probe-24ep.json
 
-``--doc`` trains nothing: it rewrites the file's ``input-size-probe`` block from result files.
+``fmnistedge table --doc docs/results.md`` renders ``results/input-size-probe-24ep.json`` there
+(``input-size-probe`` block).
 """
 
 from __future__ import annotations
@@ -172,46 +172,7 @@ def scores(probs: np.ndarray, targets: np.ndarray) -> dict:
             "single_photos": int(single.sum()), "labelled_photos": int(len(targets))}
 
 
-def markdown(paths: list[Path]) -> str:
-    """The ``input-size-probe`` block: per result file, each size's mean and per-seed scores."""
-    lines = []
-    for path in paths:
-        doc = json.loads(path.read_text())
-        env, settings, runs = doc["environment"], doc["settings"], doc["runs"]
-        first = runs[0]["held_out"]
-        lines += [f"{doc['what'][0].upper()}{doc['what'][1:]}: {len(runs)} runs, {settings['epochs']} epochs of "
-                  f"{settings['steps']} batches of 128 (a {settings['photo_share']:g} share of photos); scored on "
-                  f"the {first['labelled_photos']} labelled photos ({first['single_photos']} single-label) of the "
-                  f"photographers photo training holds out (macro over classes). From `{path.as_posix()}`, written "
-                  f"by `python {doc['command']}` ({env['processor'] or env['machine']}, Keras {env['keras']}).", "",
-                  "| input | top-1 (macro) | top-3 (macro) | top-1 within the label set | Fashion-MNIST test "
-                  "| top-1 per seed |",
-                  "|---|---|---|---|---|---|"]
-        for size in sorted({r["size"] for r in runs}):
-            rs = [r for r in runs if r["size"] == size]
-
-            def mean(key, rs=rs):
-                return 100 * float(np.mean([r["held_out"][key] for r in rs]))
-
-            fm = 100 * float(np.mean([r["fashion_mnist_test_accuracy"] for r in rs]))
-            per = ", ".join(f"{100 * r['held_out']['top1_macro']:.1f}" for r in rs)
-            lines.append(f"| {size} px | {mean('top1_macro'):.1f}% | {mean('top3_macro'):.1f}% | "
-                         f"{mean('set_accuracy'):.1f}% | {fm:.2f}% | {per} |")
-        lines.append("")
-    return "\n".join(lines).rstrip()
-
-
 def main() -> int:
-    if "--doc" in sys.argv[1:2]:  # render only
-        render = argparse.ArgumentParser(description="rewrite the input-size-probe block of a Markdown file")
-        render.add_argument("--doc", type=Path, required=True)
-        render.add_argument("results", type=Path, nargs="+")
-        r = render.parse_args()
-        from fmnistedge.measure.render import update_block
-
-        update_block(r.doc, "input-size-probe", markdown(r.results))
-        print(f"-> {r.doc}", file=sys.stderr)
-        return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--photos", type=Path, required=True)
     ap.add_argument("--label-refinements", type=Path)

@@ -38,6 +38,35 @@ def link(target: Path, doc_path: Path | None) -> str:
     return Path(os.path.relpath(Path(target).absolute(), Path(doc_path).absolute().parent)).as_posix()
 
 
+def render_input_probe_markdown(path: Path) -> str:
+    """The ``input-size-probe`` block (scripts/probe_input_size.py's result file): each input
+    size's mean scores on the held-out photographers and its top-1 per seed."""
+    import numpy as np
+
+    doc = json.loads(Path(path).read_text())
+    env, settings, runs = doc["environment"], doc["settings"], doc["runs"]
+    first = runs[0]["held_out"]
+    lines = [f"{doc['what'][0].upper()}{doc['what'][1:]}: {len(runs)} runs, {settings['epochs']} epochs of "
+             f"{settings['steps']} batches of 128 (a {settings['photo_share']:g} share of photos); scored on "
+             f"the {first['labelled_photos']} labelled photos ({first['single_photos']} single-label) of the "
+             f"photographers photo training holds out (macro over classes). From `{Path(path).as_posix()}`, written "
+             f"by `python {doc['command']}` ({env['processor'] or env['machine']}, Keras {env['keras']}).", "",
+             "| input | top-1 (macro) | top-3 (macro) | top-1 within the label set | Fashion-MNIST test "
+             "| top-1 per seed |",
+             "|---|---|---|---|---|---|"]
+    for size in sorted({r["size"] for r in runs}):
+        rs = [r for r in runs if r["size"] == size]
+
+        def mean(key, rs=rs):
+            return 100 * float(np.mean([r["held_out"][key] for r in rs]))
+
+        fm = 100 * float(np.mean([r["fashion_mnist_test_accuracy"] for r in rs]))
+        per = ", ".join(f"{100 * r['held_out']['top1_macro']:.1f}" for r in rs)
+        lines.append(f"| {size} px | {mean('top1_macro'):.1f}% | {mean('top3_macro'):.1f}% | "
+                     f"{mean('set_accuracy'):.1f}% | {fm:.2f}% | {per} |")
+    return "\n".join(lines)
+
+
 def render_seed_markdown(csv_path: Path) -> str:
     """The "reproducing the sources" table: each source architecture against its write-up's figure."""
     with open(csv_path, newline="") as fh:

@@ -29,6 +29,8 @@ def blocks(results: Path, photo_runs: bool = True) -> dict[str, tuple[Path, Call
         "scan-speed": (results / "scan-bench.json", lambda src, doc: render.render_scan_speed_markdown(src)),
         "bench-table": (results / "bench.json", render.render_bench_markdown),
         "targets-table": (results / "bench.json", lambda src, doc: render.render_targets_markdown(src)),
+        "input-size-probe": (results / "input-size-probe-24ep.json",
+                             lambda src, doc: render.render_input_probe_markdown(src)),
     }
     if photo_runs:
         table["photo-runs"] = (results / "edge-runs.csv", lambda src, doc: render.render_photo_runs_markdown(src))
