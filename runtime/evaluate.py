@@ -87,8 +87,9 @@ def photo_set_metrics(probs: np.ndarray, targets: np.ndarray) -> dict[str, float
 
 
 def rejection_curve(known_conf: np.ndarray, none_conf: np.ndarray, points: int = 101) -> list[dict]:
-    """For thresholds on the (calibrated) top probability, the share of in-set photos
-    wrongly rejected and the share of "none" photos rejected (conf < threshold)."""
+    """For thresholds on the (calibrated) score of the "none" decision (the top probability, or
+    ``openset.OpenSet.score``), the share of in-set photos wrongly rejected and the share of
+    "none" photos rejected (conf < threshold)."""
     grid = np.unique(np.concatenate([np.linspace(0.1, 1.0, points), known_conf, none_conf]))
     grid = grid[(grid >= 0.1) & (grid <= 1.0)]
     if len(grid) > points:

@@ -339,10 +339,11 @@ def naive(rgb: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
 def raw(rgb: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
     """An image already in Fashion-MNIST style: gray, resized to 28x28 (``size``) if needed, as
     is; a 28x28 one for a larger model is enlarged by pixel repetition, as its training images were."""
+    from fmnistedge.runtime.preprocess import enlarge
+
     g = _gray(rgb)
     if g.shape == (IMAGE_SIZE, IMAGE_SIZE) and size % IMAGE_SIZE == 0:
-        k = size // IMAGE_SIZE
-        return np.repeat(np.repeat(g, k, axis=0), k, axis=1)
+        return enlarge(g[None], size)[0]
     if g.shape != (size, size):
         g = cv2.resize(g, (size, size), interpolation=cv2.INTER_AREA)
     return g

@@ -36,6 +36,7 @@ def rejection(ref, backend, probs: np.ndarray, nones: np.ndarray) -> dict:
     from dataclasses import replace
 
     from fmnistedge.runtime import openset
+    from fmnistedge.runtime.evaluate import choose_threshold
     from fmnistedge.runtime.preprocess import to_model_input
     from fmnistedge.training.phototrain import REJECT_BUDGET
 
@@ -54,7 +55,7 @@ def rejection(ref, backend, probs: np.ndarray, nones: np.ndarray) -> dict:
         scores["margin (not a runtime rule)"] = lambda p: p.max(1) - (1.0 - p.sum(1))
     for name, score in scores.items():
         s_known, s_none = score(known), score(unknown)
-        below = np.sort(s_known)[int(np.floor(REJECT_BUDGET * len(s_known)))]  # rejecting s < below stays in budget
+        below = choose_threshold(s_known, REJECT_BUDGET)  # as photo training chooses it
         out[name] = {"none_rejected": round(float((s_none < below).mean()), 4),
                      "labelled_rejected": round(float((s_known < below).mean()), 4)}
     return out

@@ -14,11 +14,11 @@ Networks differ only in the stem: at 28 px a stride-1 convolution, at 56 px a st
 
 ``--start edge-r`` asks the same question of a strong model instead: the shipped model is
 rebuilt from its fp32 ONNX file (``training.warmstart``) and fine-tuned at each size. At 56 px
-a 2x2, stride-2 convolution with four outputs (Haar wavelet filters: the 2x2 mean and three
-details) goes before its stem, whose weights for the three detail channels start at zero: the
-grafted model starts as exactly the shipped one on the 2x2 mean of its input (Fashion-MNIST is
-enlarged by pixel repetition, so its mean is the original image), and fine-tuning can learn to
-use the detail. Scores are also given for the mean over each photo and its mirror image (the
+it is grown into the zoo architecture that grows from it (``edge-r56``, ``zoo.edge.graft``: a
+Haar 2x2 patch convolution before its stem, whose weights for the three detail channels start
+at zero): the grafted model starts as exactly the shipped one on the 2x2 mean of its input
+(Fashion-MNIST is enlarged by pixel repetition, so its mean is the original image), and
+fine-tuning can learn to use the detail. Scores are also given for the mean over each photo and its mirror image (the
 shipped model answers so).
 
     python scripts/probe_input_size.py --photos ../shared/realphotos-train \\
@@ -102,39 +102,26 @@ def build(size: int, seed: int):
     return keras.Model(inp, out)
 
 
-HAAR = np.array([[[1, 1], [1, 1]], [[1, 1], [-1, -1]], [[1, -1], [1, -1]], [[1, -1], [-1, 1]]], np.float32) / 4
-
-
 def warm(name: str, size: int, sample: np.ndarray):
-    """The shipped model ``name`` rebuilt as Keras (plain network, no mirror average); at
-    56 px with the Haar patch convolution grafted before its stem (see the module docstring)."""
-    import keras
-
+    """The shipped model ``name`` rebuilt as Keras (plain network, no mirror average); at 56 px,
+    the zoo architecture that grows from it (``ArchSpec.grows_from``: edge-r56 for edge-r),
+    grafted (``zoo.edge.graft``: the Haar patch convolution before its stem)."""
     from fmnistedge.runtime import models
-    from fmnistedge.training import warmstart
+    from fmnistedge.runtime.preprocess import enlarge
+    from fmnistedge.training import warmstart, zoo
+    from fmnistedge.training.phototrain import add_none_output, has_none_output
+    from fmnistedge.training.zoo.edge import graft
 
     ref = models.resolve(name, "onnx", Path("artifacts"), "fp32")
     m28, diff, _ = warmstart.keras_from_onnx(ref.arch, ref.path, sample)
     if size == 28:
         return m28
-    patch = keras.layers.Conv2D(4, 2, strides=2, use_bias=False, name="patch")
-
-    def call(layer, *args, **kwargs):
-        return layer(patch(args[0]), **kwargs) if layer.name == "stem" else layer(*args, **kwargs)
-
-    m56 = keras.models.clone_model(m28, input_tensors=keras.Input((size, size, 1), name="image"), call_function=call)
-    patch.set_weights([np.transpose(HAAR, (1, 2, 0))[:, :, None, :]])
-    for layer in m56.layers:
-        if layer.weights and layer.name != "patch":
-            weights = m28.get_layer(layer.name).get_weights()
-            if layer.name == "stem":
-                kernel = np.zeros(layer.get_weights()[0].shape, np.float32)
-                kernel[:, :, :1] = weights[0]
-                weights = [kernel] + weights[1:]
-            layer.set_weights(weights)
-    big = np.repeat(np.repeat(sample[:500], 2, 1), 2, 2)
-    gap = float(np.abs(m56.predict(big, verbose=0) - m28.predict(sample[:500], verbose=0)).max())
-    print(f"{name} grafted to {size} px: max probability difference {gap:.2g} on enlarged training images",
+    arch = next(n for n, spec in zoo.ARCHS.items() if spec.grows_from == ref.arch)
+    m56 = zoo.build(arch)
+    m56 = add_none_output(m56) if has_none_output(m28) else m56
+    graft(m28, m56)
+    gap = float(np.abs(m56.predict(enlarge(sample[:500], size), verbose=0) - m28.predict(sample[:500], verbose=0)).max())
+    print(f"{name} grafted into {arch}: max probability difference {gap:.2g} on enlarged training images",
           file=sys.stderr, flush=True)
     return m56
 
@@ -158,17 +145,17 @@ def batches(x_fm, y_fm, x_ph, t_ph, w_ph, share: float, batch: int, steps: int, 
 
 
 def scores(probs: np.ndarray, targets: np.ndarray) -> dict:
+    """``runtime.evaluate.photo_set_metrics`` (its ``set_acc`` as ``set_accuracy``) with the
+    per-class top-1 and the photo counts."""
+    from fmnistedge.runtime.evaluate import photo_set_metrics
+
+    metrics = photo_set_metrics(probs, targets)
     single = targets.sum(1) == 1
     labels = targets[single].argmax(1)
-    p = probs[single]
-    top1 = p.argmax(1) == labels
-    top3 = (np.argsort(-p, 1)[:, :3] == labels[:, None]).any(1)
-    classes = sorted(set(labels.tolist()))
-    per = {int(c): float(top1[labels == c].mean()) for c in classes}
-    in_set = targets[np.arange(len(targets)), probs.argmax(1)] > 0
-    return {"top1_macro": float(np.mean(list(per.values()))),
-            "top3_macro": float(np.mean([top3[labels == c].mean() for c in classes])),
-            "set_accuracy": float(in_set.mean()), "per_class_top1": per,
+    top1 = probs[single].argmax(1) == labels
+    return {"top1_macro": metrics["top1_macro"], "top3_macro": metrics["top3_macro"],
+            "set_accuracy": metrics["set_acc"],
+            "per_class_top1": {int(c): float(top1[labels == c].mean()) for c in np.unique(labels)},
             "single_photos": int(single.sum()), "labelled_photos": int(len(targets))}
 
 

@@ -515,19 +515,17 @@ def _photo_record(model, pset, options: TrainOptions, refined: dict[str, Any] | 
     cal = OpenSet(temperature, none_output=options.none_output).calibrate(probs)  # as the runtime will
     # The score of the "none" decision: the one that rejects more held-out "none" photos at the budget
     # (ties keep "top"); a model without a "none" output has only the top probability.
-    compared = {}
+    compared, confs = {}, {}
     for kind in ("top", "classes") if options.none_output else ("top",):
         rule = OpenSet(temperature, none_output=options.none_output, reject_score=kind)
-        known_conf, none_conf = rule.score(cal[labelled]), rule.score(cal[none])
+        confs[kind] = known_conf, none_conf = rule.score(cal[labelled]), rule.score(cal[none])
         threshold = choose_threshold(known_conf, phototrain.REJECT_BUDGET)
         compared[kind] = {
             "reject_below": threshold,
             "val_known_rejected": float((known_conf < threshold).mean()) if len(known_conf) else 0.0,
             "val_none_rejected": float((none_conf < threshold).mean()) if len(none_conf) else 0.0}
     score = max(compared, key=lambda k: (compared[k]["val_none_rejected"], k == "top"))
-    rule = OpenSet(temperature, none_output=options.none_output, reject_score=score)
-    known_conf, none_conf = rule.score(cal[labelled]), rule.score(cal[none])
-    threshold = compared[score]["reject_below"]
+    (known_conf, none_conf), chosen = confs[score], compared[score]
 
     def counts(ps) -> dict[str, int]:
         sizes = ps.targets.sum(1)
@@ -547,14 +545,14 @@ def _photo_record(model, pset, options: TrainOptions, refined: dict[str, Any] | 
         "train": counts(train), "val": counts(val),
         "val_metrics": photo_set_metrics(probs, val.targets),
         "calibration": {
-            "temperature": temperature, "reject_below": threshold, "none_output": options.none_output,
+            "temperature": temperature, "reject_below": chosen["reject_below"], "none_output": options.none_output,
             "reject_score": score, "scores_compared": compared,
             "budget": phototrain.REJECT_BUDGET,
             "fitted_on": f"photo validation split: {counts(val)['photographers']} photographers held out "
                          f"(seed {options.seed}), {int(single.sum())} single-label photos for the temperature, "
                          f"{int(labelled.sum())} labelled and {int(none.sum())} 'none' photos for the threshold",
-            "val_known_rejected": float((known_conf < threshold).mean()) if len(known_conf) else 0.0,
-            "val_none_rejected": float((none_conf < threshold).mean()) if len(none_conf) else 0.0,
+            "val_known_rejected": chosen["val_known_rejected"],
+            "val_none_rejected": chosen["val_none_rejected"],
             "curve": rejection_curve(known_conf, none_conf, points=41),
         },
     }
