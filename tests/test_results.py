@@ -228,6 +228,40 @@ def test_shipped_block_marks_figures_measured_on_another_file(tmp_path):
     assert "| 0.51 | 60.5% |" in text and "earlier file" not in text
 
 
+def _swap_doc(path, old_bytes, new_sha, ratio=1.02):
+    path.write_text(json.dumps({
+        "environment": {"cpu": "CPU Y", "command": "python scripts/bench_swap.py edge-r --old-rev abc123"},
+        "rows": [{"arch": "edge-r", "format": "tflite-int8", "status": "ok", "accuracy": 0.9354}],
+        "swap": {"arch": "edge-r", "old_rev": "abc123", "old": {"tflite-int8": {"bytes": old_bytes}},
+                 "new": {"tflite-int8": {"sha256": new_sha}}, "p50_ratio_new_to_old": {"tflite-int8": ratio}}}))
+
+
+def test_a_model_shipped_again_carries_its_side_by_side_ratio(tmp_path):
+    """A p50 measured on the earlier file is marked † (not *) only when bench_swap.py timed that
+    very earlier file (its size) against the shipped one (its sha256); the caption gives the ratio."""
+    models = tmp_path / "models"
+    _shipped(models, "edge-r", 2048, 0.9354, sha="b" * 64)
+    (models / "default.json").write_text(json.dumps({"arch": "edge-r"}))
+    bench = tmp_path / "bench.json"
+    rows = [{"arch": "edge-r", "format": "tflite-int8", "status": "ok", "bytes": 2000, "params": 78_491,
+             "macs": 18_691_968, "accuracy": 0.9368, "latency_p50_ms": 0.5123}]
+    bench.write_text(json.dumps({"settings": {"threads": 1, "runs": 200, "warmup": 20},
+                                 "environment": {"cpu": "CPU X", "cores": 2, "command": "fmnistedge bench --all"},
+                                 "rows": rows}))
+    swap = tmp_path / "bench-swap.json"
+    _swap_doc(swap, 2000, "b" * 64)
+    text = render.render_shipped_markdown(bench, None, models, swap_json=swap)
+    assert "| 0.51† |" in text and "earlier file of that architecture" not in text
+    assert "shipped at abc123" in text and "1.02x (tflite-int8)" in text and "CPU Y" in text
+    assert "| `edge-r`† |" in render.render_bench_markdown(bench, None, swap, models)
+    assert "accuracy: 93.54%" in render.render_bench_markdown(bench, None, swap, models)
+    for other in ((1999, "b" * 64), (2000, "c" * 64)):  # another earlier file, or another shipped one
+        _swap_doc(swap, *other)
+        text = render.render_shipped_markdown(bench, None, models, swap_json=swap)
+        assert "| 0.51* |" in text and "†" not in text
+        assert "†" not in render.render_bench_markdown(bench, None, swap, models)
+
+
 def test_bench_block_links_are_relative_to_the_doc(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "results").mkdir()

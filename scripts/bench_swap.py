@@ -1,0 +1,116 @@
+"""Time a shipped model's files against the earlier files they replaced, side by side in one run.
+
+    python scripts/bench_swap.py ARCH --old-rev REV [--runs 300] [--warmup 30] [--out results/bench-swap.json]
+
+``results/bench.json`` is one ``fmnistedge bench --all`` run over every architecture, on the
+machine it ran on, with the Keras baselines (which need every architecture's ``model.keras``:
+hours of training to redo). When a model is re-trained and shipped again with the same
+network (same operators, shapes and MACs; new weights), its rows there were measured on the
+earlier files. This script says how far that carries over: it takes the shipped files of
+ARCH as of git revision REV (``fmnistedge/models/ARCH`` at REV) and the shipped files now,
+and measures both with ``fmnistedge bench``'s own code (each file's accuracy on the 10k test
+images in a fresh process; batch-1 latency with all the files interleaved run by run in one
+process, so machine noise hits old and new alike). It writes a bench document (the same rows
+as ``bench.json``) plus, per format, the new file's p50 as a ratio of the old one's, with
+both files' sizes and sha256. ``fmnistedge table`` shows that ratio next to the earlier
+file's figures (README shipped-models table, docs/results.md bench table).
+
+Exit codes: 0 written; 1 a row failed (the document is still written); 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bounded(low: int, high: int):
+    def parse(text: str) -> int:
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"a whole number from {low} to {high}, not {text!r}")
+        return int(text)
+    return parse
+
+
+def extract(rev: str, arch: str, dest: Path) -> Path:
+    """``fmnistedge/models/ARCH`` as of ``rev``, written under ``dest``."""
+    folder = f"fmnistedge/models/{arch}"
+    names = subprocess.run(["git", "ls-tree", "--name-only", f"{rev}:{folder}"], cwd=ROOT,
+                           capture_output=True, text=True)
+    if names.returncode != 0 or not names.stdout.strip():
+        raise SystemExit(f"error: no {folder} at git revision {rev!r}")
+    out = dest / arch
+    out.mkdir(parents=True)
+    for name in names.stdout.split():
+        blob = subprocess.run(["git", "show", f"{rev}:{folder}/{name}"], cwd=ROOT, capture_output=True, check=True)
+        (out / name).write_bytes(blob.stdout)
+    return out
+
+
+def main() -> int:
+    from fmnistedge import fileio, manifest, provenance
+    from fmnistedge.formats import KERAS_FORMATS
+    from fmnistedge.measure import bench, benchreport
+    from fmnistedge.runtime.modelmeta import sha256_file
+    from fmnistedge.runtime.models import shipped_dir
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("arch")
+    parser.add_argument("--old-rev", required=True, help="git revision whose shipped files of ARCH are the earlier ones")
+    parser.add_argument("--runs", type=bounded(10, 100_000), default=300)
+    parser.add_argument("--warmup", type=bounded(0, 100_000), default=30)
+    parser.add_argument("--out", type=Path, default=Path("results/bench-swap.json"))
+    args = parser.parse_args()
+
+    new_dir = shipped_dir() / args.arch
+    new_doc = manifest.load(new_dir)
+    if new_doc is None:
+        parser.error(f"{args.arch} is not a shipped model ({new_dir} has no manifest.json)")
+    with tempfile.TemporaryDirectory() as tmp:
+        old_dir = extract(args.old_rev, args.arch, Path(tmp))
+        old_doc = manifest.load(old_dir) or {"files": {}}
+        old_by_key = {e["key"]: name for name, e in old_doc["files"].items()}
+        new_by_key = {e["key"]: name for name, e in new_doc["files"].items()}
+        formats = [f for f in bench.ALL_FORMATS if f not in KERAS_FORMATS and f in old_by_key and f in new_by_key]
+        if not formats:
+            raise SystemExit(f"error: no format shipped both at {args.old_rev} and now for {args.arch}")
+        files = {}
+        rows = []
+        for side, folder, by_key in (("old", old_dir, old_by_key), ("new", new_dir, new_by_key)):
+            for fmt in formats:
+                path = folder / by_key[fmt]
+                rows.append(bench.Row(args.arch if side == "new" else f"{args.arch} ({args.old_rev})", fmt, str(path)))
+                rows[-1].metrics["bytes"] = path.stat().st_size
+                files.setdefault(side, {})[fmt] = {"file": by_key[fmt], "bytes": path.stat().st_size,
+                                                   "sha256": sha256_file(path)}
+        options = bench.BenchOptions(formats=tuple(formats), runs=args.runs, warmup=args.warmup)
+        print(f"{args.arch}: {len(formats)} formats, the files shipped at {args.old_rev} and now, "
+              f"{args.runs} interleaved runs each", flush=True)
+        bench.run(rows, options, tick=lambda msg: print(f"  {msg}", flush=True))
+    doc = benchreport.to_document(rows, options, provenance.environment())
+    for r in doc["rows"]:  # the earlier files lived in a temporary folder
+        side = "new" if r["arch"] == args.arch else "old"
+        r["path"] = f"fmnistedge/models/{args.arch}/{files[side][r['format']]['file']}" + (
+            "" if side == "new" else f" at {args.old_rev}")
+    by = {(("new" if r["arch"] == args.arch else "old"), r["format"]): r for r in doc["rows"]}
+    ratios = {}
+    for fmt in formats:
+        old, new = by[("old", fmt)], by[("new", fmt)]
+        if old["status"] == new["status"] == "ok":
+            ratios[fmt] = new["latency_p50_ms"] / old["latency_p50_ms"]
+            print(f"  {fmt}: new {new['latency_p50_ms']:.3f} ms vs old {old['latency_p50_ms']:.3f} ms p50 = "
+                  f"{ratios[fmt]:.2f}x; accuracy {100 * new['accuracy']:.2f}% vs {100 * old['accuracy']:.2f}%")
+    doc["swap"] = {"arch": args.arch, "old_rev": args.old_rev, "old": files["old"], "new": files["new"],
+                   "p50_ratio_new_to_old": ratios}
+    fileio.write_json(args.out, doc)
+    print(f"wrote {args.out}")
+    return 0 if all(r["status"] == "ok" for r in doc["rows"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
