@@ -13,9 +13,10 @@ images in a fresh process; batch-1 latency with all the files interleaved run by
 process, so machine noise hits old and new alike). It writes a bench document (the same rows
 as ``bench.json``) plus, per format, the new file's p50 as a ratio of the old one's, with
 both files' sizes and sha256. ``fmnistedge table`` shows that ratio next to the earlier
-file's figures (README shipped-models table, docs/results.md bench table).
+file's figures (README shipped-models table, docs/results.md bench and targets tables).
 
-Exit codes: 0 written; 1 a row failed (the document is still written); 2 bad arguments.
+Exit codes: 0 written; 1 a row failed (the document is still written); 2 bad arguments
+(an unknown architecture or revision, no format shipped at both, an unreadable manifest).
 """
 
 from __future__ import annotations
@@ -37,16 +38,21 @@ def bounded(low: int, high: int):
     return parse
 
 
+def fail(message: str) -> SystemExit:
+    print(f"bench_swap: {message}", file=sys.stderr)
+    return SystemExit(2)
+
+
 def extract(rev: str, arch: str, dest: Path) -> Path:
     """``fmnistedge/models/ARCH`` as of ``rev``, written under ``dest``."""
     folder = f"fmnistedge/models/{arch}"
     names = subprocess.run(["git", "ls-tree", "--name-only", f"{rev}:{folder}"], cwd=ROOT,
                            capture_output=True, text=True)
     if names.returncode != 0 or not names.stdout.strip():
-        raise SystemExit(f"error: no {folder} at git revision {rev!r}")
+        raise fail(f"no {folder} at git revision {rev!r}")
     out = dest / arch
     out.mkdir(parents=True)
-    for name in names.stdout.split():
+    for name in names.stdout.splitlines():
         blob = subprocess.run(["git", "show", f"{rev}:{folder}/{name}"], cwd=ROOT, capture_output=True, check=True)
         (out / name).write_bytes(blob.stdout)
     return out
@@ -54,6 +60,7 @@ def extract(rev: str, arch: str, dest: Path) -> Path:
 
 def main() -> int:
     from fmnistedge import fileio, manifest, provenance
+    from fmnistedge.errors import FmnistEdgeError
     from fmnistedge.formats import KERAS_FORMATS
     from fmnistedge.measure import bench, benchreport
     from fmnistedge.runtime.modelmeta import sha256_file
@@ -64,21 +71,27 @@ def main() -> int:
     parser.add_argument("--old-rev", required=True, help="git revision whose shipped files of ARCH are the earlier ones")
     parser.add_argument("--runs", type=bounded(10, 100_000), default=300)
     parser.add_argument("--warmup", type=bounded(0, 100_000), default=30)
-    parser.add_argument("--out", type=Path, default=Path("results/bench-swap.json"))
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "bench-swap.json")
     args = parser.parse_args()
 
     new_dir = shipped_dir() / args.arch
-    new_doc = manifest.load(new_dir)
-    if new_doc is None:
-        parser.error(f"{args.arch} is not a shipped model ({new_dir} has no manifest.json)")
+
+    def by_key(folder: Path, when: str) -> dict[str, str]:
+        try:
+            doc = manifest.load(folder)
+            return {e["key"]: name for name, e in (doc or {"files": {}})["files"].items()}
+        except (FmnistEdgeError, KeyError, TypeError, AttributeError) as exc:
+            raise fail(f"the manifest of {args.arch} {when} cannot be read: {exc}") from None
+
+    if not (new_dir / "manifest.json").is_file():
+        raise fail(f"{args.arch} is not a shipped model ({new_dir} has no manifest.json)")
+    new_by_key = by_key(new_dir, "shipped now")
     with tempfile.TemporaryDirectory() as tmp:
         old_dir = extract(args.old_rev, args.arch, Path(tmp))
-        old_doc = manifest.load(old_dir) or {"files": {}}
-        old_by_key = {e["key"]: name for name, e in old_doc["files"].items()}
-        new_by_key = {e["key"]: name for name, e in new_doc["files"].items()}
+        old_by_key = by_key(old_dir, f"at {args.old_rev}")
         formats = [f for f in bench.ALL_FORMATS if f not in KERAS_FORMATS and f in old_by_key and f in new_by_key]
         if not formats:
-            raise SystemExit(f"error: no format shipped both at {args.old_rev} and now for {args.arch}")
+            raise fail(f"no format of {args.arch} shipped both at {args.old_rev} and now")
         files = {}
         rows = []
         for side, folder, by_key in (("old", old_dir, old_by_key), ("new", new_dir, new_by_key)):

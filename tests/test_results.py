@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from fmnistedge.cli import app
+from fmnistedge.errors import FmnistEdgeError
 from fmnistedge.measure import collect, render
 
 
@@ -228,11 +231,11 @@ def test_shipped_block_marks_figures_measured_on_another_file(tmp_path):
     assert "| 0.51 | 60.5% |" in text and "earlier file" not in text
 
 
-def _swap_doc(path, old_bytes, new_sha, ratio=1.02):
+def _swap_doc(path, old_bytes, new_sha, ratio=1.02, old_sha="e" * 64):
     path.write_text(json.dumps({
         "environment": {"cpu": "CPU Y", "command": "python scripts/bench_swap.py edge-r --old-rev abc123"},
         "rows": [{"arch": "edge-r", "format": "tflite-int8", "status": "ok", "accuracy": 0.9354}],
-        "swap": {"arch": "edge-r", "old_rev": "abc123", "old": {"tflite-int8": {"bytes": old_bytes}},
+        "swap": {"arch": "edge-r", "old_rev": "abc123", "old": {"tflite-int8": {"bytes": old_bytes, "sha256": old_sha}},
                  "new": {"tflite-int8": {"sha256": new_sha}}, "p50_ratio_new_to_old": {"tflite-int8": ratio}}}))
 
 
@@ -253,13 +256,38 @@ def test_a_model_shipped_again_carries_its_side_by_side_ratio(tmp_path):
     text = render.render_shipped_markdown(bench, None, models, swap_json=swap)
     assert "| 0.51† |" in text and "earlier file of that architecture" not in text
     assert "shipped at abc123" in text and "1.02x (tflite-int8)" in text and "CPU Y" in text
+    assert "(the bench run above was on CPU X)" in text
     assert "| `edge-r`† |" in render.render_bench_markdown(bench, None, swap, models)
     assert "accuracy: 93.54%" in render.render_bench_markdown(bench, None, swap, models)
-    for other in ((1999, "b" * 64), (2000, "c" * 64)):  # another earlier file, or another shipped one
+    assert "| `edge-r`† |" in render.render_targets_markdown(bench, swap, models)
+    # another earlier file, another shipped one, or "old" and "new" the same file
+    for other in ((1999, "b" * 64), (2000, "c" * 64), (2000, "b" * 64, 1.0, "b" * 64)):
         _swap_doc(swap, *other)
         text = render.render_shipped_markdown(bench, None, models, swap_json=swap)
         assert "| 0.51* |" in text and "†" not in text
         assert "†" not in render.render_bench_markdown(bench, None, swap, models)
+        assert "†" not in render.render_targets_markdown(bench, swap, models)
+    _swap_doc(swap, 2000, "b" * 64)  # bench.json measured again, on the shipped file: nothing to mark
+    bench.write_text(bench.read_text().replace('"bytes": 2000', '"bytes": 2048'))
+    assert "†" not in render.render_bench_markdown(bench, None, swap, models)
+    assert "| 0.51 |" in render.render_shipped_markdown(bench, None, models, swap_json=swap)
+    del rows[0]["bytes"]  # a bench row without a size never matches
+    bench.write_text(json.dumps({**json.loads(bench.read_text()), "rows": rows}))
+    _swap_doc(swap, None, "b" * 64)
+    assert "†" not in render.render_shipped_markdown(bench, None, models, swap_json=swap)
+    swap.write_text('{"swap": {"arch": "edge-r"}}')  # damaged: one clear error, not a traceback
+    with pytest.raises(FmnistEdgeError, match="bench-swap.json is not a file scripts/bench_swap.py wrote"):
+        render.render_shipped_markdown(bench, None, models, swap_json=swap)
+
+
+def test_bench_swap_refuses_bad_arguments_in_one_line():
+    """Before any measuring: an unknown revision or architecture is exit 2 with one line."""
+    script = Path(__file__).resolve().parent.parent / "scripts" / "bench_swap.py"
+    for argv in (["edge-r", "--old-rev", "no-such-revision"], ["no-such-arch", "--old-rev", "HEAD"]):
+        proc = subprocess.run([sys.executable, str(script), *argv], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+        assert proc.stderr.startswith("bench_swap: ")
 
 
 def test_bench_block_links_are_relative_to_the_doc(tmp_path, monkeypatch):

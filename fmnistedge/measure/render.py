@@ -266,29 +266,68 @@ def render_coldstart_markdown(json_path: Path) -> str:
                    f"(`{Path(json_path).as_posix()}`).")
 
 
-def _replaced(rows: list[dict], swap_json: Path | None, models_dir: Path | None = None) -> tuple[str | None, str]:
+def _load_swap(swap_json: Path | None) -> dict | None:
+    """The document ``scripts/bench_swap.py`` wrote, or None when there is none; a damaged
+    one is a one-line error naming the file."""
+    if swap_json is None or not Path(swap_json).is_file():
+        return None
+    try:
+        doc = json.loads(Path(swap_json).read_text())
+        swap, env = doc["swap"], doc["environment"]
+        for key in ("arch", "old_rev", "old", "new", "p50_ratio_new_to_old"):
+            swap[key]
+        env["cpu"], env["command"], doc["rows"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FmnistEdgeError(f"{swap_json} is not a file scripts/bench_swap.py wrote ({type(exc).__name__}: "
+                              f"{exc}); write it again or remove it") from None
+    return doc
+
+
+def _swap_ratio(swap: dict | None, arch: str, fmt: str, old_bytes: int | None, new_sha256: str | None) -> float | None:
+    """The p50 ratio of ``arch``'s shipped ``fmt`` file (``new_sha256``) to an earlier file of
+    ``old_bytes`` bytes, when the swap document timed exactly those two side by side (and they
+    are two different files)."""
+    if swap is None or swap["swap"]["arch"] != arch or old_bytes is None or new_sha256 is None:
+        return None
+    old, new = swap["swap"]["old"].get(fmt, {}), swap["swap"]["new"].get(fmt, {})
+    if old.get("bytes") != old_bytes or new.get("sha256") != new_sha256 or old.get("sha256") == new_sha256:
+        return None
+    return swap["swap"]["p50_ratio_new_to_old"].get(fmt)
+
+
+def _swap_caption(swap: dict, bench_cpu: str | None = None) -> str:
+    s, env = swap["swap"], swap["environment"]
+    where = f"on {env['cpu']}" + (f" (the bench run above was on {bench_cpu})" if bench_cpu and bench_cpu != env["cpu"]
+                                  else "")
+    return (f"measured on the earlier file of `{s['arch']}` (shipped at {s['old_rev']}; the same network, "
+            f"re-trained since): timed side by side with it in one run {where}, the shipped file's batch-1 p50 "
+            "is " + ", ".join(f"{r:.2f}x ({fmt})" for fmt, r in s["p50_ratio_new_to_old"].items())
+            + f" the earlier one's (`results/bench-swap.json`, written by `{env['command']}`)")
+
+
+def _replaced(doc: dict, swap_json: Path | None, models_dir: Path | None = None) -> tuple[str | None, str]:
     """(arch, caption) when ``swap_json`` timed the int8 TFLite file shipped now (in ``models_dir``,
-    default the package's) of an architecture whose row in ``rows`` is the earlier file it
-    replaced; (None, "") otherwise."""
+    default the package's) of an architecture whose row in the bench document ``doc`` is the
+    earlier file it replaced; (None, "") otherwise."""
     from fmnistedge import manifest
 
-    if swap_json is None or not Path(swap_json).is_file():
+    swap = _load_swap(swap_json)
+    if swap is None:
         return None, ""
-    doc = json.loads(Path(swap_json).read_text())
-    swap = doc.get("swap", {})
+    arch = swap["swap"]["arch"]
     if models_dir is None:
         from fmnistedge.runtime.models import shipped_dir
 
         models_dir = shipped_dir()
-    arch_dir = Path(models_dir) / str(swap.get("arch"))
+    arch_dir = Path(models_dir) / str(arch)
     shipped = ((manifest.load(arch_dir) if arch_dir.is_dir() else None) or {}).get("files", {}).get("model_int8.tflite", {})
-    benched = [r for r in rows if r["arch"] == swap.get("arch") and r["format"] == "tflite-int8"]
-    if (not benched or not shipped or _swap(swap_json, swap["arch"], "tflite-int8", benched[0].get("bytes"),
-                                            shipped.get("sha256")) is None):
+    benched = next((r for r in doc["rows"] if r["arch"] == arch and r["format"] == "tflite-int8"), {})
+    if (not benched or not shipped or benched.get("bytes") == shipped.get("bytes")
+            or _swap_ratio(swap, arch, "tflite-int8", benched.get("bytes"), shipped.get("sha256")) is None):
         return None, ""
-    new = next((r for r in doc["rows"] if r["arch"] == swap["arch"] and r["format"] == "tflite-int8"), {})
+    new = next((r for r in swap["rows"] if r["arch"] == arch and r["format"] == "tflite-int8"), {})
     acc = f"; the shipped int8 TFLite file's accuracy: {100 * new['accuracy']:.2f}%" if new.get("accuracy") else ""
-    return swap["arch"], f"† {_swap_caption(swap_json)}{acc}."
+    return arch, f"† {_swap_caption(swap, doc['environment'].get('cpu'))}{acc}."
 
 
 def render_bench_markdown(json_path: Path, doc_path: Path | None = None, swap_json: Path | None = None,
@@ -301,7 +340,7 @@ def render_bench_markdown(json_path: Path, doc_path: Path | None = None, swap_js
     rows: dict[str, dict[str, dict]] = {}
     for r in doc["rows"]:
         rows.setdefault(r["arch"], {})[r["format"]] = r
-    replaced, note = _replaced(doc["rows"], swap_json, models_dir)
+    replaced, note = _replaced(doc, swap_json, models_dir)
 
     def p50(r: dict | None) -> str:
         return f"{r['latency_p50_ms']:.3f}" if r and r["status"] == "ok" else "-"
@@ -346,7 +385,7 @@ def render_targets_markdown(json_path: Path, swap_json: Path | None = None, mode
 
     doc = json.loads(Path(json_path).read_text())
     int8 = {r["arch"]: r for r in doc["rows"] if r["format"] == "tflite-int8" and r["status"] == "ok"}
-    replaced, note = _replaced(doc["rows"], swap_json, models_dir)
+    replaced, note = _replaced(doc, swap_json, models_dir)
     sources = {a: r for a, r in int8.items() if a in zoo.ARCHS and zoo.is_source(a)}
 
     def mark(ok: bool) -> str:
@@ -444,29 +483,6 @@ def _shipped_edge_int8(runs_csv: Path) -> dict[str, tuple[int, float]]:
     return found
 
 
-def _swap(swap_json: Path | None, arch: str, fmt: str, old_bytes: int | None, new_sha256: str) -> float | None:
-    """The p50 ratio of ``arch``'s shipped ``fmt`` file (``new_sha256``) to the earlier file of
-    ``old_bytes`` bytes, when ``swap_json`` (``scripts/bench_swap.py``) timed the two side by side."""
-    if swap_json is None or not Path(swap_json).is_file():
-        return None
-    swap = json.loads(Path(swap_json).read_text()).get("swap", {})
-    if swap.get("arch") != arch:
-        return None
-    old, new = swap.get("old", {}).get(fmt, {}), swap.get("new", {}).get(fmt, {})
-    if old.get("bytes") != old_bytes or new.get("sha256") != new_sha256:
-        return None
-    return swap.get("p50_ratio_new_to_old", {}).get(fmt)
-
-
-def _swap_caption(swap_json: Path) -> str:
-    doc = json.loads(Path(swap_json).read_text())
-    swap, env = doc["swap"], doc["environment"]
-    return (f"measured on the earlier file of `{swap['arch']}` (shipped at {swap['old_rev']}; the same network, "
-            f"re-trained since): timed side by side in one run on {env['cpu']}, the shipped file's batch-1 p50 "
-            "is " + ", ".join(f"{r:.2f}x ({fmt})" for fmt, r in swap["p50_ratio_new_to_old"].items())
-            + f" the earlier one's (`{_shown(swap_json)}`, written by `{env['command']}`)")
-
-
 def render_shipped_markdown(bench_json: Path, photos_json: Path | None = None,
                             models_dir: Path | None = None, swap_json: Path | None = None) -> str:
     """One row per shipped model, its int8 TFLite file: size and accuracy on the 10,000 test
@@ -483,6 +499,7 @@ def render_shipped_markdown(bench_json: Path, photos_json: Path | None = None,
         models_dir = shipped_dir()
     models_dir = Path(models_dir)
     bench = json.loads(Path(bench_json).read_text())
+    swap = _load_swap(swap_json)
     timed = {r["arch"]: r for r in bench["rows"] if r["format"] == "tflite-int8" and r["status"] == "ok"}
     photos = json.loads(Path(photos_json).read_text()) if photos_json and Path(photos_json).is_file() else None
     default_file = models_dir / "default.json"
@@ -504,7 +521,7 @@ def render_shipped_markdown(bench_json: Path, photos_json: Path | None = None,
         r = timed.get(arch)
         p50 = "-" if r is None else f"{r['latency_p50_ms']:.2f}"
         if r is not None and r.get("bytes") != entry["bytes"]:
-            ratio = _swap(swap_json, arch, "tflite-int8", r.get("bytes"), entry["sha256"])
+            ratio = _swap_ratio(swap, arch, "tflite-int8", r.get("bytes"), entry["sha256"])
             p50 += "*" if ratio is None else "†"
             earlier |= ratio is None
             swapped |= ratio is not None
@@ -531,7 +548,7 @@ def render_shipped_markdown(bench_json: Path, photos_json: Path | None = None,
     if earlier:
         text += " \\* measured on an earlier file of that architecture, not the one shipped now."
     if swapped:
-        text += " † " + _swap_caption(swap_json) + "."
+        text += " † " + _swap_caption(swap, env["cpu"]) + "."
     return "\n".join(lines + ["", text])
 
 
