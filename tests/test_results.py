@@ -368,3 +368,8 @@ def test_photo_runs_table_shows_each_runs_mix_and_class_balance(tmp_path):
     assert "| `balanced-run` | 0.2 | 1.0 | set |" in table
     assert "| `old-photo-run` | 0.2 | 0.5 | set |" in table
     assert "fm-only-run" not in table
+    assert "% (top) |" in table and "% (classes) |" not in table  # recorded before reject_score: the top probability
+    photo["photos"]["calibration"]["reject_score"] = "classes"
+    (runs / "balanced-run.json").write_text(json.dumps(photo))
+    collect.write_csv(collect.collect_runs(runs), tmp_path / "edge-runs.csv", collect.RUN_COLUMNS)
+    assert "% (classes) |" in render.render_photo_runs_markdown(tmp_path / "edge-runs.csv")

@@ -67,6 +67,7 @@ RUN_COLUMNS = [
     # photo-domain runs only (train --photos): the mix and the held-out photographers' scores
     "photo_share", "photo_balance", "partial", "none_share", "none_output", "best_epoch", "photo_val_top1_macro", "photo_val_top3_macro", "photo_val_set_acc",
     "photo_temperature", "photo_reject_below", "photo_val_none_rejected", "flip_average", "label_refinements",
+    "photo_reject_score",
 ]
 
 
@@ -108,7 +109,9 @@ def _photo_columns(rec: dict) -> dict:
             "photo_val_set_acc": f"{100 * m['set_acc']:.1f}", "photo_temperature": f"{cal['temperature']:.3f}",
             "photo_reject_below": f"{cal['reject_below']:.3f}",
             "photo_val_none_rejected": f"{100 * cal['val_none_rejected']:.1f}",
-            "label_refinements": (ph.get("label_refinements") or {}).get("rows", 0)}
+            "label_refinements": (ph.get("label_refinements") or {}).get("rows", 0),
+            # the "none of these" score the threshold is on; runs before reject_score used the top probability
+            "photo_reject_score": cal.get("reject_score", "top")}
 
 
 def merge_rows(new_rows: list[dict], path: Path) -> list[dict]:
