@@ -27,15 +27,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from argtypes import bounded
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def bounded(low: int, high: int):
-    def parse(text: str) -> int:
-        if not text.isdigit() or not low <= int(text) <= high:
-            raise argparse.ArgumentTypeError(f"a whole number from {low} to {high}, not {text!r}")
-        return int(text)
-    return parse
 
 
 def fail(message: str) -> SystemExit:

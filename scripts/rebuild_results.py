@@ -35,17 +35,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from argtypes import bounded
+
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = ("train", "export", "ship", "bench", "report", "table")
 FMNISTEDGE = [sys.executable, "-m", "fmnistedge"]
-
-
-def bounded(low: int, high: int):
-    def parse(text: str) -> int:
-        if not text.isdigit() or not low <= int(text) <= high:
-            raise argparse.ArgumentTypeError(f"a whole number from {low} to {high}, not {text!r}")
-        return int(text)
-    return parse
 
 
 def recorded(results: Path) -> dict[str, dict]:
