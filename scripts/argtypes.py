@@ -13,3 +13,16 @@ def bounded(low: int, high: int):
             raise argparse.ArgumentTypeError(f"a whole number from {low} to {high}, not {text!r}")
         return int(text)
     return parse
+
+
+def bounded_float(low: float, high: float):
+    """An argparse ``type``: a number from ``low`` to ``high``, else a one-line usage error."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high:  # also refuses nan and inf
+            raise argparse.ArgumentTypeError(f"a number from {low:g} to {high:g}, not {text!r}")
+        return value
+    return parse

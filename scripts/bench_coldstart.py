@@ -32,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+from argtypes import bounded
 from fmnistedge.runtime.models import default_arch
 
 from fmnistedge import fileio, provenance
@@ -93,7 +94,7 @@ def compile_package() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=bounded(1, 1000), default=7)
     parser.add_argument("--image", type=Path, default=Path("samples/0-t-shirt-top.jpg"))
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     parser.add_argument("--out", type=Path, default=Path("results/coldstart.json"))

@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 from bench_coldstart import timed  # noqa: E402  (scripts/ is not a package)
+from argtypes import bounded
 
 PATHS = ("grabcut", "fast")
 
@@ -39,8 +40,8 @@ def run(cmd: list[str]) -> tuple[float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=Path, default=ROOT.parent / "shared" / "realphotos-dev")
-    parser.add_argument("--count", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--count", type=bounded(1, 100_000), default=200)
+    parser.add_argument("--repeats", type=bounded(1, 100), default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "photo-bench.json")
     parser.add_argument("--docs", type=Path, help="rewrite this Markdown file's segment-eval block")
     parser.add_argument("--results-doc", type=Path,

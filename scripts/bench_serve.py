@@ -37,6 +37,7 @@ from pathlib import Path
 
 from fmnistedge import fileio, provenance
 from fmnistedge.runtime.models import default_arch
+from argtypes import bounded
 
 CLIP = Path("samples/scan.mp4")
 PACKAGES = provenance.DEFAULT_PACKAGES + ("starlette", "uvicorn", "anyio", "h11")
@@ -119,7 +120,7 @@ def run_serve() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=bounded(0, 1000), default=5)
     parser.add_argument("--out", type=Path, default=Path("results/serve-bench.json"))
     parser.add_argument("--docs", type=Path, help="Markdown file whose serve-bench block to rewrite.")
     args = parser.parse_args()

@@ -30,6 +30,7 @@ from PIL import Image
 
 from fmnistedge.labels import LABELS
 from fmnistedge.training import data
+from argtypes import bounded
 
 SEED = 20261122
 CANVAS = (320, 240)  # width, height: a small camera still
@@ -109,7 +110,7 @@ def write_mp4(frames: list[np.ndarray], out: Path, fps: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-class", type=int, default=1)
+    parser.add_argument("--per-class", type=bounded(1, 1000), default=1)
     parser.add_argument("--out", type=Path, default=Path("samples"))
     args = parser.parse_args()
     x, y = data.load_split("test")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from fmnistedge import fileio, provenance
 from fmnistedge.runtime.models import default_arch
+from argtypes import bounded
 
 COMMANDS = {
     "classify": ["classify", "samples/0-t-shirt-top.jpg"],
@@ -43,7 +44,7 @@ def peak_rss_mb(args: list[str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=bounded(1, 100), default=3)
     parser.add_argument("--out", type=Path, default=Path("results/pi-rss.json"))
     parser.add_argument("--docs", type=Path, help="rewrite this Markdown file's pi-figures block")
     args = parser.parse_args()

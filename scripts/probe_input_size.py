@@ -43,6 +43,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from argtypes import bounded, bounded_float
 
 SIZES = (28, 56)
 
@@ -165,13 +166,13 @@ def main() -> int:
     ap.add_argument("--label-refinements", type=Path)
     ap.add_argument("--sizes", default="28,56")
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--epochs", type=int, default=24)
-    ap.add_argument("--steps", type=int, default=100, help="batches of 128 per epoch")
-    ap.add_argument("--photo-share", type=float, default=0.3)
-    ap.add_argument("--fm-images", type=int, default=20_000)
+    ap.add_argument("--epochs", type=bounded(1, 1000), default=24)
+    ap.add_argument("--steps", type=bounded(1, 100_000), default=100, help="batches of 128 per epoch")
+    ap.add_argument("--photo-share", type=bounded_float(0.0, 1.0), default=0.3)
+    ap.add_argument("--fm-images", type=bounded(1, 60_000), default=20_000)
     ap.add_argument("--start", metavar="MODEL", help="fine-tune this shipped model (fp32 ONNX) instead of "
                     "training a small CNN from scratch")
-    ap.add_argument("--learning-rate", type=float, default=1e-3)
+    ap.add_argument("--learning-rate", type=bounded_float(1e-6, 1.0), default=1e-3)
     ap.add_argument("--cache", type=Path, default=Path("artifacts/.probe-cache"))
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
