@@ -69,8 +69,8 @@ def test_relative_links_resolve(path):
 
 def test_the_generated_blocks_are_split_between_the_readme_and_docs_results():
     names = set(tables.blocks(ROOT / "results"))
-    assert set(_blocks(README)) == {"shipped-table"}
-    assert set(_blocks(RESULTS_DOC)) == names - {"shipped-table"}
+    assert set(_blocks(README)) == {"shipped-table", "photo-summary"}
+    assert set(_blocks(RESULTS_DOC)) == names - {"shipped-table", "photo-summary"}
 
 
 @pytest.mark.parametrize("doc", [README, RESULTS_DOC], ids=lambda p: p.name)

@@ -125,6 +125,22 @@ def test_photo_block_has_a_row_per_present_class_from_the_evaluation_file(tmp_pa
     assert rows == ["| Trouser | 2 | 50% | 100% | 0% | 100% |", "| Sneaker | 3 | 33% | 33% | 0% | 0% |"]
     assert "| T-shirt/top" not in text and "fmnistedge evaluate --photos P" in text
 
+    # The README's short block: the same figures, the model before photo training when its file is
+    # there, and links (relative to the doc) only to the pictures evaluate drew.
+    doc["photos"] = "P"
+    path.write_text(json.dumps(doc))
+    summary = render.render_photo_summary_markdown(path, tmp_path / "README.md")
+    assert "**41.7%**" in summary  # (1/2 + 1/3) / 2
+    assert "| Trouser | 2 | 50% | 0% |" in summary and "| Sneaker | 3 | 33% | 0% |" in summary
+    assert "before photo training" not in summary and "confusion matrix" not in summary
+    before = {"results": {"photo": score(y, ranking)}, "model": {"arch": "edge-r"}}
+    (tmp_path / "realphotos-dev.before.json").write_text(json.dumps(before))
+    (tmp_path / "realphotos-dev.photo.confusion.png").write_bytes(b"\x89PNG")
+    summary = render.render_photo_summary_markdown(path, tmp_path / "README.md")
+    assert "| class | photos | now | before | naive |" in summary
+    assert "; before photo training 0.0%" in summary
+    assert "[confusion matrix](realphotos-dev.photo.confusion.png)" in summary and "what it saw" not in summary
+
 
 def test_targets_block_judges_each_edge_model_against_the_bench_file(tmp_path):
     def row(arch, acc, p50, params=1000, status="ok", fmt="tflite-int8"):
@@ -255,8 +271,8 @@ def test_a_model_shipped_again_carries_its_side_by_side_ratio(tmp_path):
     _swap_doc(swap, 2000, "b" * 64)
     text = render.render_shipped_markdown(bench, None, models, swap_json=swap)
     assert "| 0.51† |" in text and "earlier file of that architecture" not in text
-    assert "shipped at abc123" in text and "1.02x (tflite-int8)" in text and "CPU Y" in text
-    assert "(the bench run above was on CPU X)" in text
+    assert "shipped at abc123" in text and "p50 is 1.02x its own" in text and "CPU Y" in text
+    assert "(this table: CPU X)" in text
     assert "| `edge-r`† |" in render.render_bench_markdown(bench, None, swap, models)
     assert "accuracy: 93.54%" in render.render_bench_markdown(bench, None, swap, models)
     assert "| `edge-r`† |" in render.render_targets_markdown(bench, swap, models)

@@ -241,6 +241,52 @@ def render_photo_markdown(json_path: Path) -> str:
     return "\n".join(lines)
 
 
+def render_photo_summary_markdown(json_path: Path, doc_path: Path | None = None) -> str:
+    """The README's short real-photo block: the shipped default's macro top-1/top-3 on the dev
+    photos beside the model before photo training (``STEM.before.json``) and the naive baseline,
+    per-class top-1, the "none of these" figures, and links (relative to ``doc_path``) to the
+    confusion matrix and contact sheets that ``evaluate`` drew. The whole table: ``photo-table``."""
+    from fmnistedge.labels import LABELS
+
+    json_path = Path(json_path)
+    doc = json.loads(json_path.read_text())
+    res, m = doc["results"], doc["model"]
+    if "photo" not in res:
+        raise FmnistEdgeError(f"{json_path} has no 'photo' results; run 'fmnistedge evaluate' with the photo mode")
+    before_path = json_path.with_name(f"{json_path.stem}.before.json")
+    before = json.loads(before_path.read_text())["results"].get("photo") if before_path.is_file() else None
+    now, naive = res["photo"], res.get("naive")
+    cols = [("now", now)] + ([("before", before)] if before else []) + ([("naive", naive)] if naive else [])
+    text = (f"`{m['arch']}` on {now['items']} casual photos no model was trained on "
+            f"(`{doc['photos']}`): right first for **{100 * now['macro_top1']:.1f}%**, in its top three for "
+            f"{100 * now['macro_top3']:.1f}% (mean over the classes)")
+    if before:
+        text += f"; before photo training {100 * before['macro_top1']:.1f}%"
+    if naive:
+        text += f"; naive resize {100 * naive['macro_top1']:.1f}%"
+    lines = [text + ".", "", "| class | photos | " + " | ".join(k for k, _ in cols) + " |",
+             "|---|---:|" + "---:|" * len(cols)]
+    counts = [sum(row) for row in now["confusion_matrix"]]
+    for c, label in enumerate(LABELS):
+        if label in now["per_class_top1"]:
+            lines.append(f"| {label} | {counts[c]} | "
+                         + " | ".join(f"{100 * r['per_class_top1'][label]:.0f}%" for _, r in cols) + " |")
+    o = doc.get("open_set")
+    tail = []
+    if o and o.get("none_rejected") is not None:
+        tail.append(f"Garments of no class: {100 * o['none_rejected']:.1f}% of {o['none_photos']} answered `unknown`, "
+                    f"{100 * o['dev_wrongly_rejected']:.1f}% of the photos above wrongly so.")
+    stem = json_path.with_suffix("")
+    pictures = [(f"{stem}.photo.confusion.png", "confusion matrix"), (f"{stem}.photo.contact.png", "what it saw"),
+                (f"{stem}.before.photo.contact.png", "before"), (f"{stem}.naive.contact.png", "naive")]
+    found = [f"[{name}]({link(Path(path), doc_path)})" for path, name in pictures if Path(path).is_file()]
+    if found:
+        tail.append(" · ".join(found) + ".")
+    tail.append(f"From `{json_path.as_posix()}`; in full: "
+                f"[results]({link(Path('docs/results.md'), doc_path)}#real-photos).")
+    return "\n".join(lines + ["", " ".join(tail)])
+
+
 def render_coldstart_markdown(json_path: Path) -> str:
     """The cold-start sentence: one image classified in a fresh process, against the floor."""
     d = json.loads(Path(json_path).read_text())
@@ -300,12 +346,12 @@ def _swap_ratio(swap: dict | None, arch: str, fmt: str, old_bytes: int | None, n
 
 def _swap_caption(swap: dict, bench_cpu: str | None = None) -> str:
     s, env = swap["swap"], swap["environment"]
-    where = f"on {env['cpu']}" + (f" (the bench run above was on {bench_cpu})" if bench_cpu and bench_cpu != env["cpu"]
-                                  else "")
-    return (f"measured on the earlier file of `{s['arch']}` (shipped at {s['old_rev']}; the same network, "
-            f"re-trained since): timed side by side with it in one run {where}, the shipped file's batch-1 p50 "
-            "is " + ", ".join(f"{r:.2f}x ({fmt})" for fmt, r in s["p50_ratio_new_to_old"].items())
-            + f" the earlier one's (`results/bench-swap.json`, written by `{env['command']}`)")
+    ratios = sorted(s["p50_ratio_new_to_old"].values())
+    spread = f"{ratios[0]:.2f}" if f"{ratios[0]:.2f}" == f"{ratios[-1]:.2f}" else f"{ratios[0]:.2f}-{ratios[-1]:.2f}"
+    other = f" (this table: {bench_cpu})" if bench_cpu and bench_cpu != env["cpu"] else ""
+    return (f"measured on the `{s['arch']}` file shipped at {s['old_rev']} (same network, new weights); side by "
+            f"side on {env['cpu']}{other}, the shipped file's p50 is {spread}x its own in each format "
+            f"(`results/bench-swap.json`)")
 
 
 def _replaced(doc: dict, swap_json: Path | None, models_dir: Path | None = None) -> tuple[str | None, str]:

@@ -26,6 +26,7 @@ def blocks(results: Path, photo_runs: bool = True) -> dict[str, tuple[Path, Call
         "edge-table": (results / "edge-runs.csv", lambda src, doc: render.render_runs_markdown(src)),
         "export-table": (results / "exports.csv", lambda src, doc: render.render_export_markdown(src)),
         "photo-table": (photos, lambda src, doc: render.render_photo_markdown(src)),
+        "photo-summary": (photos, render.render_photo_summary_markdown),
         "coldstart": (results / "coldstart.json", lambda src, doc: render.render_coldstart_markdown(src)),
         "photo-speed": (results / "photo-bench.json", lambda src, doc: render.render_photo_speed_markdown(src)),
         "scan-speed": (results / "scan-bench.json", lambda src, doc: render.render_scan_speed_markdown(src)),
