@@ -26,3 +26,16 @@ def bounded_float(low: float, high: float):
             raise argparse.ArgumentTypeError(f"a number from {low:g} to {high:g}, not {text!r}")
         return value
     return parse
+
+
+def bounded_list(low: int, high: int, most: int = 16):
+    """An argparse ``type``: a comma-separated list of 1 to ``most`` whole numbers, each from
+    ``low`` to ``high`` (``"28,56"`` -> ``[28, 56]``)."""
+    one = bounded(low, high)
+
+    def parse(text: str) -> list[int]:
+        parts = text.split(",")
+        if not 1 <= len(parts) <= most:
+            raise argparse.ArgumentTypeError(f"1 to {most} comma-separated whole numbers, not {text!r}")
+        return [one(p.strip()) for p in parts]
+    return parse

@@ -58,7 +58,6 @@ def main() -> int:
     from fmnistedge.formats import KERAS_FORMATS
     from fmnistedge.measure import bench, benchreport
     from fmnistedge.runtime.modelmeta import sha256_file
-    from fmnistedge.runtime.models import shipped_dir
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("arch")
@@ -68,7 +67,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "bench-swap.json")
     args = parser.parse_args()
 
-    new_dir = shipped_dir() / args.arch
+    new_dir = ROOT / "fmnistedge" / "models" / args.arch  # this checkout's files, as --old-rev's are
 
     def by_key(folder: Path, when: str) -> dict[str, str]:
         try:

@@ -43,7 +43,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from argtypes import bounded, bounded_float
+from argtypes import bounded, bounded_float, bounded_list
 
 SIZES = (28, 56)
 
@@ -164,8 +164,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--photos", type=Path, required=True)
     ap.add_argument("--label-refinements", type=Path)
-    ap.add_argument("--sizes", default="28,56")
-    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--sizes", type=bounded_list(28, 56), default=[28, 56], help="input sides, 28 and/or 56")
+    ap.add_argument("--seeds", type=bounded_list(0, 2**31 - 1), default=[0, 1, 2])
     ap.add_argument("--epochs", type=bounded(1, 1000), default=24)
     ap.add_argument("--steps", type=bounded(1, 100_000), default=100, help="batches of 128 per epoch")
     ap.add_argument("--photo-share", type=bounded_float(0.0, 1.0), default=0.3)
@@ -176,8 +176,7 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=Path("artifacts/.probe-cache"))
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
-    sizes = tuple(int(s) for s in a.sizes.split(","))
-    seeds = [int(s) for s in a.seeds.split(",")]
+    sizes, seeds = tuple(a.sizes), list(a.seeds)
 
     import cv2
 

@@ -27,6 +27,8 @@ import json
 import sys
 from pathlib import Path
 
+from argtypes import bounded_float
+
 CLIPS = ("scan.mp4", "scan-lossless.avi")
 LOSSY = {"scan.mp4"}
 
@@ -150,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("x86", type=Path)
     parser.add_argument("arm64", type=Path)
-    parser.add_argument("--tolerance", type=float, default=0.02)
-    parser.add_argument("--clip-tolerance", type=float, default=0.05)
+    parser.add_argument("--tolerance", type=bounded_float(0.0, 1.0), default=0.02)
+    parser.add_argument("--clip-tolerance", type=bounded_float(0.0, 1.0), default=0.05)
     args = parser.parse_args(argv)
     try:
         a, b = _load(args.x86), _load(args.arm64)

@@ -139,6 +139,12 @@ def test_photo_block_has_a_row_per_present_class_from_the_evaluation_file(tmp_pa
     summary = render.render_photo_summary_markdown(path, tmp_path / "README.md")
     assert "| class | photos | now | before | naive |" in summary
     assert "; before photo training 0.0%" in summary
+    before["model"]["photo_training"] = {"folder": "P"}  # a 'before' that was itself photo-trained
+    (tmp_path / "realphotos-dev.before.json").write_text(json.dumps(before))
+    assert "; the model shipped before 0.0%" in render.render_photo_summary_markdown(path, tmp_path / "README.md")
+    before["results"]["photo"]["per_class_top1"].pop("Trouser")  # measured on other photos: left out
+    (tmp_path / "realphotos-dev.before.json").write_text(json.dumps(before))
+    assert "before" not in render.render_photo_summary_markdown(path, tmp_path / "README.md").split("|")[0]
     assert "[confusion matrix](realphotos-dev.photo.confusion.png)" in summary and "what it saw" not in summary
 
 
@@ -271,7 +277,7 @@ def test_a_model_shipped_again_carries_its_side_by_side_ratio(tmp_path):
     _swap_doc(swap, 2000, "b" * 64)
     text = render.render_shipped_markdown(bench, None, models, swap_json=swap)
     assert "| 0.51† |" in text and "earlier file of that architecture" not in text
-    assert "shipped at abc123" in text and "p50 is 1.02x its own" in text and "CPU Y" in text
+    assert "shipped at abc123" in text and "p50 is 1.02x the earlier file's in the 1 formats" in text and "CPU Y" in text
     assert "(this table: CPU X)" in text
     assert "| `edge-r`† |" in render.render_bench_markdown(bench, None, swap, models)
     assert "accuracy: 93.54%" in render.render_bench_markdown(bench, None, swap, models)

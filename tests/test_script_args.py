@@ -12,13 +12,17 @@ import pytest
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-from argtypes import bounded, bounded_float  # noqa: E402
+from argtypes import bounded, bounded_float, bounded_list  # noqa: E402
 
 
 def test_bounded_types_accept_the_range_and_refuse_the_rest():
     import argparse
 
     assert bounded(1, 10)("10") == 10 and bounded_float(0.0, 1.0)("0.25") == 0.25
+    assert bounded_list(28, 56)("28, 56") == [28, 56]
+    for text in ("", "28,,56", "28," * 20):
+        with pytest.raises(argparse.ArgumentTypeError):
+            bounded_list(28, 56)(text)
     for parse, text in ((bounded(1, 10), "11"), (bounded(1, 10), "-1"), (bounded(1, 10), "1e9"),
                         (bounded_float(0.0, 1.0), "nan"), (bounded_float(0.0, 1.0), "inf"),
                         (bounded_float(0.0, 1.0), "1.5"), (bounded_float(0.0, 1.0), "x")):
@@ -35,9 +39,13 @@ def test_bounded_types_accept_the_range_and_refuse_the_rest():
     ["probe_input_size.py", "--photos", ".", "--out", "x.json", "--photo-share", "2"],
     ["rebuild_results.py", "--runs", "0"],
     ["bench_swap.py", "edge-r", "--old-rev", "HEAD", "--warmup", "1000000"],
+    ["probe_input_size.py", "--photos", ".", "--out", "x.json", "--sizes", "28,x"],
+    ["probe_input_size.py", "--photos", ".", "--out", "x.json", "--seeds", "-1"],
+    ["smoke_compare.py", "a", "b", "--tolerance", "nan"],
 ])
 def test_a_number_out_of_range_is_a_usage_error(argv, tmp_path):
     proc = subprocess.run([sys.executable, str(SCRIPTS / argv[0]), *argv[1:]], capture_output=True, text=True,
                           timeout=120, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr and ("a whole number from" in proc.stderr or "a number from" in proc.stderr)
+    assert "Traceback" not in proc.stderr
+    assert any(m in proc.stderr for m in ("a whole number from", "a number from", "comma-separated whole numbers"))

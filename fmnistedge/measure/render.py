@@ -254,14 +254,19 @@ def render_photo_summary_markdown(json_path: Path, doc_path: Path | None = None)
     if "photo" not in res:
         raise FmnistEdgeError(f"{json_path} has no 'photo' results; run 'fmnistedge evaluate' with the photo mode")
     before_path = json_path.with_name(f"{json_path.stem}.before.json")
-    before = json.loads(before_path.read_text())["results"].get("photo") if before_path.is_file() else None
+    before_doc = json.loads(before_path.read_text()) if before_path.is_file() else {}
+    before = before_doc.get("results", {}).get("photo")
+    if before is not None and set(before["per_class_top1"]) != set(res["photo"]["per_class_top1"]):
+        before = None  # another photo set: no column to put beside this one
     now, naive = res["photo"], res.get("naive")
     cols = [("now", now)] + ([("before", before)] if before else []) + ([("naive", naive)] if naive else [])
     text = (f"`{m['arch']}` on {now['items']} casual photos no model was trained on "
             f"(`{doc['photos']}`): right first for **{100 * now['macro_top1']:.1f}%**, in its top three for "
             f"{100 * now['macro_top3']:.1f}% (mean over the classes)")
     if before:
-        text += f"; before photo training {100 * before['macro_top1']:.1f}%"
+        trained_on_photos = (before_doc.get("model") or {}).get("photo_training")
+        text += (f"; {'the model shipped before' if trained_on_photos else 'before photo training'} "
+                 f"{100 * before['macro_top1']:.1f}%")
     if naive:
         text += f"; naive resize {100 * naive['macro_top1']:.1f}%"
     lines = [text + ".", "", "| class | photos | " + " | ".join(k for k, _ in cols) + " |",
@@ -274,11 +279,12 @@ def render_photo_summary_markdown(json_path: Path, doc_path: Path | None = None)
     o = doc.get("open_set")
     tail = []
     if o and o.get("none_rejected") is not None:
-        tail.append(f"Garments of no class: {100 * o['none_rejected']:.1f}% of {o['none_photos']} answered `unknown`, "
-                    f"{100 * o['dev_wrongly_rejected']:.1f}% of the photos above wrongly so.")
+        tail.append(f"Of {o['none_photos']} held-out training photos of other garments, "
+                    f"{100 * o['none_rejected']:.1f}% answered `unknown` ({100 * o['dev_wrongly_rejected']:.1f}% "
+                    "of the above).")
     stem = json_path.with_suffix("")
     pictures = [(f"{stem}.photo.confusion.png", "confusion matrix"), (f"{stem}.photo.contact.png", "what it saw"),
-                (f"{stem}.before.photo.contact.png", "before"), (f"{stem}.naive.contact.png", "naive")]
+                (f"{stem}.before.photo.contact.png", "before")]
     found = [f"[{name}]({link(Path(path), doc_path)})" for path, name in pictures if Path(path).is_file()]
     if found:
         tail.append(" · ".join(found) + ".")
@@ -347,11 +353,13 @@ def _swap_ratio(swap: dict | None, arch: str, fmt: str, old_bytes: int | None, n
 def _swap_caption(swap: dict, bench_cpu: str | None = None) -> str:
     s, env = swap["swap"], swap["environment"]
     ratios = sorted(s["p50_ratio_new_to_old"].values())
+    if not ratios:
+        return f"measured on the `{s['arch']}` file shipped at {s['old_rev']}; `results/bench-swap.json` timed no format"
     spread = f"{ratios[0]:.2f}" if f"{ratios[0]:.2f}" == f"{ratios[-1]:.2f}" else f"{ratios[0]:.2f}-{ratios[-1]:.2f}"
     other = f" (this table: {bench_cpu})" if bench_cpu and bench_cpu != env["cpu"] else ""
-    return (f"measured on the `{s['arch']}` file shipped at {s['old_rev']} (same network, new weights); side by "
-            f"side on {env['cpu']}{other}, the shipped file's p50 is {spread}x its own in each format "
-            f"(`results/bench-swap.json`)")
+    return (f"measured on the `{s['arch']}` file shipped at {s['old_rev']} (same network, earlier weights); side "
+            f"by side on {env['cpu']}{other}, the shipped file's p50 is {spread}x the earlier file's in the "
+            f"{len(ratios)} formats timed (`results/bench-swap.json`)")
 
 
 def _replaced(doc: dict, swap_json: Path | None, models_dir: Path | None = None) -> tuple[str | None, str]:
@@ -538,7 +546,8 @@ def render_shipped_markdown(bench_json: Path, photos_json: Path | None = None,
     images as verified when it was exported (its ``manifest.json``), parameters and batch-1 p50
     from ``bench_json`` (a bench run over the shipped files) and, for the file that
     ``photos_json`` (an ``evaluate --photos`` run) measured, macro top-1 on those photos.
-    A figure measured on another file than the one shipped (size or sha256 differ) is marked;
+    A figure measured on another file than the one shipped is marked (bench rows record a file's
+    size, not its sha256: a new file of the very same size would go unmarked);
     a p50 whose shipped file ``swap_json`` timed side by side with the benched one carries that ratio."""
     from fmnistedge import manifest
 
