@@ -129,8 +129,8 @@ def render_photo_runs_markdown(csv_path: Path) -> str:
               "(the epoch, temperature and threshold were chosen there: the two runs without a 'none' output "
               "kept their epoch by macro top-1, the later ones by the best top-1 within the label set in the "
               "schedule's second half; each run's own labels, so a run with refined labels is scored on "
-              "refined labels: `results/photo-models.json` and `results/photo-models-refined.json` compare "
-              "the candidates on the same photos and labels); 'none' rejected: the share of the held-out "
+              "refined labels: the `results/photo-models*.json` files, written by `scripts/compare_photo_models.py`, "
+              "compare the candidates on the same photos and labels); 'none' rejected: the share of the held-out "
               "photographers' 'none' photos below the run's threshold, on its score (`top`: the top class "
               "probability; `classes`: the probability of any of the ten classes, for runs that compared both); "
               "commands in the CSV."]
