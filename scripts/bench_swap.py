@@ -87,13 +87,13 @@ def main() -> int:
             raise fail(f"no format of {args.arch} shipped both at {args.old_rev} and now")
         files = {}
         rows = []
-        for side, folder, by_key in (("old", old_dir, old_by_key), ("new", new_dir, new_by_key)):
+        for side, folder, names in (("old", old_dir, old_by_key), ("new", new_dir, new_by_key)):
             for fmt in formats:
-                path = folder / by_key[fmt]
-                rows.append(bench.Row(args.arch if side == "new" else f"{args.arch} ({args.old_rev})", fmt, str(path)))
-                rows[-1].metrics["bytes"] = path.stat().st_size
-                files.setdefault(side, {})[fmt] = {"file": by_key[fmt], "bytes": path.stat().st_size,
+                path = folder / names[fmt]
+                files.setdefault(side, {})[fmt] = {"file": names[fmt], "bytes": path.stat().st_size,
                                                    "sha256": sha256_file(path)}
+                rows.append(bench.Row(args.arch if side == "new" else f"{args.arch} ({args.old_rev})", fmt, str(path)))
+                rows[-1].metrics["bytes"] = files[side][fmt]["bytes"]
         options = bench.BenchOptions(formats=tuple(formats), runs=args.runs, warmup=args.warmup)
         print(f"{args.arch}: {len(formats)} formats, the files shipped at {args.old_rev} and now, "
               f"{args.runs} interleaved runs each", flush=True)

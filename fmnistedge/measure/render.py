@@ -322,8 +322,8 @@ def render_coldstart_markdown(json_path: Path) -> str:
 
 
 def _load_swap(swap_json: Path | None) -> dict | None:
-    """The document ``scripts/bench_swap.py`` wrote, or None when there is none; a damaged
-    one is a one-line error naming the file."""
+    """The document ``scripts/bench_swap.py`` wrote (its path under ``"_path"``), or None when
+    there is none; a damaged one is a one-line error naming the file."""
     if swap_json is None or not Path(swap_json).is_file():
         return None
     try:
@@ -335,14 +335,18 @@ def _load_swap(swap_json: Path | None) -> dict | None:
     except (ValueError, KeyError, TypeError) as exc:
         raise FmnistEdgeError(f"{swap_json} is not a file scripts/bench_swap.py wrote ({type(exc).__name__}: "
                               f"{exc}); write it again or remove it") from None
-    return doc
+    return {**doc, "_path": Path(swap_json)}
 
 
-def _swap_ratio(swap: dict | None, arch: str, fmt: str, old_bytes: int | None, new_sha256: str | None) -> float | None:
-    """The p50 ratio of ``arch``'s shipped ``fmt`` file (``new_sha256``) to an earlier file of
-    ``old_bytes`` bytes, when the swap document timed exactly those two side by side (and they
-    are two different files)."""
-    if swap is None or swap["swap"]["arch"] != arch or old_bytes is None or new_sha256 is None:
+def _swap_ratio(swap: dict | None, arch: str, benched: dict | None, shipped: dict | None,
+                fmt: str = "tflite-int8") -> float | None:
+    """The p50 ratio of ``arch``'s shipped ``fmt`` file (its manifest entry ``shipped``) to the
+    file of the bench row ``benched``, when that row measured another file (another size) and
+    the swap document timed exactly those two side by side (by size and sha256)."""
+    if swap is None or swap["swap"]["arch"] != arch or not benched or not shipped:
+        return None
+    old_bytes, new_sha256 = benched.get("bytes"), shipped.get("sha256")
+    if old_bytes is None or new_sha256 is None or old_bytes == shipped.get("bytes"):
         return None
     old, new = swap["swap"]["old"].get(fmt, {}), swap["swap"]["new"].get(fmt, {})
     if old.get("bytes") != old_bytes or new.get("sha256") != new_sha256 or old.get("sha256") == new_sha256:
@@ -351,15 +355,15 @@ def _swap_ratio(swap: dict | None, arch: str, fmt: str, old_bytes: int | None, n
 
 
 def _swap_caption(swap: dict, bench_cpu: str | None = None) -> str:
-    s, env = swap["swap"], swap["environment"]
+    s, env, path = swap["swap"], swap["environment"], _shown(swap["_path"])
     ratios = sorted(s["p50_ratio_new_to_old"].values())
     if not ratios:
-        return f"measured on the `{s['arch']}` file shipped at {s['old_rev']}; `results/bench-swap.json` timed no format"
+        return f"measured on the `{s['arch']}` file shipped at {s['old_rev']}; `{path}` timed no format"
     spread = f"{ratios[0]:.2f}" if f"{ratios[0]:.2f}" == f"{ratios[-1]:.2f}" else f"{ratios[0]:.2f}-{ratios[-1]:.2f}"
     other = f" (this table: {bench_cpu})" if bench_cpu and bench_cpu != env["cpu"] else ""
     return (f"measured on the `{s['arch']}` file shipped at {s['old_rev']} (same network, earlier weights); side "
             f"by side on {env['cpu']}{other}, the shipped file's p50 is {spread}x the earlier file's in the "
-            f"{len(ratios)} formats timed (`results/bench-swap.json`)")
+            f"{len(ratios)} formats timed (`{path}`)")
 
 
 def _replaced(doc: dict, swap_json: Path | None, models_dir: Path | None = None) -> tuple[str | None, str]:
@@ -377,10 +381,9 @@ def _replaced(doc: dict, swap_json: Path | None, models_dir: Path | None = None)
 
         models_dir = shipped_dir()
     arch_dir = Path(models_dir) / str(arch)
-    shipped = ((manifest.load(arch_dir) if arch_dir.is_dir() else None) or {}).get("files", {}).get("model_int8.tflite", {})
-    benched = next((r for r in doc["rows"] if r["arch"] == arch and r["format"] == "tflite-int8"), {})
-    if (not benched or not shipped or benched.get("bytes") == shipped.get("bytes")
-            or _swap_ratio(swap, arch, "tflite-int8", benched.get("bytes"), shipped.get("sha256")) is None):
+    shipped = ((manifest.load(arch_dir) if arch_dir.is_dir() else None) or {}).get("files", {}).get("model_int8.tflite")
+    benched = next((r for r in doc["rows"] if r["arch"] == arch and r["format"] == "tflite-int8"), None)
+    if _swap_ratio(swap, arch, benched, shipped) is None:
         return None, ""
     new = next((r for r in swap["rows"] if r["arch"] == arch and r["format"] == "tflite-int8"), {})
     acc = f"; the shipped int8 TFLite file's accuracy: {100 * new['accuracy']:.2f}%" if new.get("accuracy") else ""
@@ -579,7 +582,7 @@ def render_shipped_markdown(bench_json: Path, photos_json: Path | None = None,
         r = timed.get(arch)
         p50 = "-" if r is None else f"{r['latency_p50_ms']:.2f}"
         if r is not None and r.get("bytes") != entry["bytes"]:
-            ratio = _swap_ratio(swap, arch, "tflite-int8", r.get("bytes"), entry["sha256"])
+            ratio = _swap_ratio(swap, arch, r, entry)
             p50 += "*" if ratio is None else "†"
             earlier |= ratio is None
             swapped |= ratio is not None
