@@ -183,6 +183,7 @@ def _photo_calibration(train_json: Path) -> dict | None:
             **({"reject_score": cal["reject_score"]} if "reject_score" in cal else {}),  # absent: "top"
             "fitted_on": cal["fitted_on"],
             "split": {"folder": photos["folder"], "val_fraction": photos["val_fraction"], "seed": rec["seed"],
+                      **({"fold": photos["fold"]} if photos.get("fold") else {}),
                       **({"senders": photos["val_senders"]} if "val_senders" in photos else {})}}
 
 

@@ -46,6 +46,21 @@ def data(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
                    + ("ok" if c.matches_reference else "valid, but content differs from the reference"))
 
 
+def parse_fold(text: str | None) -> tuple[int, int] | None:
+    """``--photo-fold K/N`` as (K, N), both bounded; a one-line usage error otherwise."""
+    if text is None:
+        return None
+    from fmnistedge.training.photos import MAX_FOLDS
+
+    k, sep, n = text.partition("/")
+    if not (sep and k.strip().isdigit() and n.strip().isdigit()):
+        raise errors.UsageError(f"--photo-fold takes K/N, e.g. 2/5. Received: {text!r}")
+    k_, n_ = int(k), int(n)
+    if not 2 <= n_ <= MAX_FOLDS or not 1 <= k_ <= n_:
+        raise errors.UsageError(f"--photo-fold K/N needs 2 <= N <= {MAX_FOLDS} and 1 <= K <= N. Received: {text!r}")
+    return k_, n_
+
+
 @app.command()
 def train(
     arch_names: Annotated[Optional[list[str]], typer.Argument(
@@ -72,6 +87,10 @@ def train(
     photo_val_fraction: Annotated[float, O(min=0.05, max=0.5, help=(
         "With --photos: the share of photos, as whole photographers, held out to pick the epoch, the temperature "
         "and the 'none of these' threshold."))] = T.photo_val_fraction,
+    photo_fold: Annotated[Optional[str], O(metavar="K/N", help=(
+        "With --photos: photographer-grouped cross-validation: hold out fold K of N (N 2-10) groups of whole "
+        "photographers instead of --photo-val-fraction; run K = 1..N with one --seed and pool the held-out scores "
+        "(scripts/kfold_photos.py)."))] = None,
     partial: Annotated[str, O(metavar="MODE", help=(
         "With --photos: photos known only as a set of classes: 'set' (trained to put their probability on the set) "
         "or 'drop'."))] = T.partial,
@@ -118,6 +137,7 @@ def train(
     options = run.check(names, T(
         epochs=epochs, batch_size=batch_size, limit=limit, seed=seed, out=out, data_dir=data_dir, augment=augment,
         learning_rate=learning_rate, photos=photos, photo_share=photo_share, photo_val_fraction=photo_val_fraction,
+        photo_fold=parse_fold(photo_fold),
         partial=partial, none_share=none_share, photo_balance=photo_balance, epoch_size=epoch_size, photo_cache=photo_cache,
         none_output=none_output, flip_average=flip_average, label_refinements=label_refinements,
         distribute=distribute, cpu_replicas=cpu_replicas, scale_batch=scale_batch), init_from)

@@ -26,6 +26,7 @@ class TrainOptions:
     photos: Path | None = None
     photo_share: float = 0.5  # fraction of each batch drawn from the photos
     photo_val_fraction: float = 0.2  # photographers held out for validation, temperature and threshold
+    photo_fold: tuple[int, int] | None = None  # (k, n): hold out fold k of n photographer groups instead
     partial: str = "set"  # candidate-set rows: "set" (set-valued loss) or "drop"
     none_share: float = 0.1  # fraction of photo draws that are "none" garments (pushed towards uniform)
     photo_balance: float = 0.5  # photo draws per class ~ count ** (1 - balance): 0 as found, 1 every class alike

@@ -38,6 +38,7 @@ DOWNLOAD_HINT = ("labelled casual clothing photos, e.g. the CC0 clothing-dataset
                  "docs/training.md")
 CACHE_FORMAT = 1
 PARTIAL_MODES = ("set", "drop")
+MAX_FOLDS = 10  # photographer-grouped cross-validation (train --photo-fold K/N)
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,40 @@ def grouped_split(rows: list[PhotoRow], val_fraction: float, seed: int) -> np.nd
     return np.array([r.sender in chosen for r in rows], bool)
 
 
+def grouped_folds(rows: list[PhotoRow], folds: int, seed: int) -> np.ndarray:
+    """The fold (0 .. ``folds`` - 1) of each row for photographer-grouped cross-validation:
+    whole photographers (``sender``), drawn in a ``seed`` order, each put in the fold with
+    the fewest photos so far, so the folds hold about equal numbers of photos and no sender
+    is in two folds."""
+    if not 2 <= folds <= MAX_FOLDS:
+        raise FmnistEdgeError(f"The number of photo folds must be between 2 and {MAX_FOLDS}. Received: {folds}")
+    senders = sorted({r.sender for r in rows})
+    if len(senders) < folds:
+        raise FmnistEdgeError(f"{folds} photo folds need at least {folds} photographers; the folder has "
+                              f"{len(senders)}.")
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.sender] = counts.get(r.sender, 0) + 1
+    sizes = [0] * folds
+    fold_of: dict[str, int] = {}
+    for i in np.random.default_rng(seed).permutation(len(senders)):
+        k = min(range(folds), key=lambda f: (sizes[f], f))
+        fold_of[senders[i]] = k
+        sizes[k] += counts[senders[i]]
+    return np.array([fold_of[r.sender] for r in rows], np.int64)
+
+
+def held_out(rows: list[PhotoRow], val_fraction: float, seed: int, fold: tuple[int, int] | None = None) -> np.ndarray:
+    """The photo validation mask training uses: fold ``k`` of ``n`` (1-based) of
+    :func:`grouped_folds` when ``fold`` is given, else :func:`grouped_split`."""
+    if fold is None:
+        return grouped_split(rows, val_fraction, seed)
+    k, n = fold
+    if not 1 <= k <= n:
+        raise FmnistEdgeError(f"The photo fold must be between 1 and {n}. Received: {k}")
+    return grouped_folds(rows, n, seed) == k - 1
+
+
 def _render_one(path: str, size: int = IMAGE_SIZE) -> tuple[np.ndarray | None, str]:
     from fmnistedge.runtime.preprocess import prepare_image
 
@@ -264,10 +299,11 @@ class PhotoSet:
 
 def load_photo_set(folder: Path, cache_dir: Path, val_fraction: float, seed: int,
                    progress: Callable[[int, int], None] = lambda done, total: None,
-                   refinements: Path | None = None, size: int = IMAGE_SIZE) -> PhotoSet:
+                   refinements: Path | None = None, size: int = IMAGE_SIZE,
+                   fold: tuple[int, int] | None = None) -> PhotoSet:
     rows = read_photo_labels(folder, refinements)
     images, ok, _ = render_photos(rows, cache_dir, progress=progress, size=size)
-    val = grouped_split(rows, val_fraction, seed)
+    val = held_out(rows, val_fraction, seed, fold)
     targets = np.stack([r.target() for r in rows]) if rows else np.zeros((0, NUM_CLASSES), np.float32)
     return PhotoSet(images, targets, rows, val, int((~ok).sum())).select(ok)
 

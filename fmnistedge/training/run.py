@@ -58,6 +58,8 @@ def check(names: list[str], options: TrainOptions, init_from: str | None = None)
         raise UsageError("--cpu-replicas and --scale-batch go with --distribute.")
     if options.none_output and options.photos is None:
         raise UsageError("--none-output trains on the 'none' photos: it goes with --photos.")
+    if options.photo_fold is not None and options.photos is None:
+        raise UsageError("--photo-fold holds out photographers of --photos: it goes with --photos.")
     if options.label_refinements is not None and options.photos is None:
         raise UsageError("--label-refinements refines the labels of --photos: it goes with --photos.")
     if options.photos is not None:

@@ -411,7 +411,7 @@ def _load_photos(options: TrainOptions, size: int):
         raise UsageError(f"Unknown partial-label mode {options.partial!r}; choose one of: "
                          f"{', '.join(photos.PARTIAL_MODES)}")
     return photos.load_photo_set(options.photos, options.photo_cache, options.photo_val_fraction, options.seed,
-                                 refinements=options.label_refinements, size=size)
+                                 refinements=options.label_refinements, size=size, fold=options.photo_fold)
 
 
 def _photo_loss(recipe: zoo.Recipe, options: TrainOptions):
@@ -470,7 +470,18 @@ def _photo_settings(options: TrainOptions) -> dict[str, Any] | None:
     return {"folder": str(options.photos), "share": options.photo_share, "none_share": options.none_share,
             "balance": options.photo_balance, "partial": options.partial, "none_output": options.none_output,
             "epoch_size": options.epoch_size, "val_fraction": options.photo_val_fraction,
-            "label_refinements": str(options.label_refinements) if options.label_refinements else None}
+            "label_refinements": str(options.label_refinements) if options.label_refinements else None,
+            **({"fold": _fold_text(options.photo_fold)} if options.photo_fold else {})}
+
+
+def _split_text(options: TrainOptions) -> str:
+    if options.photo_fold is None:
+        return f"seed {options.seed}"
+    return f"fold {_fold_text(options.photo_fold)} of the photographers, seed {options.seed}"
+
+
+def _fold_text(fold: tuple[int, int] | None) -> str | None:
+    return None if fold is None else f"{fold[0]}/{fold[1]}"
 
 
 def _photo_train_rows(pset, options: TrainOptions):
@@ -538,6 +549,7 @@ def _photo_record(model, pset, options: TrainOptions, refined: dict[str, Any] | 
         "share": options.photo_share, "none_share": options.none_share, "partial": options.partial,
         "none_output": options.none_output,
         "epoch_size": options.epoch_size, "val_fraction": options.photo_val_fraction,
+        "fold": _fold_text(options.photo_fold),
         "balance": options.photo_balance,
         "sampling": f"per-photo weight 1/(class count)^{options.photo_balance:g}, partial labels split over their "
                     "candidates",
@@ -549,7 +561,7 @@ def _photo_record(model, pset, options: TrainOptions, refined: dict[str, Any] | 
             "reject_score": score, "scores_compared": compared,
             "budget": phototrain.REJECT_BUDGET,
             "fitted_on": f"photo validation split: {counts(val)['photographers']} photographers held out "
-                         f"(seed {options.seed}), {int(single.sum())} single-label photos for the temperature, "
+                         f"({_split_text(options)}), {int(single.sum())} single-label photos for the temperature, "
                          f"{int(labelled.sum())} labelled and {int(none.sum())} 'none' photos for the threshold",
             "val_known_rejected": chosen["val_known_rejected"],
             "val_none_rejected": chosen["val_none_rejected"],
