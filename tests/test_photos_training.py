@@ -7,6 +7,7 @@ import csv
 import json
 import shutil
 import types
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -156,6 +157,31 @@ def test_label_refinements_go_with_photos(tmp_path):
     assert result.exit_code == 2 and "goes with --photos" in result.output
 
 
+@pytest.mark.parametrize("fold, message", [
+    ("2/5", "goes with --photos"), ("2", "takes K/N"), ("a/b", "takes K/N"), ("-1/3", "takes K/N"),
+    ("0/3", "1 <= K <= N"), ("4/3", "1 <= K <= N"), ("1/1", "2 <= N <= 10"), ("1/11", "2 <= N <= 10"),
+    ("1/99999999999999999999", "2 <= N <= 10")])
+def test_photo_fold_is_bounded_and_goes_with_photos(photo_folder, tmp_path, fold, message):
+    from typer.testing import CliRunner
+
+    from fmnistedge.cli import app
+
+    args = ["train", "tiny", "--photo-fold", fold, "--out", str(tmp_path)]
+    result = CliRunner().invoke(app, args + ([] if message == "goes with --photos" else ["--photos", str(photo_folder)]))
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_a_fold_run_holds_out_its_fold_and_records_it(photo_folder, tmp_path):
+    from fmnistedge.training.train import TrainOptions, _fold_text, _load_photos, _photo_settings
+
+    options = TrainOptions(photos=photo_folder, photo_cache=tmp_path / "cache", photo_fold=(2, 3), seed=1)
+    pset = _load_photos(options, 28)
+    rows = photos.read_photo_labels(photo_folder)
+    assert (pset.val == (photos.grouped_folds(rows, 3, 1) == 1)).all()
+    assert _photo_settings(options)["fold"] == "2/3" and _fold_text(None) is None
+    assert "fold" not in _photo_settings(replace(options, photo_fold=None))  # earlier checkpoints still resume
+
+
 @pytest.mark.skipif(not SHARED_TRAIN.is_dir(), reason="needs ../shared/realphotos-train")
 def test_the_repository_refinements_apply_to_the_photo_folder():
     """data/label-refinements.csv: every refined photo is in the folder and its class is one of
@@ -177,6 +203,34 @@ def test_grouped_split_never_puts_a_photographer_on_both_sides(photo_folder):
         assert inside and outside and not inside & outside
         assert 0.15 <= val.mean() <= 0.45
     assert (photos.grouped_split(rows, 0.25, 3) == photos.grouped_split(rows, 0.25, 3)).all()
+
+
+def test_grouped_folds_partition_the_photographers(photo_folder):
+    """Cross-validation folds (train --photo-fold K/N): every photographer in exactly one fold,
+    every fold used, sizes as even as whole photographers allow, and each photo held out by
+    exactly one of the N runs."""
+    rows = photos.read_photo_labels(photo_folder)
+    per_sender: dict[str, int] = {}
+    for r in rows:
+        per_sender[r.sender] = per_sender.get(r.sender, 0) + 1
+    for n in (2, 3):
+        folds = photos.grouped_folds(rows, n, 1)
+        owners: dict[str, set[int]] = {}
+        for r, f in zip(rows, folds):
+            owners.setdefault(r.sender, set()).add(int(f))
+        assert all(len(v) == 1 for v in owners.values()) and len(owners) == len(per_sender)
+        sizes = np.bincount(folds, minlength=n)
+        assert sizes.min() > 0 and sizes.max() - sizes.min() <= max(per_sender.values())
+        held = np.stack([photos.held_out(rows, 0.2, 1, (k, n)) for k in range(1, n + 1)])
+        assert (held.sum(0) == 1).all()
+    assert (photos.grouped_folds(rows, 3, 4) == photos.grouped_folds(rows, 3, 4)).all()
+    assert (photos.held_out(rows, 0.25, 3) == photos.grouped_split(rows, 0.25, 3)).all()  # no fold: the split
+    with pytest.raises(FmnistEdgeError, match="between 2 and"):
+        photos.grouped_folds(rows, 1, 0)
+    with pytest.raises(FmnistEdgeError, match="at least 9 photographers"):
+        photos.grouped_folds(rows[:3] * 3, 9, 0)
+    with pytest.raises(FmnistEdgeError, match="between 1 and 3"):
+        photos.held_out(rows, 0.2, 0, (4, 3))
 
 
 def test_render_cache_is_reused_and_invalidated_by_the_preprocessing_version(photo_folder, tmp_path, monkeypatch):
