@@ -42,6 +42,7 @@ def test_bounded_types_accept_the_range_and_refuse_the_rest():
     ["probe_input_size.py", "--photos", ".", "--out", "x.json", "--sizes", "28,x"],
     ["probe_input_size.py", "--photos", ".", "--out", "x.json", "--seeds", "-1"],
     ["smoke_compare.py", "a", "b", "--tolerance", "nan"],
+    ["kfold_photos.py", "a=x.onnx", "--photos", ".", "--bootstrap", "100001"],
 ])
 def test_a_number_out_of_range_is_a_usage_error(argv, tmp_path):
     proc = subprocess.run([sys.executable, str(SCRIPTS / argv[0]), *argv[1:]], capture_output=True, text=True,
@@ -49,3 +50,15 @@ def test_a_number_out_of_range_is_a_usage_error(argv, tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert any(m in proc.stderr for m in ("a whole number from", "a number from", "comma-separated whole numbers"))
+
+
+def test_kfold_photos_refuses_a_malformed_recipe_and_a_model_that_is_no_fold_run(tmp_path):
+    run = [sys.executable, str(SCRIPTS / "kfold_photos.py"), "--photos", str(tmp_path)]
+    proc = subprocess.run(run + ["no-equals-sign"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2 and "NAME=MODEL" in proc.stderr and "Traceback" not in proc.stderr
+    (tmp_path / "labels.csv").write_text("path,source_label,label_index,candidates,sender_id,kids,note\n"
+                                         "images/a.jpg,T-Shirt,0,,1,False,\n")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "train.json").write_text('{"photos": {"val_fraction": 0.2}}')
+    proc = subprocess.run(run + ["a=m/model_fp32.onnx"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode != 0 and "not a --photo-fold K/N run" in proc.stderr and "Traceback" not in proc.stderr
