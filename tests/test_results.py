@@ -395,3 +395,25 @@ def test_photo_runs_table_shows_each_runs_mix_and_class_balance(tmp_path):
     (runs / "balanced-run.json").write_text(json.dumps(photo))
     collect.write_csv(collect.collect_runs(runs), tmp_path / "edge-runs.csv", collect.RUN_COLUMNS)
     assert "% (classes) |" in render.render_photo_runs_markdown(tmp_path / "edge-runs.csv")
+
+
+def test_kfold_block_shows_each_recipe_per_class_and_the_paired_difference(tmp_path):
+    def recipe(name, t1, boot):
+        return {"recipe": name, "runs": [{"fold": f"{k}/3", "top1_macro": t1} for k in (1, 2, 3)],
+                "top1_macro": t1, "top3_macro": 0.85, "set_acc": 0.7,
+                "per_class": {"Sandal": {"photos": 58, "top1": 0.5, "top3": 0.9},
+                              "Ankle boot": {"photos": 16, "top1": boot, "top3": 0.6}},
+                "none_of_these": {"none_photos": 652, "none_rejected": 0.6, "labelled_rejected": 0.04}}
+    src = tmp_path / "kfold-photos.json"
+    src.write_text(json.dumps({
+        "what": "photo recipes by cross-validation", "labelled_photos": 3800, "single_label_photos": 3500,
+        "recipes": [recipe("a", 0.62, 0.25), recipe("b", 0.64, 0.5)],
+        "comparisons": [{"recipe": "b", "against": "a", "top1_macro_difference": 0.02, "interval_95": [-0.01, 0.05],
+                         "per_class_difference": {"Sandal": 0.0, "Ankle boot": 0.25}}],
+        "command": "python scripts/kfold_photos.py x", "environment": {"processor": "cpu", "machine": "x86_64",
+                                                                     "keras": "3"}}))
+    text = render.render_kfold_markdown(src)
+    assert "| `a` | 1/3: 62.0, 2/3: 62.0, 3/3: 62.0 | 62.0% / 85.0% | 70.0% | 50% | 25% | 60.0% (4.0%) |" in text
+    assert "| `b` |" in text and "Sandal 58, Ankle boot 16" in text
+    assert "macro top-1 +2.0 points (95% interval over resampled photographers: -1.0 to +5.0)" in text
+    assert "Ankle boot +25" in text

@@ -67,6 +67,37 @@ def render_input_probe_markdown(path: Path) -> str:
     return "\n".join(lines)
 
 
+def render_kfold_markdown(path: Path) -> str:
+    """The ``kfold-photos`` block (scripts/kfold_photos.py's result file): each photo recipe's
+    pooled cross-validation scores, per class with photo counts, and the paired differences."""
+    doc = json.loads(Path(path).read_text())
+    env, recipes = doc["environment"], doc["recipes"]
+    classes = list(recipes[0]["per_class"])
+    counts = ", ".join(f"{c} {recipes[0]['per_class'][c]['photos']}" for c in classes)
+    lines = [f"{doc['what'][0].upper()}{doc['what'][1:]}: {doc['labelled_photos']} labelled photos "
+             f"({doc['single_label_photos']} single-label: {counts}) of the whole folder, each scored by the run "
+             f"that held its photographer out. From `{Path(path).as_posix()}`, written by `{doc['command']}` "
+             f"({env['processor'] or env['machine']}, Keras {env.get('keras') or 'n/a'}).", "",
+             "| recipe | runs (top-1 each) | top-1 / top-3 (macro) | in label set | "
+             + " | ".join(classes) + " | 'none' rejected (labelled) |",
+             "|---|---|---:|---:|" + "---:|" * len(classes) + "---:|"]
+    for r in recipes:
+        per = " | ".join(f"{100 * r['per_class'][c]['top1']:.0f}%" for c in classes)
+        runs = ", ".join(f"{x['fold']}: {100 * x['top1_macro']:.1f}" for x in r["runs"])
+        n = r["none_of_these"]
+        lines.append(f"| `{r['recipe']}` | {runs} | {100 * r['top1_macro']:.1f}% / {100 * r['top3_macro']:.1f}% | "
+                     f"{100 * r['set_acc']:.1f}% | {per} | {100 * n['none_rejected']:.1f}% "
+                     f"({100 * n['labelled_rejected']:.1f}%) |")
+    for c in doc.get("comparisons", []):
+        lo_hi = c.get("interval_95")
+        interval = (f" (95% interval over resampled photographers: {100 * lo_hi[0]:+.1f} to {100 * lo_hi[1]:+.1f})"
+                    if lo_hi else "")
+        lines += ["", f"`{c['recipe']}` against `{c['against']}`, photo by photo: macro top-1 "
+                      f"{100 * c['top1_macro_difference']:+.1f} points{interval}; per class "
+                  + ", ".join(f"{k} {100 * v:+.0f}" for k, v in c["per_class_difference"].items()) + "."]
+    return "\n".join(lines)
+
+
 def render_seed_markdown(csv_path: Path) -> str:
     """The "reproducing the sources" table: each source architecture against its write-up's figure."""
     with open(csv_path, newline="") as fh:

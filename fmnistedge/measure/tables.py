@@ -34,6 +34,7 @@ def blocks(results: Path, photo_runs: bool = True) -> dict[str, tuple[Path, Call
         "targets-table": (results / "bench.json", lambda src, doc: render.render_targets_markdown(src, swap)),
         "input-size-probe": (results / "input-size-probe-24ep.json",
                              lambda src, doc: render.render_input_probe_markdown(src)),
+        "kfold-photos": (results / "kfold-photos.json", lambda src, doc: render.render_kfold_markdown(src)),
     }
     if photo_runs:
         table["photo-runs"] = (results / "edge-runs.csv", lambda src, doc: render.render_photo_runs_markdown(src))
