@@ -85,7 +85,7 @@ def main() -> None:
     def images(size: int, idx: np.ndarray) -> np.ndarray:
         if size not in rendered:
             print(f"rendering {len(rows)} photos at {size} px ...", file=sys.stderr, flush=True)
-            out = np.zeros((len(rows), size, size), np.float32)
+            out = np.zeros((len(rows), size, size), np.uint8)  # as prepare_image renders
             for i, r in enumerate(rows):
                 try:
                     out[i] = prepare_image(r.path, size=size)[0]
