@@ -114,7 +114,8 @@ def main() -> None:
             kept[idx] = rule.known(rule.calibrate(p)) if rule is not None else True
             fold_y = y_all[idx]
             fold_single = fold_y >= 0
-            folds.append({"file": str(file), "fold": rec["fold"], "photographers": len(held),
+            folds.append({"file": str(file), "sha256": (ref.entry or {}).get("sha256"), "fold": rec["fold"],
+                          "photographers": len(held),
                           "photos": int(len(idx)), "top1_macro": round(macro(
                               p[fold_single].argmax(1) == fold_y[fold_single], fold_y[fold_single],
                               np.unique(fold_y[fold_single])), 4)})
