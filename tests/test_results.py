@@ -410,10 +410,23 @@ def test_kfold_block_shows_each_recipe_per_class_and_the_paired_difference(tmp_p
         "recipes": [recipe("a", 0.62, 0.25), recipe("b", 0.64, 0.5)],
         "comparisons": [{"recipe": "b", "against": "a", "top1_macro_difference": 0.02, "interval_95": [-0.01, 0.05],
                          "per_class_difference": {"Sandal": 0.0, "Ankle boot": 0.25}}],
-        "command": "python scripts/kfold_photos.py x", "environment": {"processor": "cpu", "machine": "x86_64",
-                                                                     "keras": "3"}}))
+        "command": "python scripts/kfold_photos.py x", "environment": {"cpu": "AMD EPYC", "cores": 2, "machine": "x86_64",
+                                                                     "git_commit": "abc1234", "packages": {"keras": "3"}}}))
     text = render.render_kfold_markdown(src)
     assert "| `a` | 1/3: 62.0, 2/3: 62.0, 3/3: 62.0 | 62.0% / 85.0% | 70.0% | 50% | 25% | 60.0% (4.0%) |" in text
     assert "| `b` |" in text and "Sandal 58, Ankle boot 16" in text
     assert "macro top-1 +2.0 points (95% interval over resampled photographers: -1.0 to +5.0)" in text
-    assert "Ankle boot +25" in text
+    assert "Ankle boot +25" in text and "(AMD EPYC, 2 cores, git abc1234, Keras 3)" in text
+
+
+def test_a_result_file_of_another_shape_is_a_one_line_error(fake_artifacts, tmp_path):
+    art, _, _ = fake_artifacts
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "kfold-photos.json").write_text('{"what": "x", "recipes": []}')
+    md = tmp_path / "results.md"
+    md.write_text("<!-- kfold-photos:start -->\n<!-- kfold-photos:end -->\n")
+    before = md.read_text()
+    result = CliRunner().invoke(app, ["table", "--artifacts", str(art), "--results", str(out), "--doc", str(md)])
+    assert result.exit_code != 0 and "cannot make the kfold-photos block" in result.output
+    assert "Traceback" not in result.output and md.read_text() == before

@@ -75,9 +75,9 @@ def render_kfold_markdown(path: Path) -> str:
     classes = list(recipes[0]["per_class"])
     counts = ", ".join(f"{c} {recipes[0]['per_class'][c]['photos']}" for c in classes)
     lines = [f"{doc['what'][0].upper()}{doc['what'][1:]}: {doc['labelled_photos']} labelled photos "
-             f"({doc['single_label_photos']} single-label: {counts}) of the whole folder, each scored by the run "
-             f"that held its photographer out. From `{Path(path).as_posix()}`, written by `{doc['command']}` "
-             f"({env['processor'] or env['machine']}, Keras {env.get('keras') or 'n/a'}).", "",
+             f"({doc['single_label_photos']} single-label: {counts}) of the whole folder. From `{Path(path).as_posix()}`, written by `{doc['command']}` "
+             f"({env.get('cpu') or env.get('machine')}, {env.get('cores')} cores, git {env.get('git_commit')}, "
+             f"Keras {(env.get('packages') or {}).get('keras', 'n/a')}).", "",
              "| recipe | runs (top-1 each) | top-1 / top-3 (macro) | in label set | "
              + " | ".join(classes) + " | 'none' rejected (labelled) |",
              "|---|---|---:|---:|" + "---:|" * len(classes) + "---:|"]

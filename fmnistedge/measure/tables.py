@@ -96,6 +96,12 @@ def regenerate(artifacts: Path, results: Path, doc: Path | Sequence[Path] | None
         text = d.read_text()
         for name, (source, make) in table.items():
             if f"<!-- {name}:start -->" in text and source.is_file():
-                render.update_block(d, name, make(source, d))
+                try:
+                    block = make(source, d)
+                except (KeyError, IndexError, TypeError, ValueError) as exc:  # a result file of another shape
+                    raise errors.FmnistEdgeError(f"{source}: cannot make the {name} block from it "
+                                                 f"({type(exc).__name__}: {exc}); rewrite it with the command "
+                                                 "that wrote it") from exc
+                render.update_block(d, name, block)
                 messages.append(f"updated the {name} block in {d} from {source}")
     return messages
