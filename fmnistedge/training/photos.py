@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,9 +169,7 @@ def grouped_split(rows: list[PhotoRow], val_fraction: float, seed: int) -> np.nd
         raise FmnistEdgeError(f"The photo validation fraction must be between 0 and 1. Received: {val_fraction}")
     senders = sorted({r.sender for r in rows})
     order = np.random.default_rng(seed).permutation(len(senders))
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r.sender] = counts.get(r.sender, 0) + 1
+    counts = Counter(r.sender for r in rows)
     chosen: set[str] = set()
     total, goal = 0, val_fraction * len(rows)
     for i in order:
@@ -192,9 +191,7 @@ def grouped_folds(rows: list[PhotoRow], folds: int, seed: int) -> np.ndarray:
     if len(senders) < folds:
         raise FmnistEdgeError(f"{folds} photo folds need at least {folds} photographers; the folder has "
                               f"{len(senders)}.")
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r.sender] = counts.get(r.sender, 0) + 1
+    counts = Counter(r.sender for r in rows)
     sizes = [0] * folds
     fold_of: dict[str, int] = {}
     for i in np.random.default_rng(seed).permutation(len(senders)):
