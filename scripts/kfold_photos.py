@@ -3,7 +3,7 @@ once, by the run that held its photographer out.
 
     python scripts/kfold_photos.py --photos ../shared/realphotos-train
         [--label-refinements data/label-refinements.csv] [--out results/kfold-photos.json]
-        [--bootstrap 2000] NAME=MODEL,MODEL,... [NAME=MODEL,...]
+        [--bootstrap 2000] [--photo-cache artifacts/.photo-cache] NAME=MODEL,MODEL,... [NAME=MODEL,...]
 
 A recipe is NAME and the model files of its N runs (``train --photo-fold K/N`` for K = 1..N,
 one seed, each exported): a file's ``train.json`` (beside it) says which fold and which
@@ -11,8 +11,10 @@ photographers it held out. The N held-out sets must partition the folder's photo
 (checked), so the pooled scores cover every labelled photo once: about five times the photos
 of one 20% split, and every footwear photo (the classes the one split holds 6-12 of).
 
-Each photo goes through ``prepare_image`` (the default segmentation path, as
-``compare_photo_models.py`` does; the training cache is not used), at the model's input size.
+Each photo goes through ``prepare_image`` (the default segmentation path) at the model's input
+size, rendered by training's ``render_photos`` and cached as training caches it (``--photo-cache``,
+keyed by the preprocessing code's version); a photo that cannot be read is left out, as training
+leaves it out.
 Pooled over the folds: macro top-1 and top-3 over single-label photos, per-class top-1 and
 top-3 with counts, the confusion matrix, ``set_acc`` (top-1 within the label set), and
 "none of these": each run's own shipped rule and threshold applied to its held-out photos.
@@ -32,6 +34,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from argtypes import bounded  # noqa: E402
+
+from fmnistedge.training.options import TrainOptions  # noqa: E402  (plain data: imports nothing heavy)
 
 
 def _recipe(text: str) -> tuple[str, list[Path]]:
@@ -62,6 +66,8 @@ def main() -> None:
     parser.add_argument("--label-refinements", type=Path)
     parser.add_argument("--bootstrap", type=bounded(0, 100_000), default=2000,
                         help="photographer resamples for the interval of a difference (0: none)")
+    parser.add_argument("--photo-cache", type=Path, default=TrainOptions.photo_cache,
+                        help="folder of the rendered photos (train's --photo-cache)")
     parser.add_argument("--out", type=Path, default=Path("results/kfold-photos.json"))
     args = parser.parse_args()
     from fmnistedge import fileio, provenance
@@ -69,7 +75,7 @@ def main() -> None:
     from fmnistedge.runtime import models, openset
     from fmnistedge.runtime.backends import input_size
     from fmnistedge.runtime.evaluate import photo_set_metrics
-    from fmnistedge.runtime.preprocess import prepare_image, to_model_input
+    from fmnistedge.runtime.preprocess import to_model_input
     from fmnistedge.training import photos
 
     rows = photos.read_photo_labels(args.photos, args.label_refinements)
@@ -79,20 +85,18 @@ def main() -> None:
     targets = np.stack([r.target() for r in rows])
     single = targets.sum(1) == 1
     y_all = np.where(single, targets.argmax(1), -1)
-    rendered: dict[int, np.ndarray] = {}
-    unreadable: set[int] = set()
-
-    def images(size: int, idx: np.ndarray) -> np.ndarray:
-        if size not in rendered:
-            print(f"rendering {len(rows)} photos at {size} px ...", file=sys.stderr, flush=True)
-            out = np.zeros((len(rows), size, size), np.uint8)  # as prepare_image renders
-            for i, r in enumerate(rows):
-                try:
-                    out[i] = prepare_image(r.path, size=size)[0]
-                except Exception:  # noqa: BLE001 - counted and left out, as training does
-                    unreadable.add(i)
-            rendered[size] = out
-        return rendered[size][idx]
+    records = {file: _fold_record(file) for _, files in args.recipes for file in files}  # before any model loads
+    refs = {file: models.resolve(str(file)) for file in records}
+    loaded = {file: (ref, models.load(ref)) for file, ref in refs.items()}
+    sizes = {input_size(backend) for _, backend in loaded.values()}
+    if len(sizes) != 1:
+        raise SystemExit(f"error: the models take {len(sizes)} input sizes ({sorted(sizes)}): compare recipes of one")
+    size = sizes.pop()
+    print(f"rendering {len(rows)} photos at {size} px (or reading {args.photo_cache}) ...", file=sys.stderr, flush=True)
+    images, ok = photos.render_photos(rows, args.photo_cache, size=size)[:2]  # ok: rendered (else left out)
+    sel, s = labelled & ok, single & ok
+    y = y_all[s]
+    present = np.unique(y)
 
     results, pooled_hits = [], {}
     for name, files in args.recipes:
@@ -100,40 +104,30 @@ def main() -> None:
         kept = np.zeros(len(rows), bool)  # "none of these": kept as one of the ten (the run's own rule)
         folds, seen = [], set()
         for file in files:
-            rec = _fold_record(file)
+            rec = records[file]
             held = set(rec["val_senders"])
             if held & seen:
                 raise SystemExit(f"error: {name}: {file} holds out photographers another run of it holds out")
             seen |= held
             idx = np.flatnonzero(np.isin(senders, list(held)))
-            ref = models.resolve(str(file))
-            backend = models.load(ref)
-            p = backend.predict(to_model_input(images(input_size(backend), idx)))[:, :10]
+            ref, backend = loaded[file]
+            p = backend.predict(to_model_input(images[idx]))[:, :10]
             probs[idx] = p
             rule = openset.for_model(ref)
             kept[idx] = rule.known(rule.calibrate(p)) if rule is not None else True
-            fold_y = y_all[idx]
-            fold_single = fold_y >= 0
             folds.append({"file": str(file), "sha256": (ref.entry or {}).get("sha256"), "fold": rec["fold"],
-                          "photographers": len(held),
-                          "photos": int(len(idx)), "top1_macro": round(macro(
-                              p[fold_single].argmax(1) == fold_y[fold_single], fold_y[fold_single],
-                              np.unique(fold_y[fold_single])), 4)})
+                          "photographers": len(held), "photos": int(len(idx)),
+                          "top1_macro": round(photo_set_metrics(p, targets[idx])["top1_macro"], 4)})
             print(f"{name} fold {rec['fold']}: {len(idx)} photos, top-1 {100 * folds[-1]['top1_macro']:.1f}",
                   file=sys.stderr, flush=True)
         missing = sorted(set(senders) - seen)
         if missing:
             raise SystemExit(f"error: {name}: its runs leave {len(missing)} photographer(s) unscored "
                              f"(e.g. sender {missing[0]}): give every fold K of N")
-        ok = np.array([i not in unreadable for i in range(len(rows))])
-        sel = labelled & ok
         metrics = photo_set_metrics(probs[sel], targets[sel])
-        s = single & ok
-        y = y_all[s]
         order = np.argsort(-probs[s], axis=1, kind="stable")
         hit1, hit3 = order[:, 0] == y, (order[:, :3] == y[:, None]).any(1)
-        pooled_hits[name] = (np.flatnonzero(s), hit1)
-        present = np.unique(y)
+        pooled_hits[name] = hit1
         confusion = np.zeros((10, 10), np.int64)
         np.add.at(confusion, (y, order[:, 0]), 1)
         results.append({
@@ -154,18 +148,14 @@ def main() -> None:
     comparisons = []
     names = [n for n, _ in args.recipes]
     rng = np.random.default_rng(0)
+    by_sender: dict[str, list[int]] = {}  # the single-label photos every recipe scored, by photographer
+    for j, snd in enumerate(senders[s]):
+        by_sender.setdefault(snd, []).append(j)
+    groups = list(by_sender.values())
+    base_hit = pooled_hits[names[0]]
     for other in names[1:]:
-        base_idx, base_hit = pooled_hits[names[0]]
-        idx, hit = pooled_hits[other]
-        if not np.array_equal(base_idx, idx):
-            continue
-        y = y_all[idx]
-        present = np.unique(y)
+        hit = pooled_hits[other]
         diff = macro(hit, y, present) - macro(base_hit, y, present)
-        by_sender = {}
-        for j, snd in enumerate(senders[idx]):
-            by_sender.setdefault(snd, []).append(j)
-        groups = list(by_sender.values())
         draws = []
         for _ in range(args.bootstrap):
             pick = np.concatenate([groups[g] for g in rng.integers(0, len(groups), len(groups))])
@@ -185,8 +175,8 @@ def main() -> None:
     doc = {"what": "photo recipes by photographer-grouped cross-validation: every training photo scored by the run "
                    "that held its photographer out",
            "photos": str(args.photos), "label_refinements": str(args.label_refinements or ""),
-           "photo_rows": len(rows), "labelled_photos": int((labelled).sum()),
-           "single_label_photos": int(single.sum()), "unreadable": len(unreadable),
+           "photo_rows": len(rows), "labelled_photos": int(labelled.sum()),
+           "single_label_photos": int(single.sum()), "unreadable": int((~ok).sum()),
            "recipes": results, "comparisons": comparisons,
            "command": "python scripts/kfold_photos.py " + " ".join(sys.argv[1:]),
            "environment": provenance.environment()}
